@@ -1,0 +1,155 @@
+/*
+ * host_callbacks.c - the pmd_host_t of pmd-host-shim (see host_callbacks.h).
+ */
+#include "host_callbacks.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "log_line.h"
+
+/* Checks the rules for one callback; logs and counts a violation. Returns
+ * 1 when the callback may touch shared data (host thread, inside a call),
+ * even if this call is not one it is allowed in. */
+static int callback_allowed(shim_host_t *h, shim_callback_t cb, const char *name)
+{
+    int on_thread = pthread_equal(pthread_self(), h->host_thread);
+    int call = atomic_load(&h->current_call);
+    if (on_thread && call >= 0 && shim_callback_allowed_in(cb, (shim_call_t)call))
+        return 1;
+    atomic_fetch_add(&h->violations, 1);
+    if (!on_thread || call < 0)
+        log_line_emitf(h->out, "ERROR", "ABI violation: %s called %s", name,
+                       !on_thread ? "from a thread that is not the host thread"
+                                  : "outside an ABI call");
+    else
+        log_line_emitf(h->out, "ERROR", "ABI violation: %s called during %s", name,
+                       shim_call_name((shim_call_t)call));
+    return on_thread && call >= 0;
+}
+
+static void cb_log(void *host_data, int32_t level, const char *message)
+{
+    shim_host_t *h = host_data;
+    callback_allowed(h, SHIM_CB_LOG, "log");
+    log_line_emit(h->out, log_line_level_tag(level), message); /* printing is safe anywhere */
+}
+
+static void cb_state_changed(void *host_data, int32_t state, const char *detail)
+{
+    shim_host_t *h = host_data;
+    char name[32];
+    const char *known = shim_state_name(state);
+    callback_allowed(h, SHIM_CB_STATE_CHANGED, "state_changed");
+    if (known != NULL)
+        snprintf(name, sizeof(name), "%s", known);
+    else
+        snprintf(name, sizeof(name), "state-%d", (int)state);
+    if (detail == NULL)
+        log_line_emit(h->out, "STATE", name);
+    else
+        log_line_emitf(h->out, "STATE", "%s (%s)", name, detail);
+}
+
+static const char *result_name(const shim_host_t *h, int32_t rc)
+{
+    const char *s = h->plugin != NULL ? h->plugin->result_string(rc) : NULL;
+    return s != NULL ? s : "unknown result";
+}
+
+/* Logs problem unless it is the one logged last time; "" resets. */
+static void note_sink_problem(shim_host_t *h, char *last, size_t last_size, const char *problem)
+{
+    if (strcmp(last, problem) == 0)
+        return;
+    snprintf(last, last_size, "%s", problem);
+    if (problem[0] != '\0')
+        log_line_emit(h->out, "WARN", problem);
+}
+
+static int32_t cb_list_pools(void *host_data, const pmd_pool_sink_t *sink)
+{
+    shim_host_t *h = host_data;
+    char problem[sizeof(h->pool_sink_problem)] = "";
+    size_t bad = 0;
+    if (!callback_allowed(h, SHIM_CB_LIST_POOLS, "list_pools"))
+        return PMD_ERR_STATE;
+    int32_t rc = shim_pools_push(h->pools, sink, &bad);
+    if (rc == PMD_ERR_INVALID_ARGUMENT)
+        snprintf(problem, sizeof(problem), "list_pools: the plugin's pool sink is unusable "
+                 "(NULL, too small or no add_pool)");
+    else if (rc != PMD_OK)
+        snprintf(problem, sizeof(problem), "pool sink refused pool %zu (\"%.64s\"): %s (%d)",
+                 bad, h->pools->items[bad].pool_id, result_name(h, rc), (int)rc);
+    note_sink_problem(h, h->pool_sink_problem, sizeof(h->pool_sink_problem), problem);
+    return rc == PMD_ERR_INVALID_ARGUMENT ? rc : PMD_OK;
+}
+
+static int32_t cb_get_capabilities(void *host_data, const pmd_capability_sink_t *sink)
+{
+    shim_host_t *h = host_data;
+    char problem[sizeof(h->caps_sink_problem)] = "";
+    char what[48] = "the resources record";
+    size_t bad = 0;
+    if (!callback_allowed(h, SHIM_CB_GET_CAPABILITIES, "get_capabilities"))
+        return PMD_ERR_STATE;
+    int32_t rc = shim_capabilities_push(h->caps, sink, &bad);
+    if (rc != PMD_OK && bad != SIZE_MAX)
+        snprintf(what, sizeof(what), "gpu %zu", bad);
+    if (rc == PMD_ERR_INVALID_ARGUMENT)
+        snprintf(problem, sizeof(problem), "get_capabilities: the plugin's capability sink is "
+                 "unusable (NULL, too small or a function missing)");
+    else if (rc != PMD_OK)
+        snprintf(problem, sizeof(problem), "capability sink refused %s: %s (%d)", what,
+                 result_name(h, rc), (int)rc);
+    note_sink_problem(h, h->caps_sink_problem, sizeof(h->caps_sink_problem), problem);
+    return rc == PMD_ERR_INVALID_ARGUMENT ? rc : PMD_OK;
+}
+
+/* The shim offers no host extensions yet. */
+static const void *cb_get_extension(void *host_data, const char *id)
+{
+    (void)id;
+    callback_allowed(host_data, SHIM_CB_GET_EXTENSION, "get_extension");
+    return NULL;
+}
+
+void shim_host_setup(shim_host_t *h, FILE *out, const char *host_version,
+                     const shim_pool_list_t *pools, const shim_capabilities_t *caps,
+                     const pmd_plugin_t *plugin)
+{
+    memset(h, 0, sizeof(*h));
+    h->abi = (pmd_host_t){
+        .struct_size = sizeof(pmd_host_t), .abi_major = PMD_ABI_VERSION_MAJOR,
+        .abi_minor = PMD_ABI_VERSION_MINOR, .host_data = h, .host_name = "pmd-host-shim",
+        .host_version = host_version, .log = cb_log, .list_pools = cb_list_pools,
+        .get_capabilities = cb_get_capabilities, .state_changed = cb_state_changed,
+        .get_extension = cb_get_extension};
+    h->pools = pools;
+    h->caps = caps;
+    h->plugin = plugin;
+    h->out = out;
+    h->host_thread = pthread_self();
+    atomic_init(&h->current_call, -1);
+    atomic_init(&h->violations, 0);
+}
+
+void shim_host_enter(shim_host_t *h, shim_call_t call) { atomic_store(&h->current_call, (int)call); }
+
+void shim_host_leave(shim_host_t *h) { atomic_store(&h->current_call, -1); }
+
+unsigned shim_host_violations(shim_host_t *h) { return atomic_load(&h->violations); }
+
+const char *shim_state_name(int32_t state)
+{
+    switch (state) {
+    case PMD_NODE_IDLE: return "idle";
+    case PMD_NODE_REGISTERING: return "registering";
+    case PMD_NODE_REGISTERED: return "registered";
+    case PMD_NODE_DEGRADED: return "degraded";
+    case PMD_NODE_UNAUTHORIZED: return "unauthorized";
+    case PMD_NODE_DEREGISTERING: return "deregistering";
+    case PMD_NODE_STOPPED: return "stopped";
+    default: return NULL;
+    }
+}

@@ -1,0 +1,137 @@
+/*
+ * log_line.c - timestamped, sanitised stderr lines for pmd-host-shim (see
+ * log_line.h). Plugin text is untrusted: it must not be able to split a line,
+ * forge a timestamp on a line of its own, or send terminal escapes.
+ */
+#include "log_line.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* Length of the UTF-8 sequence starting at s when it is valid and not a C1
+ * control (U+0080..U+009F), 0 otherwise. */
+static size_t utf8_printable_len(const unsigned char *s)
+{
+    size_t len;
+    uint32_t cp;
+    if (s[0] < 0xc2 || s[0] > 0xf4)
+        return 0;
+    len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+    cp = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return (cp >= 0x80 && cp <= 0x9f) ? 0 : len;
+}
+
+/* The text one input character becomes: itself, or an escape in buf. */
+static size_t render_one(const unsigned char *s, char *buf, const char **piece)
+{
+    size_t n;
+    if (s[0] >= 0x20 && s[0] < 0x7f) {
+        *piece = (const char *)s;
+        return 1;
+    }
+    if (s[0] >= 0x80 && (n = utf8_printable_len(s)) != 0) {
+        *piece = (const char *)s;
+        return n;
+    }
+    *piece = buf;
+    if (s[0] == '\n')
+        return (size_t)snprintf(buf, 8, "\\n");
+    if (s[0] == '\r')
+        return (size_t)snprintf(buf, 8, "\\r");
+    if (s[0] == '\t')
+        return (size_t)snprintf(buf, 8, "\\t");
+    return (size_t)snprintf(buf, 8, "\\x%02x", s[0]);
+}
+
+size_t log_line_sanitize(char *out, size_t out_size, const char *message)
+{
+    const unsigned char *s = (const unsigned char *)(message ? message : "(null)");
+    size_t len = 0, safe = 0; /* safe: a character boundary with room for "..." */
+    if (out_size < 4) {
+        if (out_size > 0)
+            out[0] = '\0';
+        return 0;
+    }
+    while (*s != '\0') {
+        char buf[8];
+        const char *piece;
+        size_t n = render_one(s, buf, &piece);
+        if (len + n > out_size - 1) {
+            memcpy(out + safe, "...", 4);
+            return safe + 3;
+        }
+        memcpy(out + len, piece, n);
+        len += n;
+        s += piece == buf ? 1 : n;
+        if (len + 3 <= out_size - 1)
+            safe = len;
+    }
+    out[len] = '\0';
+    return len;
+}
+
+void log_line_timestamp(char *out, size_t out_size, const struct timespec *wall)
+{
+    struct tm tm;
+    char date[32];
+    time_t secs = wall->tv_sec;
+    gmtime_r(&secs, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, out_size, "%.20s.%03dZ", date, (int)((wall->tv_nsec / 1000000) % 1000));
+}
+
+size_t log_line_format(char *out, size_t out_size, const struct timespec *wall, const char *tag,
+                       const char *message)
+{
+    char stamp[40];
+    log_line_timestamp(stamp, sizeof(stamp), wall);
+    int head = snprintf(out, out_size, "%s %-5.5s ", stamp, tag ? tag : "");
+    if (head < 0 || (size_t)head + 2 >= out_size) {
+        out[0] = '\0';
+        return 0;
+    }
+    size_t len = (size_t)head;
+    len += log_line_sanitize(out + len, out_size - len - 1, message);
+    out[len++] = '\n';
+    out[len] = '\0';
+    return len;
+}
+
+const char *log_line_level_tag(int32_t level)
+{
+    switch (level) {
+    case 1: return "ERROR";
+    case 2: return "WARN";
+    case 3: return "INFO";
+    case 4: return "DEBUG";
+    default: return "LOG?";
+    }
+}
+
+void log_line_emit(FILE *stream, const char *tag, const char *message)
+{
+    char line[LOG_LINE_MAX];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    size_t len = log_line_format(line, sizeof(line), &now, tag, message);
+    fwrite(line, 1, len, stream);
+    fflush(stream);
+}
+
+void log_line_emitf(FILE *stream, const char *tag, const char *fmt, ...)
+{
+    char message[LOG_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    log_line_emit(stream, tag, message);
+}

@@ -1,0 +1,49 @@
+/*
+ * log_line.h - how pmd-host-shim writes one line of its stderr: an RFC 3339
+ * UTC timestamp with milliseconds, a five-column tag, and the message with
+ * every control character escaped, so that one plugin call is one line.
+ * Pure formatting plus one thin "emit" that writes the line in one call.
+ */
+#ifndef SHIM_LOG_LINE_H
+#define SHIM_LOG_LINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+/* Longest line the shim writes, newline included; longer messages are cut
+ * on a character boundary and end in "...". */
+#define LOG_LINE_MAX 4096
+
+/*
+ * Copies message into out (NUL-terminated, at most out_size - 1 bytes) with
+ * newline, CR and tab written as \n \r \t, every other ASCII or C1 control
+ * character and every byte that is not part of valid UTF-8 as \xHH. Cuts on
+ * a character boundary and appends "..." when the result does not fit.
+ * NULL reads as "(null)". Returns the length written.
+ */
+size_t log_line_sanitize(char *out, size_t out_size, const char *message);
+
+/* "2026-11-27T07:00:00.123Z" from a CLOCK_REALTIME time; out needs 25 bytes. */
+void log_line_timestamp(char *out, size_t out_size, const struct timespec *wall);
+
+/*
+ * One full line: "<timestamp> <tag padded to 5> <sanitised message>\n".
+ * Returns the length written (always < out_size, out_size >= 64).
+ */
+size_t log_line_format(char *out, size_t out_size, const struct timespec *wall, const char *tag,
+                       const char *message);
+
+/* Tag for a pmd_log_level: "ERROR", "WARN", "INFO", "DEBUG"; "LOG?" otherwise. */
+const char *log_line_level_tag(int32_t level);
+
+/* Formats with the current CLOCK_REALTIME and writes the line with one
+ * fwrite (stdio locks the stream, so lines from threads do not mix). */
+void log_line_emit(FILE *stream, const char *tag, const char *message);
+
+/* printf-style log_line_emit for the shim's own lines. */
+void log_line_emitf(FILE *stream, const char *tag, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* SHIM_LOG_LINE_H */

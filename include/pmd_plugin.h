@@ -1,0 +1,392 @@
+/*
+ * pmd_plugin.h - the plugin ABI between pool-managerd (or any host) and a
+ * control-plane plugin loaded at run time with dlopen().
+ *
+ * This header is the whole contract: a host author and a plugin author need
+ * nothing else. plugin.abi.md is the same contract in prose, with the
+ * rationale; where they differ, that is a bug in one of them.
+ *
+ * Rules that hold everywhere (plugin.abi.md, "General rules"):
+ *  - A plugin exports exactly one symbol, pmd_plugin_entry.
+ *  - Every struct that crosses the boundary starts with uint32_t struct_size,
+ *    set by the side that owns the struct to sizeof() as that side knows it.
+ *    Structs only ever grow at their end; the reader uses the fields that fit
+ *    inside struct_size and treats the rest as absent (zero / NULL). Nobody
+ *    reads past the size the other side gave.
+ *  - Only fixed-width integer types and pointers in structs: no bool, long,
+ *    enum-typed fields or bitfields. Flags are uint8_t 0 or 1 (any non-zero
+ *    value reads as 1). Enumerations below are sets of named int32_t values.
+ *  - Nothing is freed across the boundary. Strings passed in are valid for the
+ *    duration of the call only; strings handed out are static or live until
+ *    the next call on the same instance.
+ *  - Calls on one instance never overlap: the host makes them from one thread
+ *    at a time (it may move an instance between threads between calls). "The
+ *    host thread" is whichever thread is inside an ABI call on the instance.
+ *    Host callbacks run only on that thread, only while that call runs.
+ *  - No secret (an API token, a key) ever appears in a string either side
+ *    hands the other: log lines, state details, error messages.
+ */
+#ifndef PMD_PLUGIN_H
+#define PMD_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Versions                                                               */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * ABI version of this header. Majors never interoperate. Minors do: a session
+ * between a host and a plugin runs at min(host minor, plugin minor), and each
+ * side only uses what that minor defines.
+ *
+ * History:
+ *   1.0  lifecycle, host callbacks (log, pools, capabilities, state).
+ *   1.1  extension queries: pmd_host_t.get_extension and
+ *        pmd_plugin_t.get_extension, first extension pmd.ext.conformance/1.
+ */
+#define PMD_ABI_VERSION_MAJOR 1
+#define PMD_ABI_VERSION_MINOR 1
+
+/* Symbol name of the one function every plugin exports. */
+#define PMD_PLUGIN_ENTRY_SYMBOL "pmd_plugin_entry"
+
+#if defined(_WIN32)
+#define PMD_EXPORT __declspec(dllexport)
+#else
+#define PMD_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Result codes                                                           */
+/* ---------------------------------------------------------------------- */
+
+/* Every function that can fail returns one of these (as int32_t). 0 is OK.
+ * New codes may be added in any minor; treat an unknown non-zero code like
+ * PMD_ERR_INTERNAL. pmd_plugin_t.result_string names each code. */
+enum pmd_result {
+    PMD_OK = 0,
+    PMD_ERR_INVALID_ARGUMENT = 1, /* NULL where a pointer is required, bad size */
+    PMD_ERR_STATE = 2,            /* call not valid in the instance's state */
+    PMD_ERR_ABI_MAJOR = 3,        /* the other side speaks another ABI major */
+    PMD_ERR_CONFIG = 4,           /* config text rejected; message says why */
+    PMD_ERR_NO_MEMORY = 5,        /* allocation failed; nothing changed */
+    PMD_ERR_RESOURCE = 6,         /* a thread, descriptor or library failed */
+    PMD_ERR_LIMIT = 7,            /* a count or size over the documented bound */
+    PMD_ERR_HOST_DATA = 8,        /* a record from a host callback is invalid */
+    PMD_ERR_UNSUPPORTED = 9,      /* the request is understood but not offered */
+    PMD_ERR_INTERNAL = 10         /* a bug; the instance stays safe to destroy */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Values reported through host callbacks                                 */
+/* ---------------------------------------------------------------------- */
+
+/* Log levels for pmd_host_t.log. */
+enum pmd_log_level {
+    PMD_LOG_ERROR = 1,
+    PMD_LOG_WARN = 2,
+    PMD_LOG_INFO = 3,
+    PMD_LOG_DEBUG = 4
+};
+
+/* The node's standing with the control plane, for pmd_host_t.state_changed. */
+enum pmd_node_state {
+    PMD_NODE_IDLE = 0,          /* initialised, not started */
+    PMD_NODE_REGISTERING = 1,   /* registering, or retrying registration */
+    PMD_NODE_REGISTERED = 2,    /* registered; heartbeats succeed */
+    PMD_NODE_DEGRADED = 3,      /* registered, recent heartbeats failed */
+    PMD_NODE_UNAUTHORIZED = 4,  /* the control plane refused the token */
+    PMD_NODE_DEREGISTERING = 5, /* on_stop is deregistering */
+    PMD_NODE_STOPPED = 6        /* stopped; no more traffic */
+};
+
+/* One pool, as the host reports it (pool-managerd's pool registry).
+ * Layout: 40 bytes on LP64, no implicit padding. */
+typedef struct pmd_pool_status {
+    uint32_t struct_size;     /* sizeof(pmd_pool_status_t) as the host knows it */
+    uint8_t ready;            /* 1 = ready to take work */
+    uint8_t draining;         /* 1 = draining, takes no new work */
+    uint8_t reserved[2];      /* zero */
+    uint32_t slots_free;      /* free request slots */
+    uint32_t slots_total;     /* all request slots */
+    uint64_t vram_free_bytes; /* free GPU memory available to this pool */
+    const char *pool_id;      /* required, UTF-8, NUL-terminated */
+    const char *engine;       /* optional (NULL = none), e.g. "llamacpp" */
+} pmd_pool_status_t;
+
+/* One GPU of the node. Layout: 32 bytes on LP64. */
+typedef struct pmd_gpu_info {
+    uint32_t struct_size;
+    uint32_t device_id;              /* index as the driver numbers it */
+    uint64_t vram_total_bytes;
+    const char *name;                /* required, e.g. "NVIDIA H200" */
+    const char *compute_capability;  /* required, "major.minor", e.g. "9.0" */
+} pmd_gpu_info_t;
+
+/* Host-wide resources of the node. Zero means unknown (not reported). */
+typedef struct pmd_node_resources {
+    uint32_t struct_size;
+    uint32_t cpu_cores;
+    uint64_t ram_total_bytes;
+} pmd_node_resources_t;
+
+/*
+ * Sinks: the plugin hands the host a sink, the host pushes records into it.
+ * Each record is read during the sink call only: the plugin copies what it
+ * keeps, so the host's strings need only live until the sink call returns.
+ * A sink function returns PMD_OK, or PMD_ERR_HOST_DATA for an invalid record
+ * (the plugin logs one line naming the field), or PMD_ERR_LIMIT when the
+ * plugin's bound on the number of records is reached; the host may keep
+ * pushing, the plugin keeps ignoring.
+ * Sinks are valid only during the host callback they were passed to.
+ */
+typedef struct pmd_pool_sink {
+    uint32_t struct_size;
+    uint32_t reserved;
+    void *sink_data;
+    int32_t (*add_pool)(void *sink_data, const pmd_pool_status_t *pool);
+} pmd_pool_sink_t;
+
+typedef struct pmd_capability_sink {
+    uint32_t struct_size;
+    uint32_t reserved;
+    void *sink_data;
+    int32_t (*set_resources)(void *sink_data, const pmd_node_resources_t *res);
+    int32_t (*add_gpu)(void *sink_data, const pmd_gpu_info_t *gpu);
+} pmd_capability_sink_t;
+
+/* ---------------------------------------------------------------------- */
+/* The host                                                               */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * What the host offers the plugin, passed to init(). The plugin copies the
+ * struct (the first min(struct_size, its own sizeof) bytes) during init, so
+ * the struct itself may be a temporary; host_data and the strings it points
+ * to must stay valid until destroy() returns.
+ *
+ * Every callback: called only on the instance's host thread, only while an
+ * ABI call on that instance is running (never from a plugin thread, never
+ * after destroy). Every callback must return promptly (no network I/O) and
+ * must not call back into the same instance (re-entry returns PMD_ERR_STATE).
+ */
+typedef struct pmd_host {
+    uint32_t struct_size; /* sizeof(pmd_host_t) as the host knows it */
+    uint32_t abi_major;   /* PMD_ABI_VERSION_MAJOR the host was built with */
+    uint32_t abi_minor;   /* PMD_ABI_VERSION_MINOR the host was built with */
+    uint32_t reserved;    /* zero */
+    void *host_data;      /* opaque; passed back to every callback */
+    const char *host_name;    /* e.g. "pool-managerd"; may be NULL */
+    const char *host_version; /* e.g. "0.4.2"; may be NULL */
+
+    /* Required. One log line: no newline, UTF-8, valid for the call only.
+     * The plugin never writes to stdout or stderr itself. */
+    void (*log)(void *host_data, int32_t level, const char *message);
+
+    /* Required. Push every pool of the node into the sink, then return PMD_OK.
+     * Any other return means "pools unknown right now": the plugin keeps the
+     * last list it had and logs why. Called when the plugin needs the list
+     * (a heartbeat is due, or registration). */
+    int32_t (*list_pools)(void *host_data, const pmd_pool_sink_t *sink);
+
+    /* Required. Report the node's GPUs and resources into the sink. Called at
+     * registration. Return codes as list_pools. */
+    int32_t (*get_capabilities)(void *host_data, const pmd_capability_sink_t *sink);
+
+    /* Optional (NULL = not interested). The node's state changed; detail is a
+     * short human reason ("registered", "HTTP 503 from control plane"),
+     * valid for the call only, never containing a secret. */
+    void (*state_changed)(void *host_data, int32_t state, const char *detail);
+
+    /* --- ABI 1.1 --- */
+
+    /* Optional. An interface the host offers by versioned id (e.g.
+     * "pmd.host.ext.clock/1"), or NULL when unknown. The returned pointer is
+     * static or lives as long as host_data. */
+    const void *(*get_extension)(void *host_data, const char *id);
+} pmd_host_t;
+
+/* Smallest records a host may push: a record must cover its required
+ * fields; optional trailing fields (engine) may be left out. */
+#define PMD_POOL_STATUS_MIN_SIZE ((uint32_t)offsetof(pmd_pool_status_t, engine))
+#define PMD_GPU_INFO_MIN_SIZE ((uint32_t)sizeof(pmd_gpu_info_t))
+#define PMD_NODE_RESOURCES_MIN_SIZE ((uint32_t)sizeof(pmd_node_resources_t))
+
+/* Size of a 1.0 host struct: everything before get_extension. */
+#define PMD_HOST_SIZE_1_0 ((uint32_t)offsetof(pmd_host_t, get_extension))
+
+/* ---------------------------------------------------------------------- */
+/* The plugin                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* An instance: opaque, owned by the plugin, from init() until destroy(). */
+typedef struct pmd_instance pmd_instance_t;
+
+/*
+ * Instance lifecycle (plugin.abi.md, "Lifecycle"):
+ *
+ *   init() -> INITIALIZED --start()--> STARTED --stop()--> STOPPED
+ *                 |                        |                  |
+ *                 +-------- destroy() -----+------------------+
+ *
+ * tick() is valid only in STARTED. A call in the wrong state returns
+ * PMD_ERR_STATE and changes nothing. destroy() is valid in every state; on a
+ * STARTED instance it stops first (within stop_timeout_ms). A failed init()
+ * creates nothing and needs no destroy(). Nothing may be called on an
+ * instance after destroy().
+ */
+typedef struct pmd_plugin {
+    /* --- frozen for every major: a host reads these to name the plugin --- */
+    uint32_t struct_size; /* sizeof(pmd_plugin_t) as the plugin knows it */
+    uint32_t abi_major;   /* the plugin's PMD_ABI_VERSION_MAJOR */
+    uint32_t abi_minor;   /* the plugin's PMD_ABI_VERSION_MINOR */
+    uint32_t reserved;    /* zero */
+    const char *name;     /* static, non-empty, e.g. "node_registration" */
+    const char *version;  /* static, non-empty, the plugin's version */
+
+    /* --- ABI 1.0 --- */
+    const char *description; /* static one-line summary; may be NULL */
+
+    /* Longest time stop() (and destroy() of a started instance) may block,
+     * under any valid config and whatever the network does. */
+    uint32_t stop_timeout_ms;
+    uint32_t reserved2; /* zero */
+
+    /*
+     * init: create an instance from config text and the host's callbacks.
+     * Thread: any thread (later calls may come from another, one at a time).
+     * Blocks: no network I/O; may read local files named by the config.
+     * host: copied (see pmd_host_t); a host of another ABI major gets
+     *   PMD_ERR_ABI_MAJOR; a struct_size below PMD_HOST_SIZE_1_0 or a missing
+     *   required callback gets PMD_ERR_INVALID_ARGUMENT.
+     * config_json: NUL-terminated UTF-8 JSON text, valid for the call only;
+     *   NULL or "" gets PMD_ERR_CONFIG.
+     * out_instance: set to the new instance on PMD_OK, to NULL otherwise.
+     * error / error_size: a buffer the host owns; on failure the plugin writes
+     *   one NUL-terminated line (truncated to fit) saying what is wrong,
+     *   naming the config field where there is one. May be NULL / 0.
+     * Returns PMD_OK, PMD_ERR_INVALID_ARGUMENT, PMD_ERR_ABI_MAJOR,
+     *   PMD_ERR_CONFIG, PMD_ERR_NO_MEMORY, PMD_ERR_RESOURCE.
+     * Host callbacks: log and get_extension only (the instance does not
+     *   exist for the host yet: no state, no pools, no capabilities).
+     */
+    int32_t (*init)(const pmd_host_t *host, const char *config_json,
+                    pmd_instance_t **out_instance, char *error, uint32_t error_size);
+
+    /*
+     * start: begin work (for node_registration: start the network thread and
+     *   queue the registration). Valid in INITIALIZED. Host thread.
+     * Blocks: no network I/O; may create a thread.
+     * Returns PMD_OK (now STARTED), PMD_ERR_STATE, PMD_ERR_RESOURCE (still
+     *   INITIALIZED), PMD_ERR_INVALID_ARGUMENT (NULL instance).
+     * Host callbacks: any.
+     */
+    int32_t (*start)(pmd_instance_t *instance);
+
+    /*
+     * tick: the host's periodic call, every 10 to 1000 ms (100 ms is typical).
+     * now_ns: CLOCK_MONOTONIC in nanoseconds, read by the host just before
+     *   the call. Valid in STARTED. Host thread.
+     * Blocks: never; returns in microseconds whatever the network does.
+     * This is where queued log lines and state changes are delivered and
+     * where pools are pulled when a heartbeat is due.
+     * Returns PMD_OK, PMD_ERR_STATE, PMD_ERR_INVALID_ARGUMENT. An error in the
+     *   plugin's own work is logged, not returned: the host just keeps ticking.
+     * Host callbacks: any.
+     */
+    int32_t (*tick)(pmd_instance_t *instance, uint64_t now_ns);
+
+    /*
+     * stop: end work (for node_registration: deregister, then join the
+     *   network thread). Valid in STARTED. Host thread.
+     * Blocks: at most stop_timeout_ms (see above), also against a hung server.
+     * Returns PMD_OK (now STOPPED, whatever the control plane answered; the
+     *   outcome is logged), PMD_ERR_STATE, PMD_ERR_INVALID_ARGUMENT.
+     * Host callbacks: any; the last state_changed reports PMD_NODE_STOPPED.
+     */
+    int32_t (*stop)(pmd_instance_t *instance);
+
+    /*
+     * destroy: free the instance and everything it owns (threads joined,
+     *   descriptors closed). Valid in every state; NULL is a no-op. Host
+     *   thread. Blocks as stop() when STARTED, otherwise briefly. Calling it
+     *   from inside a host callback of the same instance is a host error (the
+     *   plugin ignores it; the instance stays alive).
+     * Host callbacks: may call log and state_changed; none after it returns.
+     */
+    void (*destroy)(pmd_instance_t *instance);
+
+    /*
+     * result_string: a static English name for a result code, never NULL
+     * ("unknown result" for codes it does not know). Any thread, any time.
+     */
+    const char *(*result_string)(int32_t result);
+
+    /* --- ABI 1.1 --- */
+
+    /*
+     * get_extension: an optional interface by versioned id (e.g.
+     * PMD_EXT_CONFORMANCE), or NULL when unknown. The returned table is
+     * static and starts with uint32_t struct_size. Any thread, any time.
+     */
+    const void *(*get_extension)(const char *id);
+} pmd_plugin_t;
+
+/*
+ * The one exported symbol.
+ *
+ * The host passes the ABI version it was built with. When the majors match
+ * the plugin sets *out_plugin to its static descriptor and returns PMD_OK;
+ * the session then runs at min(host_abi_minor, plugin->abi_minor).
+ * When they differ it returns PMD_ERR_ABI_MAJOR; *out_plugin is still set to
+ * its own descriptor, of which the host may read only the frozen fields
+ * (struct_size .. version) to say what it found, and calls nothing.
+ * A plugin may speak several majors and return a descriptor for the host's.
+ * Thread: any; thread-safe and idempotent; no side effects, no allocation.
+ * The minor passed here must equal the abi_minor of every pmd_host_t the
+ * host later passes to init().
+ * Returns PMD_OK, PMD_ERR_ABI_MAJOR, PMD_ERR_INVALID_ARGUMENT (out_plugin NULL).
+ */
+typedef int32_t (*pmd_plugin_entry_fn)(uint32_t host_abi_major, uint32_t host_abi_minor,
+                                       const pmd_plugin_t **out_plugin);
+
+PMD_EXPORT int32_t pmd_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
+                                    const pmd_plugin_t **out_plugin);
+
+/* Size of a 1.0 descriptor: everything before get_extension. */
+#define PMD_PLUGIN_SIZE_1_0 ((uint32_t)offsetof(pmd_plugin_t, get_extension))
+
+/* Size of the frozen prefix (struct_size .. version), the same in every
+ * major: a host checks struct_size against it before reading name/version. */
+#define PMD_PLUGIN_FROZEN_SIZE ((uint32_t)offsetof(pmd_plugin_t, description))
+
+/* ---------------------------------------------------------------------- */
+/* Extensions                                                             */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * pmd.ext.conformance/1 (plugin side): what a validator such as
+ * pmd-abi-check needs to exercise a plugin generically.
+ * config_template: a config accepted by init() in which every occurrence of
+ *   "{{url}}" is to be replaced by a control-plane base URL of the
+ *   validator's choosing (e.g. "http://127.0.0.1:9"). Static.
+ */
+#define PMD_EXT_CONFORMANCE "pmd.ext.conformance/1"
+
+typedef struct pmd_ext_conformance {
+    uint32_t struct_size;
+    uint32_t reserved;
+    const char *config_template;
+} pmd_ext_conformance_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PMD_PLUGIN_H */

@@ -1,0 +1,286 @@
+/*
+ * example.c - the smallest correct pmd plugin: the template plugin authors
+ * copy. It does no network I/O; it shows every rule of plugin.abi.md that a
+ * real plugin must keep:
+ *   - one exported symbol (pmd_plugin_entry), everything else static;
+ *   - the host struct copied up to the size both sides know;
+ *   - config text validated, unknown keys refused by name;
+ *   - a lifecycle state checked on every call (PMD_ERR_STATE, never a crash);
+ *   - host callbacks only from inside ABI calls, guarded against re-entry;
+ *   - no global mutable state: everything lives in the instance.
+ *
+ * Config: {"log_every_ticks": N}  (optional, integer 0..1000000, default 0 =
+ * never): every N ticks the plugin pulls the host's pools and logs a summary.
+ */
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pmd_plugin.h"
+
+#define EXAMPLE_VERSION "0.1.0"
+
+enum lifecycle { LC_INITIALIZED, LC_STARTED, LC_STOPPED };
+
+struct pmd_instance {
+    pmd_host_t host;       /* our copy; fields past the host's size stay zero */
+    enum lifecycle state;
+    int in_call;           /* guards against a callback re-entering us */
+    uint64_t ticks;
+    uint64_t log_every_ticks;
+};
+
+static void say(struct pmd_instance *in, int32_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(struct pmd_instance *in, int32_t level, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    in->host.log(in->host.host_data, level, line);
+}
+
+static void report_state(struct pmd_instance *in, int32_t state, const char *detail)
+{
+    if (in->host.state_changed != NULL)
+        in->host.state_changed(in->host.host_data, state, detail);
+}
+
+static void set_error(char *error, uint32_t error_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_error(char *error, uint32_t error_size, const char *fmt, ...)
+{
+    if (error == NULL || error_size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error, error_size, fmt, ap);
+    va_end(ap);
+}
+
+/* Parses the config; returns 0 or writes one line naming the problem. */
+static int parse_config(const char *text, uint64_t *log_every, char *error, uint32_t error_size)
+{
+    if (text == NULL || text[0] == '\0') {
+        set_error(error, error_size, "config: empty, expected a JSON object such as {}");
+        return -1;
+    }
+    enum json_tokener_error jerr;
+    json_object *root = json_tokener_parse_verbose(text, &jerr);
+    if (root == NULL || !json_object_is_type(root, json_type_object)) {
+        set_error(error, error_size, "config: not a JSON object (%s)",
+                  root == NULL ? json_tokener_error_desc(jerr) : "wrong type");
+        json_object_put(root);
+        return -1;
+    }
+    int rc = 0;
+    *log_every = 0;
+    json_object_object_foreach(root, key, value)
+    {
+        if (strcmp(key, "log_every_ticks") != 0) {
+            set_error(error, error_size, "config: unknown key \"%.64s\"", key);
+            rc = -1;
+            break;
+        }
+        int64_t n = json_object_get_int64(value);
+        if (!json_object_is_type(value, json_type_int) || n < 0 || n > 1000000) {
+            set_error(error, error_size,
+                      "config: log_every_ticks must be an integer from 0 to 1000000");
+            rc = -1;
+            break;
+        }
+        *log_every = (uint64_t)n;
+    }
+    json_object_put(root);
+    return rc;
+}
+
+static int host_is_usable(const pmd_host_t *host)
+{
+    return host->struct_size >= PMD_HOST_SIZE_1_0 && host->log != NULL &&
+           host->list_pools != NULL && host->get_capabilities != NULL;
+}
+
+static int32_t example_init(const pmd_host_t *host, const char *config_json,
+                            pmd_instance_t **out_instance, char *error, uint32_t error_size)
+{
+    if (out_instance != NULL)
+        *out_instance = NULL;
+    if (host == NULL || out_instance == NULL) {
+        set_error(error, error_size, "init: host and out_instance must not be NULL");
+        return PMD_ERR_INVALID_ARGUMENT;
+    }
+    if (host->abi_major != PMD_ABI_VERSION_MAJOR) {
+        set_error(error, error_size, "init: host speaks ABI major %u, this plugin %u",
+                  (unsigned)host->abi_major, (unsigned)PMD_ABI_VERSION_MAJOR);
+        return PMD_ERR_ABI_MAJOR;
+    }
+    if (!host_is_usable(host)) {
+        set_error(error, error_size, "init: host struct too small or lacks a required callback");
+        return PMD_ERR_INVALID_ARGUMENT;
+    }
+    uint64_t log_every;
+    if (parse_config(config_json, &log_every, error, error_size) != 0)
+        return PMD_ERR_CONFIG;
+    struct pmd_instance *in = calloc(1, sizeof(*in));
+    if (in == NULL) {
+        set_error(error, error_size, "init: out of memory");
+        return PMD_ERR_NO_MEMORY;
+    }
+    /* Copy only what the host gave; a newer host's extra fields are ignored. */
+    size_t n = host->struct_size < sizeof(in->host) ? host->struct_size : sizeof(in->host);
+    memcpy(&in->host, host, n);
+    in->host.struct_size = (uint32_t)n;
+    in->state = LC_INITIALIZED;
+    in->log_every_ticks = log_every;
+    *out_instance = in;
+    return PMD_OK;
+}
+
+/* Every entry point goes through this: NULL and re-entry are refused. */
+static int32_t enter(struct pmd_instance *in)
+{
+    if (in == NULL)
+        return PMD_ERR_INVALID_ARGUMENT;
+    if (in->in_call)
+        return PMD_ERR_STATE;
+    in->in_call = 1;
+    return PMD_OK;
+}
+
+static int32_t leave(struct pmd_instance *in, int32_t rc)
+{
+    in->in_call = 0;
+    return rc;
+}
+
+static int32_t example_start(pmd_instance_t *in)
+{
+    int32_t rc = enter(in);
+    if (rc != PMD_OK)
+        return rc;
+    if (in->state != LC_INITIALIZED)
+        return leave(in, PMD_ERR_STATE);
+    in->state = LC_STARTED;
+    say(in, PMD_LOG_INFO, "example: started (no control plane, nothing to register)");
+    report_state(in, PMD_NODE_REGISTERED, "example plugin: no control plane");
+    return leave(in, PMD_OK);
+}
+
+static int32_t count_pool(void *sink_data, const pmd_pool_status_t *pool)
+{
+    uint32_t *count = sink_data;
+    if (pool == NULL || pool->struct_size < PMD_POOL_STATUS_MIN_SIZE || pool->pool_id == NULL)
+        return PMD_ERR_HOST_DATA;
+    (*count)++;
+    return PMD_OK;
+}
+
+static void log_pools(struct pmd_instance *in)
+{
+    uint32_t count = 0;
+    pmd_pool_sink_t sink = {sizeof(sink), 0, &count, count_pool};
+    int32_t rc = in->host.list_pools(in->host.host_data, &sink);
+    if (rc != PMD_OK)
+        say(in, PMD_LOG_WARN, "example: host could not list pools (result %d)", (int)rc);
+    else
+        say(in, PMD_LOG_INFO, "example: tick %llu, host reports %u pool(s)",
+            (unsigned long long)in->ticks, (unsigned)count);
+}
+
+static int32_t example_tick(pmd_instance_t *in, uint64_t now_ns)
+{
+    (void)now_ns;
+    int32_t rc = enter(in);
+    if (rc != PMD_OK)
+        return rc;
+    if (in->state != LC_STARTED)
+        return leave(in, PMD_ERR_STATE);
+    in->ticks++;
+    if (in->log_every_ticks != 0 && in->ticks % in->log_every_ticks == 0)
+        log_pools(in);
+    return leave(in, PMD_OK);
+}
+
+static int32_t example_stop(pmd_instance_t *in)
+{
+    int32_t rc = enter(in);
+    if (rc != PMD_OK)
+        return rc;
+    if (in->state != LC_STARTED)
+        return leave(in, PMD_ERR_STATE);
+    in->state = LC_STOPPED;
+    say(in, PMD_LOG_INFO, "example: stopped after %llu tick(s)", (unsigned long long)in->ticks);
+    report_state(in, PMD_NODE_STOPPED, "stopped");
+    return leave(in, PMD_OK);
+}
+
+static void example_destroy(pmd_instance_t *in)
+{
+    if (in == NULL || in->in_call)
+        return;
+    if (in->state == LC_STARTED)
+        example_stop(in);
+    free(in);
+}
+
+static const char *example_result_string(int32_t result)
+{
+    switch (result) {
+    case PMD_OK: return "ok";
+    case PMD_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case PMD_ERR_STATE: return "call not valid in this state";
+    case PMD_ERR_ABI_MAJOR: return "ABI major version mismatch";
+    case PMD_ERR_CONFIG: return "invalid config";
+    case PMD_ERR_NO_MEMORY: return "out of memory";
+    case PMD_ERR_RESOURCE: return "resource unavailable";
+    case PMD_ERR_LIMIT: return "limit exceeded";
+    case PMD_ERR_HOST_DATA: return "invalid data from host";
+    case PMD_ERR_UNSUPPORTED: return "unsupported";
+    case PMD_ERR_INTERNAL: return "internal error";
+    default: return "unknown result";
+    }
+}
+
+static const pmd_ext_conformance_t example_conformance = {
+    sizeof(pmd_ext_conformance_t), 0, "{\"log_every_ticks\": 1000}"};
+
+static const void *example_get_extension(const char *id)
+{
+    if (id != NULL && strcmp(id, PMD_EXT_CONFORMANCE) == 0)
+        return &example_conformance;
+    return NULL;
+}
+
+static const pmd_plugin_t example_plugin = {
+    .struct_size = sizeof(pmd_plugin_t),
+    .abi_major = PMD_ABI_VERSION_MAJOR,
+    .abi_minor = PMD_ABI_VERSION_MINOR,
+    .name = "example",
+    .version = EXAMPLE_VERSION,
+    .description = "Template plugin: logs the host's pools, talks to nobody",
+    .stop_timeout_ms = 10,
+    .init = example_init,
+    .start = example_start,
+    .tick = example_tick,
+    .stop = example_stop,
+    .destroy = example_destroy,
+    .result_string = example_result_string,
+    .get_extension = example_get_extension,
+};
+
+PMD_EXPORT int32_t pmd_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
+                                    const pmd_plugin_t **out_plugin)
+{
+    (void)host_abi_minor; /* every minor of our major is served by one descriptor */
+    if (out_plugin == NULL)
+        return PMD_ERR_INVALID_ARGUMENT;
+    *out_plugin = &example_plugin;
+    return host_abi_major == PMD_ABI_VERSION_MAJOR ? PMD_OK : PMD_ERR_ABI_MAJOR;
+}

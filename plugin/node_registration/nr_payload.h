@@ -1,0 +1,47 @@
+/*
+ * nr_payload.h - request bodies and response facts, exactly as protocol.md
+ * types them. Pure (json-c only): config and records in, JSON text out;
+ * status and body text in, facts out.
+ */
+#ifndef NR_PAYLOAD_H
+#define NR_PAYLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "nr_config.h"
+#include "nr_records.h"
+
+/*
+ * RegisterRequest. Pool ids: the config's when it lists them, else those of
+ * host_pools. Capabilities: the config's when it has them, else host_caps.
+ * version: the plugin's version. Returns malloc'd JSON text or NULL (no memory).
+ */
+char *nr_payload_register(const nr_config_t *cfg, const nr_pool_list_t *host_pools,
+                          const nr_capabilities_t *host_caps, const char *version);
+
+/* HeartbeatRequest with every pool and all seven fields (engine omitted when
+ * unknown). now: wall-clock time, formatted RFC 3339 UTC with milliseconds. */
+char *nr_payload_heartbeat(const nr_pool_list_t *pools, struct timespec now);
+
+/* Formats t as "2026-11-27T07:00:00.123Z" into buf (>= 25 bytes). */
+void nr_payload_timestamp(struct timespec t, char *buf, size_t size);
+
+/* What a heartbeat response says. has_next = 0 when the body is absent,
+ * not JSON, or next_heartbeat_ms is not a non-negative integer. */
+typedef struct nr_heartbeat_reply {
+    int has_next;
+    uint64_t next_heartbeat_ms;
+} nr_heartbeat_reply_t;
+
+nr_heartbeat_reply_t nr_payload_parse_heartbeat_reply(const char *body, size_t len);
+
+/* A short, printable summary of an error body for logs: the "message" field
+ * when the body is JSON with one, else "" (never raw bytes). */
+void nr_payload_error_message(const char *body, size_t len, char *out, size_t size);
+
+/* Percent-encodes s as one path segment (RFC 3986 unreserved kept). malloc'd. */
+char *nr_payload_path_segment(const char *s);
+
+#endif /* NR_PAYLOAD_H */

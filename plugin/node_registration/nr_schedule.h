@@ -1,0 +1,63 @@
+/*
+ * nr_schedule.h - time arithmetic of the plugin, pure: backoff with full
+ * jitter, the drift-free heartbeat grid, the server's pacing with its floor.
+ * All times are CLOCK_MONOTONIC nanoseconds; randomness comes from a state
+ * the caller owns, so every function is deterministic under test.
+ */
+#ifndef NR_SCHEDULE_H
+#define NR_SCHEDULE_H
+
+#include <stdint.h>
+
+#define NR_MS 1000000ull /* nanoseconds per millisecond */
+
+/* The server may shorten the interval, never below this (unless the
+ * configured interval itself is shorter). */
+#define NR_PACING_FLOOR_MS 1000u
+
+/* xorshift64*: small, fast, good enough for jitter. state must be non-zero. */
+uint64_t nr_rand_next(uint64_t *state);
+
+/* Uniform in [0, bound]; 0 when bound is 0. */
+uint64_t nr_rand_upto(uint64_t *state, uint64_t bound);
+
+/* A seed that differs per node and per run. */
+uint64_t nr_seed(const char *node_id, uint64_t now_ns, uintptr_t salt);
+
+/* "Full jitter" backoff: uniform in [0, min(max, base * 2^attempt)].
+ * attempt counts from 0 (the first retry). */
+uint64_t nr_backoff_ns(uint64_t base_ns, uint64_t max_ns, uint32_t attempt, uint64_t *rng);
+
+/* The interval that follows a heartbeat reply: the sooner of the configured
+ * interval and the server's next_heartbeat_ms, but never below
+ * min(floor, configured interval). has_server = 0 means the configured one. */
+uint64_t nr_paced_interval_ns(uint64_t configured_ns, int has_server, uint64_t server_ms,
+                              uint64_t floor_ns);
+
+/* The heartbeat grid: slot n is due at origin + n * period. */
+typedef struct nr_grid {
+    uint64_t origin_ns;
+    uint64_t period_ns;
+    uint64_t slot;      /* the slot that is due next */
+} nr_grid_t;
+
+/* Starts a grid whose slot 0 is due at first_ns. */
+void nr_grid_start(nr_grid_t *g, uint64_t first_ns, uint64_t period_ns);
+
+/* Time the next slot is due. */
+uint64_t nr_grid_due(const nr_grid_t *g);
+
+/* Moves to the first slot strictly after now (no catch-up bursts: slots that
+ * passed while a request ran are skipped, not sent late). */
+void nr_grid_advance(nr_grid_t *g, uint64_t now_ns);
+
+/* Changes the period. Call it while the slot just sent is still current
+ * (before nr_grid_advance): the grid is re-anchored at that slot's due time,
+ * so a change of pace does not shift the phase by the request's latency. */
+void nr_grid_set_period(nr_grid_t *g, uint64_t period_ns);
+
+/* Per-node delay before the first heartbeat after registration: uniform in
+ * [0, min(interval / 10, 1 s)], so nodes started together spread out. */
+uint64_t nr_first_heartbeat_jitter_ns(uint64_t interval_ns, uint64_t *rng);
+
+#endif /* NR_SCHEDULE_H */

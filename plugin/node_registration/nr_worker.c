@@ -1,0 +1,564 @@
+/*
+ * nr_worker.c - the network thread (see nr_worker.h for the hand-off).
+ *
+ * Loop: ask the state machine what to send and when; sleep until then in
+ * curl_multi_poll (woken at once by stop); build the body from the newest
+ * pool snapshot; send; feed the outcome back to the machine; queue what the
+ * host must hear. On stop: abandon any request in flight, DELETE the node
+ * within what is left of the stop budget, and end.
+ */
+#include "nr_worker.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nr_machine.h"
+#include "nr_payload.h"
+#include "nr_schedule.h"
+#include "nr_token.h"
+#include "nr_transport.h"
+
+#define NR_WORKER_STACK (512u * 1024u)
+#define NR_MAX_SLEEP_MS 500u /* wake at least this often to check the token file */
+
+struct nr_worker {
+    const nr_config_t *cfg;
+    char version[64];
+    char user_agent[96];
+
+    /* --- shared with the host thread, under lock --- */
+    pthread_mutex_t lock;
+    int stop_requested;
+    uint64_t stop_deadline_ns;
+    nr_pool_list_t offered;      /* newest snapshot from the host */
+    int offered_fresh;
+    uint64_t pools_wanted_at_ns; /* 0 = not wanted */
+    int pools_changed;
+    char **registered_ids;       /* pool ids last registered (host compares) */
+    size_t registered_count;
+    int registered_ids_valid;
+    nr_event_t *events;          /* ring of NR_EVENT_QUEUE */
+    size_t ev_head, ev_count;
+    nr_worker_stats_t stats;
+
+    /* --- network thread only --- */
+    nr_transport_t *transport;
+    nr_machine_t machine;
+    nr_token_t token;
+    nr_pool_list_t pools;
+    nr_capabilities_t caps;
+    char *path_node;             /* percent-encoded node id */
+    uint64_t request_seq;
+    uint64_t rng;
+    int register_sent;
+
+    pthread_t thread;
+    int thread_running;
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Events to the host (queued; delivered on the host thread by tick)       */
+/* ---------------------------------------------------------------------- */
+
+static void push_event(nr_worker_t *w, int is_state, int32_t code, const char *text)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->ev_count == NR_EVENT_QUEUE) {
+        w->stats.events_dropped++; /* the host is not ticking; keep the newest */
+        w->ev_head = (w->ev_head + 1) % NR_EVENT_QUEUE;
+        w->ev_count--;
+    }
+    nr_event_t *e = &w->events[(w->ev_head + w->ev_count) % NR_EVENT_QUEUE];
+    e->is_state = is_state;
+    e->code = code;
+    snprintf(e->text, sizeof(e->text), "%s", text);
+    w->ev_count++;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void logf_event(nr_worker_t *w, int32_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void logf_event(nr_worker_t *w, int32_t level, const char *fmt, ...)
+{
+    char line[NR_EVENT_TEXT];
+    int n = snprintf(line, sizeof(line), "node=%s ", w->cfg->node_id);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(line))
+        vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    push_event(w, 0, level, line);
+}
+
+size_t nr_worker_take_events(nr_worker_t *w, nr_event_t *out, size_t max)
+{
+    pthread_mutex_lock(&w->lock);
+    size_t n = w->ev_count < max ? w->ev_count : max;
+    for (size_t i = 0; i < n; i++)
+        out[i] = w->events[(w->ev_head + i) % NR_EVENT_QUEUE];
+    w->ev_head = (w->ev_head + n) % NR_EVENT_QUEUE;
+    w->ev_count -= n;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Pools: host -> network thread                                           */
+/* ---------------------------------------------------------------------- */
+
+int nr_worker_pools_wanted(nr_worker_t *w, uint64_t now_ns, uint64_t lookahead_ns)
+{
+    pthread_mutex_lock(&w->lock);
+    uint64_t at = w->pools_wanted_at_ns;
+    pthread_mutex_unlock(&w->lock);
+    return at != 0 && now_ns + lookahead_ns >= at;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+void nr_worker_offer_pools(nr_worker_t *w, nr_pool_list_t *pools)
+{
+    nr_pool_list_t old;
+    int wake = 0;
+    pthread_mutex_lock(&w->lock);
+    old = w->offered;
+    w->offered = *pools;
+    w->offered_fresh = 1;
+    w->pools_wanted_at_ns = 0;
+    if (!w->cfg->has_pools && w->registered_ids_valid &&
+        !nr_pool_ids_equal(&w->offered, w->registered_ids, w->registered_count)) {
+        w->pools_changed = 1;
+        w->registered_ids_valid = 0; /* once per change, until registered again */
+        wake = 1;
+    }
+    pthread_mutex_unlock(&w->lock);
+    memset(pools, 0, sizeof(*pools));
+    nr_pool_list_clear(&old);
+    if (wake && w->transport)
+        nr_transport_wakeup(w->transport);
+}
+
+/* Network thread: adopt the newest snapshot, if any. */
+static void take_offered_pools(nr_worker_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->offered_fresh) {
+        nr_pool_list_t mine = w->pools;
+        w->pools = w->offered;
+        w->offered = mine; /* freed by the host's next offer, or at the end */
+        w->offered_fresh = 0;
+    }
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void remember_registered_ids(nr_worker_t *w)
+{
+    const char *const *src = (const char *const *)w->cfg->pools;
+    size_t n = w->cfg->has_pools ? w->cfg->pool_count : w->pools.count;
+    char **ids = calloc(n ? n : 1, sizeof(*ids));
+    for (size_t i = 0; ids && i < n; i++) {
+        ids[i] = strdup(w->cfg->has_pools ? src[i] : w->pools.items[i].pool_id);
+        if (ids[i] == NULL) {
+            free_ids(ids, i);
+            ids = NULL;
+        }
+    }
+    pthread_mutex_lock(&w->lock);
+    free_ids(w->registered_ids, w->registered_count);
+    w->registered_ids = ids;
+    w->registered_count = ids ? n : 0;
+    w->registered_ids_valid = ids != NULL;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Requests                                                                */
+/* ---------------------------------------------------------------------- */
+
+static int stop_requested(void *ctx)
+{
+    nr_worker_t *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    int stop = w->stop_requested;
+    pthread_mutex_unlock(&w->lock);
+    return stop;
+}
+
+static char *request_url(const nr_worker_t *w, const char *suffix)
+{
+    size_t n = strlen(w->cfg->base_url) + strlen(w->path_node) + strlen(suffix) + 32;
+    char *url = malloc(n);
+    if (url == NULL)
+        return NULL;
+    if (suffix[0] == '\0')
+        snprintf(url, n, "%s/v2/nodes/%s", w->cfg->base_url, w->path_node);
+    else if (strcmp(suffix, "register") == 0)
+        snprintf(url, n, "%s/v2/nodes/register", w->cfg->base_url);
+    else
+        snprintf(url, n, "%s/v2/nodes/%s/%s", w->cfg->base_url, w->path_node, suffix);
+    return url;
+}
+
+/* Sends one request; returns 0 when a response arrived. */
+static int send_request(nr_worker_t *w, const char *method, const char *suffix, const char *body,
+                        uint32_t timeout_ms, int abortable, nr_http_response_t *resp, char *cid)
+{
+    char *url = request_url(w, suffix);
+    if (url == NULL) {
+        memset(resp, 0, sizeof(*resp));
+        snprintf(resp->error, sizeof(resp->error), "out of memory");
+        return -1;
+    }
+    snprintf(cid, 40, "%016llx-%llu", (unsigned long long)nr_rand_next(&w->rng),
+             (unsigned long long)++w->request_seq);
+    nr_http_request_t req = {method, url, body, w->token.value, cid, timeout_ms};
+    int rc = nr_transport_perform(w->transport, &req, resp, abortable ? stop_requested : NULL, w);
+    free(url);
+    return rc;
+}
+
+static void describe_response(const nr_http_response_t *r, char *out, size_t size)
+{
+    if (!r->responded) {
+        snprintf(out, size, "no response: %.180s", r->error);
+        return;
+    }
+    char msg[120];
+    nr_payload_error_message(r->body, r->body_len, msg, sizeof(msg));
+    snprintf(out, size, "HTTP %ld%s%s", r->status, msg[0] ? ": " : "", msg);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The state machine's decisions, carried out                              */
+/* ---------------------------------------------------------------------- */
+
+static void publish_state(nr_worker_t *w, const char *detail)
+{
+    int32_t s = nr_machine_node_state(w->machine.state);
+    pthread_mutex_lock(&w->lock);
+    w->stats.state = s;
+    pthread_mutex_unlock(&w->lock);
+    push_event(w, 1, s, detail);
+}
+
+static void want_pools_for_next_heartbeat(nr_worker_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->pools_wanted_at_ns =
+        w->machine.next_request == NR_REQUEST_HEARTBEAT ? w->machine.next_due_ns : 0;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void apply(nr_worker_t *w, const nr_decision_t *d, const char *detail)
+{
+    if (d->reset_connection)
+        nr_transport_reset_connection(w->transport);
+    if (d->state_changed)
+        publish_state(w, detail);
+    want_pools_for_next_heartbeat(w);
+}
+
+static nr_outcome_t outcome_of(nr_request_t kind, const nr_http_response_t *r)
+{
+    nr_outcome_t o;
+    memset(&o, 0, sizeof(o));
+    o.request = kind;
+    o.responded = r->responded;
+    o.status = r->status;
+    o.has_retry_after = r->has_retry_after;
+    o.retry_after_ms = r->retry_after_ms;
+    if (kind == NR_REQUEST_HEARTBEAT && r->responded && r->status == 200) {
+        nr_heartbeat_reply_t reply = nr_payload_parse_heartbeat_reply(r->body, r->body_len);
+        o.has_next = reply.has_next;
+        o.next_heartbeat_ms = reply.next_heartbeat_ms;
+    }
+    return o;
+}
+
+static void count(nr_worker_t *w, uint64_t *counter, const nr_http_response_t *r)
+{
+    pthread_mutex_lock(&w->lock);
+    (*counter)++;
+    w->stats.connections = nr_transport_connections(w->transport);
+    if (counter == &w->stats.heartbeats_ok && r != NULL)
+        w->stats.last_heartbeat_latency_ns = r->latency_ns;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void log_register(nr_worker_t *w, const nr_http_response_t *r, const nr_decision_t *d,
+                         const char *what, const char *cid)
+{
+    if (w->machine.state == NR_STATE_REGISTERED) {
+        count(w, &w->stats.registrations_ok, r);
+        logf_event(w, PMD_LOG_INFO, "event=registered status=%ld latency_ms=%.1f cid=%s",
+                   r->status, (double)r->latency_ns / 1e6, cid);
+        return;
+    }
+    count(w, &w->stats.registrations_failed, r);
+    logf_event(w, w->machine.state == NR_STATE_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
+               "event=register_failed reason=\"%s\" attempt=%u retry_in_ms=%llu cid=%s", what,
+               w->machine.register_failures + w->machine.auth_failures,
+               (unsigned long long)(d->delay_ns / NR_MS), cid);
+}
+
+static void log_heartbeat(nr_worker_t *w, const nr_http_response_t *r, const nr_decision_t *d,
+                          const char *what, const char *cid)
+{
+    if (d->reason == NR_REASON_HEARTBEAT_OK) {
+        count(w, &w->stats.heartbeats_ok, r);
+        if (d->state_changed)
+            logf_event(w, PMD_LOG_INFO, "event=heartbeat_recovered latency_ms=%.1f cid=%s",
+                       (double)r->latency_ns / 1e6, cid);
+        else
+            logf_event(w, PMD_LOG_DEBUG, "event=heartbeat status=%ld latency_ms=%.1f pools=%zu",
+                       r->status, (double)r->latency_ns / 1e6, w->pools.count);
+        return;
+    }
+    count(w, &w->stats.heartbeats_failed, r);
+    if (d->reason == NR_REASON_NOT_REGISTERED)
+        logf_event(w, PMD_LOG_WARN, "event=heartbeat_not_registered status=404 action=register cid=%s",
+                   cid);
+    else
+        logf_event(w, w->machine.state == NR_STATE_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
+                   "event=heartbeat_failed reason=\"%s\" consecutive=%u%s cid=%s", what,
+                   w->machine.heartbeat_failures,
+                   d->reset_connection ? " action=reconnect" : "", cid);
+}
+
+static char *build_body(nr_worker_t *w, nr_request_t kind)
+{
+    take_offered_pools(w);
+    if (kind == NR_REQUEST_REGISTER)
+        return nr_payload_register(w->cfg, &w->pools, &w->caps, w->version);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return nr_payload_heartbeat(&w->pools, now);
+}
+
+/* One request as the machine asked; returns 0, or -1 when stop interrupted. */
+static int run_request(nr_worker_t *w, nr_request_t kind)
+{
+    char *body = build_body(w, kind);
+    if (body == NULL) {
+        logf_event(w, PMD_LOG_ERROR, "event=internal_error reason=\"cannot build request body\"");
+        nr_machine_t *m = &w->machine;
+        m->next_due_ns = mono_ns() + w->cfg->retry_max_ms * NR_MS;
+        return 0;
+    }
+    int is_register = kind == NR_REQUEST_REGISTER;
+    if (is_register && w->machine.ever_registered)
+        count(w, &w->stats.reregistrations, NULL);
+    w->register_sent |= is_register;
+    char cid[40], what[200];
+    nr_http_response_t resp;
+    send_request(w, "POST", is_register ? "register" : "heartbeat", body,
+                 w->cfg->request_timeout_ms, 1, &resp, cid);
+    free(body);
+    if (resp.aborted) {
+        nr_http_response_clear(&resp);
+        return -1;
+    }
+    if (resp.responded && (resp.status == 401 || resp.status == 403))
+        nr_token_refresh(&w->token, mono_ns(), 1); /* maybe rotated: read it again */
+    describe_response(&resp, what, sizeof(what));
+    nr_outcome_t o = outcome_of(kind, &resp);
+    nr_decision_t d = nr_machine_on_outcome(&w->machine, &o, mono_ns());
+    if (is_register) {
+        if (w->machine.state == NR_STATE_REGISTERED)
+            remember_registered_ids(w);
+        log_register(w, &resp, &d, what, cid);
+    } else {
+        log_heartbeat(w, &resp, &d, what, cid);
+    }
+    apply(w, &d, d.reason == NR_REASON_REGISTERED || d.reason == NR_REASON_HEARTBEAT_OK
+                     ? "registered" : what);
+    nr_http_response_clear(&resp);
+    return 0;
+}
+
+/* Token file and pool-set changes, between requests. */
+static void check_inputs(nr_worker_t *w, uint64_t now)
+{
+    int changed = nr_token_refresh(&w->token, now, 0);
+    if (changed == 1) {
+        logf_event(w, PMD_LOG_INFO, "event=token_reloaded source=api_token_file");
+        nr_decision_t d = nr_machine_on_token_changed(&w->machine, now);
+        apply(w, &d, "token changed");
+    } else if (changed < 0) {
+        logf_event(w, PMD_LOG_WARN, "event=token_reload_failed reason=\"%s\"", w->token.last_error);
+    }
+    pthread_mutex_lock(&w->lock);
+    int pools_changed = w->pools_changed;
+    w->pools_changed = 0;
+    pthread_mutex_unlock(&w->lock);
+    if (pools_changed) {
+        logf_event(w, PMD_LOG_INFO, "event=pools_changed action=register");
+        nr_decision_t d = nr_machine_on_pools_changed(&w->machine, now);
+        apply(w, &d, "pool set changed");
+    }
+}
+
+static void deregister(nr_worker_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    uint64_t deadline = w->stop_deadline_ns;
+    pthread_mutex_unlock(&w->lock);
+    uint64_t now = mono_ns();
+    if (!w->register_sent || now + NR_MS >= deadline)
+        return;
+    char cid[40], what[200];
+    nr_http_response_t resp;
+    send_request(w, "DELETE", "", NULL, (uint32_t)((deadline - now) / NR_MS), 0, &resp, cid);
+    describe_response(&resp, what, sizeof(what));
+    int ok = resp.responded && (resp.status == 204 || resp.status == 200 || resp.status == 404);
+    count(w, ok ? &w->stats.deregistrations_ok : &w->stats.deregistrations_failed, &resp);
+    if (ok)
+        logf_event(w, PMD_LOG_INFO, "event=deregistered status=%ld latency_ms=%.1f cid=%s",
+                   resp.status, (double)resp.latency_ns / 1e6, cid);
+    else
+        logf_event(w, PMD_LOG_WARN, "event=deregister_failed reason=\"%s\" cid=%s", what, cid);
+    nr_http_response_clear(&resp);
+}
+
+static void *worker_main(void *arg)
+{
+    nr_worker_t *w = arg;
+    nr_decision_t d = nr_machine_start(&w->machine, mono_ns());
+    apply(w, &d, "registering");
+    logf_event(w, PMD_LOG_INFO, "event=registering url=%s", w->cfg->base_url);
+    while (!stop_requested(w)) {
+        uint64_t now = mono_ns();
+        check_inputs(w, now);
+        if (w->machine.next_due_ns > now) {
+            uint64_t wait_ms = (w->machine.next_due_ns - now + NR_MS - 1) / NR_MS;
+            nr_transport_wait(w->transport,
+                              (uint32_t)(wait_ms < NR_MAX_SLEEP_MS ? wait_ms : NR_MAX_SLEEP_MS));
+            continue;
+        }
+        if (run_request(w, w->machine.next_request) != 0)
+            break;
+    }
+    deregister(w);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life of the worker                                                      */
+/* ---------------------------------------------------------------------- */
+
+nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *err, size_t err_size)
+{
+    nr_worker_t *w = calloc(1, sizeof(*w));
+    if (w == NULL || (w->events = calloc(NR_EVENT_QUEUE, sizeof(nr_event_t))) == NULL) {
+        free(w);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    w->cfg = cfg;
+    snprintf(w->version, sizeof(w->version), "%s", version);
+    snprintf(w->user_agent, sizeof(w->user_agent), "pmd-node-registration/%s", version);
+    pthread_mutex_init(&w->lock, NULL);
+    w->path_node = nr_payload_path_segment(cfg->node_id);
+    nr_transport_opts_t topts = {cfg->connect_timeout_ms, cfg->ca_file, cfg->client_cert,
+                                 cfg->client_key, cfg->tls_insecure, w->user_agent};
+    w->transport = nr_transport_new(&topts);
+    if (w->path_node == NULL || w->transport == NULL ||
+        nr_token_init(&w->token, cfg->api_token, cfg->api_token_file) != 0) {
+        snprintf(err, err_size, "cannot create the HTTP client (libcurl) or out of memory");
+        nr_worker_free(w);
+        return NULL;
+    }
+    if (cfg->api_token_file)
+        nr_token_refresh(&w->token, mono_ns(), 1); /* records the file's stat */
+    nr_machine_params_t p = {cfg->heartbeat_interval_ms * NR_MS, cfg->retry_base_ms * NR_MS,
+                             cfg->retry_max_ms * NR_MS, NR_PACING_FLOOR_MS * NR_MS};
+    w->rng = nr_seed(cfg->node_id, mono_ns(), (uintptr_t)w);
+    nr_machine_init(&w->machine, &p, nr_rand_next(&w->rng));
+    return w;
+}
+
+void nr_worker_seed(nr_worker_t *w, nr_pool_list_t *pools, nr_capabilities_t *caps)
+{
+    nr_pool_list_clear(&w->pools);
+    w->pools = *pools;
+    memset(pools, 0, sizeof(*pools));
+    nr_capabilities_clear(&w->caps);
+    w->caps = *caps;
+    memset(caps, 0, sizeof(*caps));
+}
+
+int nr_worker_start(nr_worker_t *w)
+{
+    pthread_attr_t attr;
+    sigset_t all, old;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, NR_WORKER_STACK);
+    /* The thread inherits a full signal mask: the host's signals are never
+     * delivered on our thread, so its handlers run where it expects. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&w->thread, &attr, worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    w->thread_running = rc == 0;
+    return rc == 0 ? 0 : -1;
+}
+
+void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms)
+{
+    if (!w->thread_running)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stop_requested = 1;
+    w->stop_deadline_ns = mono_ns() + (uint64_t)timeout_ms * NR_MS;
+    pthread_mutex_unlock(&w->lock);
+    nr_transport_wakeup(w->transport);
+    pthread_join(w->thread, NULL);
+    w->thread_running = 0;
+    w->machine.state = NR_STATE_STOPPED;
+    pthread_mutex_lock(&w->lock);
+    w->stats.state = PMD_NODE_STOPPED;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void nr_worker_stats(nr_worker_t *w, nr_worker_stats_t *out)
+{
+    pthread_mutex_lock(&w->lock);
+    *out = w->stats;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void nr_worker_free(nr_worker_t *w)
+{
+    if (w == NULL)
+        return;
+    nr_worker_stop(w, 0);
+    nr_transport_free(w->transport);
+    nr_token_free(&w->token);
+    nr_pool_list_clear(&w->pools);
+    nr_pool_list_clear(&w->offered);
+    nr_capabilities_clear(&w->caps);
+    free_ids(w->registered_ids, w->registered_count);
+    free(w->path_node);
+    free(w->events);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}

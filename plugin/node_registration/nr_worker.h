@@ -1,0 +1,72 @@
+/*
+ * nr_worker.h - the network thread and its hand-off with the host thread.
+ *
+ * The host thread (ABI calls) and the network thread share one small,
+ * mutex-guarded mailbox:
+ *   host -> network: stop request, the latest pool snapshot, "pools changed";
+ *   network -> host: log lines and state changes (queued, delivered on the
+ *   next tick, because host callbacks may only run on the host thread), and
+ *   "pools wanted by T" (a heartbeat is coming: pull the pools on a tick).
+ * Everything else belongs to the network thread alone. No callback into the
+ * host is ever made from here.
+ */
+#ifndef NR_WORKER_H
+#define NR_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nr_config.h"
+#include "nr_records.h"
+#include "pmd_plugin.h"
+
+#define NR_EVENT_TEXT 320
+#define NR_EVENT_QUEUE 256
+
+typedef struct nr_event {
+    int is_state;      /* 1 = state change (code = pmd_node_state), 0 = log (code = level) */
+    int32_t code;
+    char text[NR_EVENT_TEXT];
+} nr_event_t;
+
+typedef struct nr_worker nr_worker_t;
+
+/* Counters the network thread keeps (read with nr_worker_stats). */
+typedef struct nr_worker_stats {
+    uint64_t registrations_ok, registrations_failed, reregistrations;
+    uint64_t heartbeats_ok, heartbeats_failed;
+    uint64_t deregistrations_ok, deregistrations_failed;
+    uint64_t connections;
+    uint64_t last_heartbeat_latency_ns;
+    uint64_t events_dropped;
+    int32_t state;            /* pmd_node_state */
+} nr_worker_stats_t;
+
+/* cfg must outlive the worker. version: the plugin's version string. */
+nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *err, size_t err_size);
+
+/* Hands over the first pool snapshot and the capabilities (host thread,
+ * before nr_worker_start). Takes ownership of the lists' contents. */
+void nr_worker_seed(nr_worker_t *w, nr_pool_list_t *pools, nr_capabilities_t *caps);
+
+/* Starts the network thread; registration begins at once. 0 on success. */
+int nr_worker_start(nr_worker_t *w);
+
+/* Host thread, every tick: copies out up to max queued events (returns how
+ * many), and says whether the pools should be pulled now. */
+size_t nr_worker_take_events(nr_worker_t *w, nr_event_t *out, size_t max);
+int nr_worker_pools_wanted(nr_worker_t *w, uint64_t now_ns, uint64_t lookahead_ns);
+
+/* Host thread: a fresh pool snapshot (ownership of the contents taken). */
+void nr_worker_offer_pools(nr_worker_t *w, nr_pool_list_t *pools);
+
+/* Host thread: asks the network thread to deregister and end within
+ * timeout_ms, then joins it. */
+void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms);
+
+void nr_worker_stats(nr_worker_t *w, nr_worker_stats_t *out);
+
+/* Frees everything; stops first if needed. */
+void nr_worker_free(nr_worker_t *w);
+
+#endif /* NR_WORKER_H */

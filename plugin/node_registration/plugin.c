@@ -1,0 +1,408 @@
+/*
+ * plugin.c - node_registration.so's ABI glue: the entry point, the
+ * descriptor, and the lifecycle calls mapped onto config, records and the
+ * network thread. Host callbacks are made only here, on the host thread,
+ * inside an ABI call.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "nr_config.h"
+#include "nr_records.h"
+#include "nr_transport.h"
+#include "nr_worker.h"
+#include "pmd_plugin.h"
+
+#ifndef NR_PLUGIN_VERSION
+#define NR_PLUGIN_VERSION "0.1.0"
+#endif
+#ifndef NR_PLUGIN_NAME
+#define NR_PLUGIN_NAME "node_registration"
+#endif
+/* A deployment's baked-in defaults (CMake option PMD_DEPLOYMENT_CONFIG). */
+#ifndef NR_BAKED_DEFAULTS
+#define NR_BAKED_DEFAULTS NULL
+#endif
+
+#define NR_STOP_SLACK_MS 1000u
+#define NR_TICK_EVENTS 64 /* events delivered per tick at most: tick stays short */
+
+enum lifecycle { LC_INITIALIZED, LC_STARTED, LC_STOPPED };
+
+struct pmd_instance {
+    pmd_host_t host;
+    enum lifecycle state;
+    int in_call;
+    nr_config_t cfg;
+    nr_worker_t *worker;
+    uint64_t last_tick_ns;
+    uint64_t tick_period_ns;
+    char last_pool_problem[160]; /* logged once per distinct problem */
+};
+
+static void say(struct pmd_instance *in, int32_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(struct pmd_instance *in, int32_t level, const char *fmt, ...)
+{
+    char line[512];
+    int n = snprintf(line, sizeof(line), "node=%s ", in->cfg.node_id ? in->cfg.node_id : "?");
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(line))
+        vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    in->host.log(in->host.host_data, level, line);
+}
+
+static void set_error(char *error, uint32_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_error(char *error, uint32_t size, const char *fmt, ...)
+{
+    if (error == NULL || size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error, size, fmt, ap);
+    va_end(ap);
+}
+
+static int32_t enter(struct pmd_instance *in)
+{
+    if (in == NULL)
+        return PMD_ERR_INVALID_ARGUMENT;
+    if (in->in_call)
+        return PMD_ERR_STATE; /* a host callback called back into us */
+    in->in_call = 1;
+    return PMD_OK;
+}
+
+static int32_t leave(struct pmd_instance *in, int32_t rc)
+{
+    in->in_call = 0;
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Pulling from the host (host thread)                                     */
+/* ---------------------------------------------------------------------- */
+
+static void note_pool_problem(struct pmd_instance *in, const char *problem)
+{
+    if (strcmp(problem, in->last_pool_problem) == 0)
+        return; /* said already; a host error repeated every tick is one line */
+    snprintf(in->last_pool_problem, sizeof(in->last_pool_problem), "%s", problem);
+    if (problem[0] != '\0')
+        say(in, PMD_LOG_ERROR, "event=host_data_rejected what=pools reason=\"%s\"", problem);
+}
+
+/* Returns 0 with *out filled, -1 when the host could not list (logged). */
+static int pull_pools(struct pmd_instance *in, nr_pool_list_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    pmd_pool_sink_t sink = nr_pool_sink(out);
+    int32_t rc = in->host.list_pools(in->host.host_data, &sink);
+    if (rc != PMD_OK) {
+        char why[160];
+        snprintf(why, sizeof(why), "host list_pools returned %d; keeping the last list", (int)rc);
+        note_pool_problem(in, why);
+        nr_pool_list_clear(out);
+        return -1;
+    }
+    note_pool_problem(in, out->first_error);
+    return 0;
+}
+
+static void pull_capabilities(struct pmd_instance *in, nr_capabilities_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (in->cfg.has_capabilities)
+        return;
+    pmd_capability_sink_t sink = nr_capability_sink(out);
+    int32_t rc = in->host.get_capabilities(in->host.host_data, &sink);
+    if (rc != PMD_OK)
+        say(in, PMD_LOG_ERROR, "event=host_data_rejected what=capabilities reason=\"host "
+            "get_capabilities returned %d; registering without GPUs\"", (int)rc);
+    else if (out->first_error[0] != '\0')
+        say(in, PMD_LOG_ERROR, "event=host_data_rejected what=capabilities reason=\"%s\"",
+            out->first_error);
+}
+
+static void deliver_events(struct pmd_instance *in)
+{
+    nr_event_t events[NR_TICK_EVENTS];
+    size_t n = nr_worker_take_events(in->worker, events, NR_TICK_EVENTS);
+    for (size_t i = 0; i < n; i++) {
+        if (!events[i].is_state)
+            in->host.log(in->host.host_data, events[i].code, events[i].text);
+        else if (in->host.state_changed != NULL)
+            in->host.state_changed(in->host.host_data, events[i].code, events[i].text);
+    }
+}
+
+static void deliver_all_events(struct pmd_instance *in)
+{
+    for (int i = 0; i < NR_EVENT_QUEUE / NR_TICK_EVENTS + 1; i++)
+        deliver_events(in);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Warnings an operator must see at every start                            */
+/* ---------------------------------------------------------------------- */
+
+static int url_host_is_loopback(const char *url)
+{
+    const char *host = strstr(url, "://");
+    if (host == NULL)
+        return 0;
+    host += 3;
+    char name[256];
+    size_t n = strcspn(host, ":/");
+    if (host[0] == '[') /* [::1] */
+        n = strcspn(host, "]") + 1;
+    if (n >= sizeof(name))
+        return 0;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    if (strcasecmp(name, "localhost") == 0 || strcmp(name, "[::1]") == 0)
+        return 1;
+    struct in_addr a;
+    return inet_pton(AF_INET, name, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+static void warn_about_transport(struct pmd_instance *in)
+{
+    const nr_config_t *c = &in->cfg;
+    if (c->tls_insecure)
+        say(in, PMD_LOG_WARN, "event=tls_insecure reason=\"tls_insecure is true: the control "
+            "plane's certificate is NOT verified\"");
+    int has_token = c->api_token != NULL || c->api_token_file != NULL;
+    if (has_token && strncasecmp(c->base_url, "http://", 7) == 0 &&
+        !url_host_is_loopback(c->base_url))
+        say(in, PMD_LOG_WARN, "event=plaintext_token reason=\"the API token is sent over plain "
+            "http to a host that is not loopback; use https\"");
+}
+
+/* ---------------------------------------------------------------------- */
+/* The ABI                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static int host_is_usable(const pmd_host_t *host)
+{
+    return host->struct_size >= PMD_HOST_SIZE_1_0 && host->log != NULL &&
+           host->list_pools != NULL && host->get_capabilities != NULL;
+}
+
+static void free_instance(struct pmd_instance *in)
+{
+    nr_worker_free(in->worker);
+    nr_config_free(&in->cfg);
+    free(in);
+}
+
+static int32_t check_init_args(const pmd_host_t *host, pmd_instance_t **out, char *error,
+                               uint32_t error_size)
+{
+    if (host == NULL || out == NULL) {
+        set_error(error, error_size, "init: host and out_instance must not be NULL");
+        return PMD_ERR_INVALID_ARGUMENT;
+    }
+    if (host->abi_major != PMD_ABI_VERSION_MAJOR) {
+        set_error(error, error_size, "init: host speaks ABI major %u, this plugin speaks %u",
+                  (unsigned)host->abi_major, (unsigned)PMD_ABI_VERSION_MAJOR);
+        return PMD_ERR_ABI_MAJOR;
+    }
+    if (!host_is_usable(host)) {
+        set_error(error, error_size, "init: host struct too small or lacks a required callback");
+        return PMD_ERR_INVALID_ARGUMENT;
+    }
+    return PMD_OK;
+}
+
+static int32_t nr_init(const pmd_host_t *host, const char *config_json,
+                       pmd_instance_t **out_instance, char *error, uint32_t error_size)
+{
+    if (out_instance != NULL)
+        *out_instance = NULL;
+    int32_t rc = check_init_args(host, out_instance, error, error_size);
+    if (rc != PMD_OK)
+        return rc;
+    char why[512];
+    if (config_json == NULL) {
+        set_error(error, error_size, "config: missing (NULL); expected a JSON object");
+        return PMD_ERR_CONFIG;
+    }
+    struct pmd_instance *in = calloc(1, sizeof(*in));
+    if (in == NULL || nr_transport_global_acquire() != 0) {
+        free(in);
+        set_error(error, error_size, "init: out of memory or libcurl initialisation failed");
+        return PMD_ERR_NO_MEMORY;
+    }
+    size_t n = host->struct_size < sizeof(in->host) ? host->struct_size : sizeof(in->host);
+    memcpy(&in->host, host, n);
+    in->host.struct_size = (uint32_t)n;
+    if (nr_config_parse(NR_BAKED_DEFAULTS, config_json, nr_config_getenv, NULL, &in->cfg, why,
+                        sizeof(why)) != 0) {
+        set_error(error, error_size, "%s", why);
+        free_instance(in);
+        return PMD_ERR_CONFIG;
+    }
+    in->worker = nr_worker_new(&in->cfg, NR_PLUGIN_VERSION, why, sizeof(why));
+    if (in->worker == NULL) {
+        set_error(error, error_size, "init: %s", why);
+        free_instance(in);
+        return PMD_ERR_RESOURCE;
+    }
+    if (!nr_transport_global_is_threadsafe())
+        say(in, PMD_LOG_WARN, "event=libcurl_not_threadsafe reason=\"this libcurl's global "
+            "init is not thread-safe; the host must call curl_global_init at start-up\"");
+    in->state = LC_INITIALIZED;
+    *out_instance = in;
+    return PMD_OK;
+}
+
+static int32_t nr_start(pmd_instance_t *in)
+{
+    int32_t rc = enter(in);
+    if (rc != PMD_OK)
+        return rc;
+    if (in->state != LC_INITIALIZED)
+        return leave(in, PMD_ERR_STATE);
+    warn_about_transport(in);
+    nr_pool_list_t pools;
+    nr_capabilities_t caps;
+    pull_pools(in, &pools);
+    pull_capabilities(in, &caps);
+    nr_worker_seed(in->worker, &pools, &caps);
+    if (nr_worker_start(in->worker) != 0) {
+        say(in, PMD_LOG_ERROR, "event=start_failed reason=\"cannot create the network thread\"");
+        return leave(in, PMD_ERR_RESOURCE);
+    }
+    in->state = LC_STARTED;
+    return leave(in, PMD_OK);
+}
+
+/* How far ahead of a heartbeat to pull the pools: about one tick, so the
+ * snapshot is at most a tick old and the send itself never waits for us. */
+static void track_tick_period(struct pmd_instance *in, uint64_t now_ns)
+{
+    if (in->last_tick_ns != 0 && now_ns > in->last_tick_ns) {
+        uint64_t d = now_ns - in->last_tick_ns;
+        in->tick_period_ns = d > 1000000000ull ? 1000000000ull : d;
+    }
+    in->last_tick_ns = now_ns;
+}
+
+static int32_t nr_tick(pmd_instance_t *in, uint64_t now_ns)
+{
+    int32_t rc = enter(in);
+    if (rc != PMD_OK)
+        return rc;
+    if (in->state != LC_STARTED)
+        return leave(in, PMD_ERR_STATE);
+    track_tick_period(in, now_ns);
+    deliver_events(in);
+    if (nr_worker_pools_wanted(in->worker, now_ns, in->tick_period_ns)) {
+        nr_pool_list_t pools;
+        if (pull_pools(in, &pools) == 0)
+            nr_worker_offer_pools(in->worker, &pools);
+    }
+    return leave(in, PMD_OK);
+}
+
+static void stop_now(struct pmd_instance *in)
+{
+    nr_worker_stop(in->worker, in->cfg.deregister_timeout_ms);
+    in->state = LC_STOPPED;
+    deliver_all_events(in);
+    if (in->host.state_changed != NULL)
+        in->host.state_changed(in->host.host_data, PMD_NODE_STOPPED, "stopped");
+}
+
+static int32_t nr_stop(pmd_instance_t *in)
+{
+    int32_t rc = enter(in);
+    if (rc != PMD_OK)
+        return rc;
+    if (in->state != LC_STARTED)
+        return leave(in, PMD_ERR_STATE);
+    stop_now(in);
+    return leave(in, PMD_OK);
+}
+
+static void nr_destroy(pmd_instance_t *in)
+{
+    if (in == NULL || in->in_call)
+        return;
+    in->in_call = 1;
+    if (in->state == LC_STARTED)
+        stop_now(in);
+    free_instance(in);
+}
+
+static const char *nr_result_string(int32_t result)
+{
+    switch (result) {
+    case PMD_OK: return "ok";
+    case PMD_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case PMD_ERR_STATE: return "call not valid in this state";
+    case PMD_ERR_ABI_MAJOR: return "ABI major version mismatch";
+    case PMD_ERR_CONFIG: return "invalid config";
+    case PMD_ERR_NO_MEMORY: return "out of memory";
+    case PMD_ERR_RESOURCE: return "resource unavailable";
+    case PMD_ERR_LIMIT: return "limit exceeded";
+    case PMD_ERR_HOST_DATA: return "invalid data from host";
+    case PMD_ERR_UNSUPPORTED: return "unsupported";
+    case PMD_ERR_INTERNAL: return "internal error";
+    default: return "unknown result";
+    }
+}
+
+/* What pmd-abi-check needs to run this plugin: a node pointed at {{url}},
+ * with short timeouts so its checks stay quick. */
+static const pmd_ext_conformance_t nr_conformance = {
+    sizeof(pmd_ext_conformance_t), 0,
+    "{\"node_id\":\"abi-check-node\",\"machine_id\":\"abi-check\","
+    "\"address\":\"http://127.0.0.1:9200\",\"orchestratord_url\":\"{{url}}\","
+    "\"heartbeat_interval_ms\":200,\"request_timeout_ms\":500,"
+    "\"deregister_timeout_ms\":500,\"retry_base_ms\":50,\"retry_max_ms\":200}"};
+
+static const void *nr_get_extension(const char *id)
+{
+    if (id != NULL && strcmp(id, PMD_EXT_CONFORMANCE) == 0)
+        return &nr_conformance;
+    return NULL;
+}
+
+static const pmd_plugin_t nr_plugin = {
+    .struct_size = sizeof(pmd_plugin_t),
+    .abi_major = PMD_ABI_VERSION_MAJOR,
+    .abi_minor = PMD_ABI_VERSION_MINOR,
+    .name = NR_PLUGIN_NAME,
+    .version = NR_PLUGIN_VERSION,
+    .description = "Registers this GPU node with orchestratord, heartbeats its pools, "
+                   "deregisters on stop",
+    .stop_timeout_ms = NR_DEREGISTER_TIMEOUT_MAX_MS + NR_STOP_SLACK_MS,
+    .init = nr_init,
+    .start = nr_start,
+    .tick = nr_tick,
+    .stop = nr_stop,
+    .destroy = nr_destroy,
+    .result_string = nr_result_string,
+    .get_extension = nr_get_extension,
+};
+
+PMD_EXPORT int32_t pmd_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
+                                    const pmd_plugin_t **out_plugin)
+{
+    (void)host_abi_minor;
+    if (out_plugin == NULL)
+        return PMD_ERR_INVALID_ARGUMENT;
+    *out_plugin = &nr_plugin;
+    return host_abi_major == PMD_ABI_VERSION_MAJOR ? PMD_OK : PMD_ERR_ABI_MAJOR;
+}

@@ -1,0 +1,631 @@
+/*
+ * shim_units_test.c - unit tests of pmd-host-shim's pure parts (log lines,
+ * pools and capabilities parsing, the pools file reload), its host
+ * callbacks' rule checks, and the in-process test host (test_host.h) driven
+ * against the probe fixture plugin.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capabilities.h"
+#include "discover.h"
+#include "host_callbacks.h"
+#include "loader.h"
+#include "log_line.h"
+#include "pools_file.h"
+#include "test_host.h"
+
+/* ------------------------------------------------------------------ */
+/* log_line                                                           */
+/* ------------------------------------------------------------------ */
+
+static const struct timespec t_fixed = {1700000000, 123456789}; /* 2023-11-14T22:13:20.123Z */
+
+Test(log_line, formats_timestamp_padded_tag_and_one_newline)
+{
+    char line[256];
+    log_line_format(line, sizeof(line), &t_fixed, "INFO", "hello");
+    cr_assert_str_eq(line, "2023-11-14T22:13:20.123Z INFO  hello\n");
+    log_line_format(line, sizeof(line), &t_fixed, "STATE", "registered (ok)");
+    cr_assert_str_eq(line, "2023-11-14T22:13:20.123Z STATE registered (ok)\n");
+}
+
+Test(log_line, newline_in_plugin_text_stays_one_line)
+{
+    char line[256];
+    log_line_format(line, sizeof(line), &t_fixed, "WARN", "first\nsecond\r\n2023-01-01T00:00:00.000Z INFO  forged");
+    cr_assert_str_eq(line, "2023-11-14T22:13:20.123Z WARN  first\\nsecond\\r\\n2023-01-01T00:00:00.000Z "
+                           "INFO  forged\n");
+    cr_assert_eq(strchr(line, '\n'), line + strlen(line) - 1);
+}
+
+Test(log_line, control_characters_are_escaped)
+{
+    char out[128];
+    log_line_sanitize(out, sizeof(out), "a\tb\x1b[31mc\x7f\x01");
+    cr_assert_str_eq(out, "a\\tb\\x1b[31mc\\x7f\\x01");
+}
+
+Test(log_line, valid_utf8_kept_invalid_and_c1_escaped)
+{
+    char out[128];
+    log_line_sanitize(out, sizeof(out), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    cr_assert_str_eq(out, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    log_line_sanitize(out, sizeof(out), "\xff|\xc0\x80|\xc2\x85|\xe2\x82|\xed\xa0\x80");
+    cr_assert_str_eq(out, "\\xff|\\xc0\\x80|\\xc2\\x85|\\xe2\\x82|\\xed\\xa0\\x80");
+}
+
+Test(log_line, long_message_cut_with_ellipsis_on_char_boundary)
+{
+    char out[8];
+    size_t n = log_line_sanitize(out, sizeof(out), "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+    cr_assert_str_eq(out, "\xc3\xa9\xc3\xa9...");
+    cr_assert_eq(n, 7);
+    log_line_sanitize(out, sizeof(out), "1234567");
+    cr_assert_str_eq(out, "1234567");
+}
+
+Test(log_line, huge_message_fits_the_line_buffer)
+{
+    char *big = malloc(20000), line[LOG_LINE_MAX];
+    memset(big, '\n', 19999);
+    big[19999] = '\0';
+    size_t n = log_line_format(line, sizeof(line), &t_fixed, "INFO", big);
+    cr_assert_lt(n, sizeof(line));
+    cr_assert_eq(strchr(line, '\n'), line + n - 1);
+    cr_assert(strstr(line, "...\n") != NULL);
+    free(big);
+}
+
+Test(log_line, null_message_and_unknown_level)
+{
+    char out[32];
+    log_line_sanitize(out, sizeof(out), NULL);
+    cr_assert_str_eq(out, "(null)");
+    cr_assert_str_eq(log_line_level_tag(1), "ERROR");
+    cr_assert_str_eq(log_line_level_tag(99), "LOG?");
+}
+
+/* ------------------------------------------------------------------ */
+/* pools parsing                                                      */
+/* ------------------------------------------------------------------ */
+
+static char perr[512];
+
+static int parse_pools(const char *text, shim_pool_list_t *out)
+{
+    perr[0] = '\0';
+    return shim_pools_parse(text, "pools.json", out, perr, sizeof(perr));
+}
+
+Test(pools_parse, full_record)
+{
+    shim_pool_list_t l;
+    cr_assert_eq(parse_pools("[{\"pool_id\":\"p0\",\"ready\":true,\"draining\":false,"
+                             "\"slots_free\":3,\"slots_total\":4,"
+                             "\"vram_free_bytes\":18446744073709551615,\"engine\":\"llamacpp\"}]",
+                             &l), 0, "%s", perr);
+    cr_assert_eq(l.count, 1);
+    cr_assert_str_eq(l.items[0].pool_id, "p0");
+    cr_assert_str_eq(l.items[0].engine, "llamacpp");
+    cr_assert_eq(l.items[0].ready, 1);
+    cr_assert_eq(l.items[0].draining, 0);
+    cr_assert_eq(l.items[0].slots_free, 3);
+    cr_assert_eq(l.items[0].slots_total, 4);
+    cr_assert_eq(l.items[0].vram_free_bytes, UINT64_MAX);
+    shim_pools_free(&l);
+}
+
+Test(pools_parse, defaults_and_empty_list)
+{
+    shim_pool_list_t l;
+    cr_assert_eq(parse_pools(" [ ] \n", &l), 0, "%s", perr);
+    cr_assert_eq(l.count, 0);
+    shim_pools_free(&l);
+    cr_assert_eq(parse_pools("[{\"pool_id\":\"a\",\"engine\":null},{\"pool_id\":\"b\"}]", &l), 0);
+    cr_assert_eq(l.count, 2);
+    cr_assert_null(l.items[0].engine);
+    cr_assert_eq(l.items[1].slots_total + l.items[1].ready + l.items[1].vram_free_bytes, 0);
+    shim_pools_free(&l);
+}
+
+/* Each bad text fails, leaves the list untouched, and names the problem. */
+static void assert_bad_pools(const char *text, const char *const *needles)
+{
+    shim_pool_list_t l = {(shim_pool_t *)&l, 77};
+    cr_assert_eq(parse_pools(text, &l), -1, "accepted: %s", text);
+    cr_assert(l.items == (shim_pool_t *)&l && l.count == 77, "out touched for %s", text);
+    cr_assert_null(strchr(perr, '\n'), "multi-line message: %s", perr);
+    for (; *needles != NULL; needles++)
+        cr_assert(strstr(perr, *needles) != NULL, "\"%s\" lacks \"%s\"", perr, *needles);
+}
+
+#define BAD(text, ...) assert_bad_pools(text, (const char *const[]){"pools.json", __VA_ARGS__, NULL})
+
+Test(pools_parse, syntax_errors)
+{
+    BAD("[{\"pool_id\":\"a\"", "syntax");
+    BAD("[{\"pool_id\":\"a\",}]", "syntax");
+    BAD("[] []", "syntax");
+    BAD("", "syntax");
+}
+
+Test(pools_parse, wrong_shapes)
+{
+    BAD("{\"pool_id\":\"a\"}", "array");
+    BAD("[{\"pool_id\":\"a\"}, 3]", "pool 1", "object");
+}
+
+Test(pools_parse, missing_or_bad_pool_id)
+{
+    BAD("[{\"pool_id\":\"a\"},{\"ready\":true}]", "pool 1", "pool_id", "missing");
+    BAD("[{\"pool_id\":\"\"}]", "pool 0", "pool_id", "empty");
+    BAD("[{\"pool_id\":7}]", "pool 0", "pool_id", "string");
+    BAD("[{\"pool_id\":\"a\\u0000b\"}]", "pool 0", "pool_id", "NUL");
+}
+
+Test(pools_parse, wrong_types)
+{
+    BAD("[{\"pool_id\":\"a\",\"ready\":\"yes\"}]", "pool 0", "ready");
+    BAD("[{\"pool_id\":\"a\",\"draining\":1}]", "pool 0", "draining");
+    BAD("[{\"pool_id\":\"a\",\"slots_free\":1.5}]", "pool 0", "slots_free", "integer");
+    BAD("[{\"pool_id\":\"a\",\"slots_total\":\"4\"}]", "pool 0", "slots_total");
+    BAD("[{\"pool_id\":\"a\",\"engine\":5}]", "pool 0", "engine");
+}
+
+Test(pools_parse, negative_and_over_range_numbers)
+{
+    BAD("[{\"pool_id\":\"a\",\"slots_free\":-1}]", "pool 0", "slots_free", "negative");
+    BAD("[{\"pool_id\":\"a\",\"slots_total\":4294967296}]", "pool 0", "slots_total", "maximum");
+    BAD("[{\"pool_id\":\"a\",\"vram_free_bytes\":18446744073709551616}]", "out of the 64-bit range");
+    BAD("[{\"pool_id\":\"a\",\"vram_free_bytes\":-9223372036854775809}]", "out of the 64-bit range");
+    BAD("[{\"pool_id\":\"18446744073709551616\",\"vram_free_bytes\":99999999999999999999}]", "byte 53 (field vram_free_bytes)");
+}
+
+Test(pools_parse, unknown_field_is_named)
+{
+    BAD("[{\"pool_id\":\"a\",\"slot_free\":1}]", "pool 0", "unknown field", "slot_free");
+}
+
+static int32_t refuse_b(void *data, const pmd_pool_status_t *p)
+{
+    int *seen = data;
+    (*seen)++;
+    cr_assert_eq(p->struct_size, sizeof(pmd_pool_status_t));
+    return strcmp(p->pool_id, "b") == 0 ? PMD_ERR_HOST_DATA : PMD_OK;
+}
+
+Test(pools_push, refused_record_reported_and_pushing_goes_on)
+{
+    shim_pool_list_t l;
+    int seen = 0;
+    size_t bad = 99;
+    cr_assert_eq(parse_pools("[{\"pool_id\":\"a\"},{\"pool_id\":\"b\"},{\"pool_id\":\"c\"}]", &l), 0);
+    pmd_pool_sink_t sink = {sizeof(sink), 0, &seen, refuse_b};
+    cr_assert_eq(shim_pools_push(&l, &sink, &bad), PMD_ERR_HOST_DATA);
+    cr_assert_eq(bad, 1);
+    cr_assert_eq(seen, 3);
+    sink.struct_size = 8;
+    cr_assert_eq(shim_pools_push(&l, &sink, &bad), PMD_ERR_INVALID_ARGUMENT);
+    shim_pools_free(&l);
+}
+
+/* ------------------------------------------------------------------ */
+/* pools file reload                                                  */
+/* ------------------------------------------------------------------ */
+
+static char pools_path[64];
+
+static void write_file(const char *path, const char *text)
+{
+    char tmp[80];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    cr_assert_eq(rename(tmp, path), 0); /* a new inode: seen even within one mtime tick */
+}
+
+static void pools_file_setup(void)
+{
+    strcpy(pools_path, "/tmp/shim_units_pools_XXXXXX");
+    int fd = mkstemp(pools_path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    write_file(pools_path, "[{\"pool_id\":\"a\"},{\"pool_id\":\"b\"}]");
+}
+
+static void pools_file_teardown(void) { unlink(pools_path); }
+
+#define SEC 1000000000ull
+
+Test(pools_file, bad_content_reported_once_and_last_good_list_kept, .init = pools_file_setup,
+     .fini = pools_file_teardown)
+{
+    shim_pools_file_t pf;
+    char msg[1024];
+    cr_assert_eq(shim_pools_file_open(&pf, pools_path, msg, sizeof(msg)), 0, "%s", msg);
+    cr_assert_eq(pf.list.count, 2);
+    cr_assert_eq(shim_pools_file_poll(&pf, 1 * SEC, msg, sizeof(msg)), 0);
+
+    write_file(pools_path, "[{\"pool_id\":\"a\",\"slots_free\":-3}]");
+    cr_assert_eq(shim_pools_file_poll(&pf, 2 * SEC, msg, sizeof(msg)), -1);
+    cr_assert(strstr(msg, pools_path) && strstr(msg, "pool 0") && strstr(msg, "slots_free"), "%s", msg);
+    cr_assert(strstr(msg, "keeping the last good list (2 pool(s))") != NULL, "%s", msg);
+    cr_assert_eq(pf.list.count, 2);
+    cr_assert_eq(shim_pools_file_poll(&pf, 3 * SEC, msg, sizeof(msg)), 0);
+
+    write_file(pools_path, "[{\"pool_id\":\"a\",\"slots_free\":-3}]"); /* same problem again */
+    cr_assert_eq(shim_pools_file_poll(&pf, 4 * SEC, msg, sizeof(msg)), 0);
+
+    write_file(pools_path, "[{\"pool_id\":\"z\"}]");
+    cr_assert_eq(shim_pools_file_poll(&pf, 5 * SEC, msg, sizeof(msg)), 1);
+    cr_assert_eq(pf.list.count, 1);
+    cr_assert_str_eq(pf.list.items[0].pool_id, "z");
+    shim_pools_file_close(&pf);
+}
+
+Test(pools_file, checks_at_most_every_200_ms, .init = pools_file_setup, .fini = pools_file_teardown)
+{
+    shim_pools_file_t pf;
+    char msg[1024];
+    cr_assert_eq(shim_pools_file_open(&pf, pools_path, msg, sizeof(msg)), 0, "%s", msg);
+    cr_assert_eq(shim_pools_file_poll(&pf, 10 * SEC, msg, sizeof(msg)), 0);
+    write_file(pools_path, "[]");
+    cr_assert_eq(shim_pools_file_poll(&pf, 10 * SEC + SHIM_POOLS_CHECK_NS - 1, msg, sizeof(msg)), 0);
+    cr_assert_eq(pf.list.count, 2);
+    cr_assert_eq(shim_pools_file_poll(&pf, 10 * SEC + SHIM_POOLS_CHECK_NS, msg, sizeof(msg)), 1);
+    cr_assert_eq(pf.list.count, 0);
+    shim_pools_file_close(&pf);
+}
+
+Test(pools_file, vanished_file_reported_once_then_recovers, .init = pools_file_setup,
+     .fini = pools_file_teardown)
+{
+    shim_pools_file_t pf;
+    char msg[1024];
+    cr_assert_eq(shim_pools_file_open(&pf, pools_path, msg, sizeof(msg)), 0, "%s", msg);
+    unlink(pools_path);
+    cr_assert_eq(shim_pools_file_poll(&pf, 1 * SEC, msg, sizeof(msg)), -1);
+    cr_assert(strstr(msg, "No such file") != NULL, "%s", msg);
+    cr_assert_eq(shim_pools_file_poll(&pf, 2 * SEC, msg, sizeof(msg)), 0);
+    write_file(pools_path, "[{\"pool_id\":\"back\"}]");
+    cr_assert_eq(shim_pools_file_poll(&pf, 3 * SEC, msg, sizeof(msg)), 1);
+    cr_assert_eq(pf.list.count, 1);
+    shim_pools_file_close(&pf);
+}
+
+Test(pools_file, missing_or_bad_file_fails_to_open)
+{
+    shim_pools_file_t pf;
+    char msg[1024];
+    cr_assert_eq(shim_pools_file_open(&pf, "/nonexistent/pools.json", msg, sizeof(msg)), -1);
+    cr_assert(strstr(msg, "/nonexistent/pools.json") != NULL, "%s", msg);
+    shim_pools_file_close(&pf);
+}
+
+/* ------------------------------------------------------------------ */
+/* capabilities                                                       */
+/* ------------------------------------------------------------------ */
+
+static int parse_caps(const char *text, shim_capabilities_t *out)
+{
+    perr[0] = '\0';
+    return shim_capabilities_parse(text, "caps.json", out, perr, sizeof(perr));
+}
+
+Test(capabilities, full_record)
+{
+    shim_capabilities_t c;
+    cr_assert_eq(parse_caps("{\"gpus\":[{\"device_id\":1,\"name\":\"NVIDIA H200\","
+                            "\"vram_total_bytes\":150000000000,\"compute_capability\":\"9.0\"}],"
+                            "\"cpu_cores\":16,\"ram_total_bytes\":137438953472}", &c), 0, "%s", perr);
+    cr_assert_eq(c.gpu_count, 1);
+    cr_assert_eq(c.gpus[0].device_id, 1);
+    cr_assert_str_eq(c.gpus[0].name, "NVIDIA H200");
+    cr_assert_str_eq(c.gpus[0].compute_capability, "9.0");
+    cr_assert_eq(c.gpus[0].vram_total_bytes, 150000000000ull);
+    cr_assert_eq(c.cpu_cores, 16);
+    cr_assert_eq(c.ram_total_bytes, 137438953472ull);
+    shim_capabilities_free(&c);
+}
+
+Test(capabilities, gpus_required_others_optional)
+{
+    shim_capabilities_t c;
+    cr_assert_eq(parse_caps("{\"gpus\":[]}", &c), 0, "%s", perr);
+    cr_assert_eq(c.gpu_count + c.cpu_cores + c.ram_total_bytes, 0);
+    shim_capabilities_free(&c);
+    cr_assert_eq(parse_caps("{\"cpu_cores\":4}", &c), -1);
+    cr_assert(strstr(perr, "gpus is missing") != NULL, "%s", perr);
+}
+
+Test(capabilities, bad_gpu_fields_named)
+{
+    shim_capabilities_t c;
+    cr_assert_eq(parse_caps("{\"gpus\":[{\"device_id\":0,\"name\":\"x\",\"vram_total_bytes\":1}]}", &c), -1);
+    cr_assert(strstr(perr, "gpu 0: compute_capability is missing") != NULL, "%s", perr);
+    cr_assert_eq(parse_caps("{\"gpus\":[{\"device_id\":0,\"name\":\"x\",\"vram_total_bytes\":1,"
+                            "\"compute_capability\":\"sm_90\"}]}", &c), -1);
+    cr_assert(strstr(perr, "compute_capability must read") != NULL, "%s", perr);
+    cr_assert_eq(parse_caps("{\"gpus\":[],\"cpu_cores\":-1}", &c), -1);
+    cr_assert(strstr(perr, "cpu_cores must not be negative") != NULL, "%s", perr);
+    cr_assert_eq(parse_caps("{\"gpus\":[],\"gpu_count\":1}", &c), -1);
+    cr_assert(strstr(perr, "unknown field \"gpu_count\"") != NULL, "%s", perr);
+}
+
+Test(capabilities, discovery_reports_this_machine_without_gpus)
+{
+    shim_capabilities_t c;
+    cr_assert_eq(shim_discover_capabilities(&c), 0);
+    cr_assert_eq(c.cpu_cores, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN));
+    cr_assert_gt(c.ram_total_bytes, 0);
+    cr_assert_eq(c.gpu_count, 0);
+    shim_capabilities_free(&c);
+}
+
+/* ------------------------------------------------------------------ */
+/* the shim's host callbacks                                          */
+/* ------------------------------------------------------------------ */
+
+static char *read_stream(FILE *f)
+{
+    static char buf[8192];
+    fflush(f);
+    rewind(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void *log_from_thread(void *arg)
+{
+    shim_host_t *h = arg;
+    h->abi.log(h->abi.host_data, PMD_LOG_INFO, "from a thread");
+    return NULL;
+}
+
+Test(host_callbacks, callback_outside_call_or_off_thread_is_a_violation)
+{
+    shim_host_t h;
+    shim_pool_list_t none = {0};
+    shim_capabilities_t caps = {0};
+    pthread_t t;
+    FILE *out = tmpfile();
+    shim_host_setup(&h, out, "1.2.3", &none, &caps, NULL);
+    cr_assert_eq(h.abi.struct_size, sizeof(pmd_host_t));
+    cr_assert_str_eq(h.abi.host_name, "pmd-host-shim");
+    shim_host_enter(&h, SHIM_CALL_TICK);
+    h.abi.log(h.abi.host_data, PMD_LOG_INFO, "fine");
+    cr_assert_eq(shim_host_violations(&h), 0);
+    pthread_create(&t, NULL, log_from_thread, &h);
+    pthread_join(t, NULL);
+    shim_host_leave(&h);
+    cr_assert_eq(shim_host_violations(&h), 1);
+    h.abi.state_changed(h.abi.host_data, PMD_NODE_STOPPED, "late");
+    cr_assert_eq(shim_host_violations(&h), 2);
+    const char *text = read_stream(out);
+    cr_assert(strstr(text, "ABI violation: log called from a thread that is not the host thread"), "%s", text);
+    cr_assert(strstr(text, "ABI violation: state_changed called outside an ABI call"), "%s", text);
+    cr_assert(strstr(text, "STATE stopped (late)"), "%s", text);
+    fclose(out);
+}
+
+static int32_t accept_all(void *data, const pmd_pool_status_t *p)
+{
+    (void)data;
+    (void)p;
+    return PMD_OK;
+}
+
+Test(host_callbacks, pools_during_init_or_destroy_are_a_violation_but_served)
+{
+    shim_host_t h;
+    shim_pool_list_t none = {0};
+    shim_capabilities_t caps = {0};
+    FILE *out = tmpfile();
+    pmd_pool_sink_t sink = {sizeof(sink), 0, NULL, accept_all};
+    shim_host_setup(&h, out, "1", &none, &caps, NULL);
+    shim_host_enter(&h, SHIM_CALL_INIT);
+    cr_assert_eq(h.abi.list_pools(h.abi.host_data, &sink), PMD_OK);
+    h.abi.state_changed(h.abi.host_data, PMD_NODE_IDLE, NULL);
+    h.abi.log(h.abi.host_data, PMD_LOG_INFO, "logging is fine in init");
+    shim_host_leave(&h);
+    shim_host_enter(&h, SHIM_CALL_DESTROY);
+    h.abi.state_changed(h.abi.host_data, PMD_NODE_STOPPED, NULL);
+    shim_host_leave(&h);
+    cr_assert_eq(shim_host_violations(&h), 2);
+    const char *text = read_stream(out);
+    cr_assert(strstr(text, "ABI violation: list_pools called during init"), "%s", text);
+    cr_assert(strstr(text, "ABI violation: state_changed called during init"), "%s", text);
+    fclose(out);
+}
+
+Test(call_rules, table_follows_the_abi_document)
+{
+    cr_assert(shim_callback_allowed_in(SHIM_CB_LOG, SHIM_CALL_INIT));
+    cr_assert(shim_callback_allowed_in(SHIM_CB_LOG, SHIM_CALL_DESTROY));
+    cr_assert_not(shim_callback_allowed_in(SHIM_CB_STATE_CHANGED, SHIM_CALL_INIT));
+    cr_assert(shim_callback_allowed_in(SHIM_CB_STATE_CHANGED, SHIM_CALL_DESTROY));
+    cr_assert_not(shim_callback_allowed_in(SHIM_CB_LIST_POOLS, SHIM_CALL_DESTROY));
+    cr_assert_not(shim_callback_allowed_in(SHIM_CB_GET_CAPABILITIES, SHIM_CALL_INIT));
+    cr_assert(shim_callback_allowed_in(SHIM_CB_GET_CAPABILITIES, SHIM_CALL_STOP));
+    cr_assert(shim_callback_allowed_in(SHIM_CB_LIST_POOLS, SHIM_CALL_ANY));
+}
+
+static int32_t refuse_all(void *data, const pmd_pool_status_t *p)
+{
+    (void)data;
+    (void)p;
+    return PMD_ERR_HOST_DATA;
+}
+
+Test(host_callbacks, sink_refusal_logged_once_per_condition)
+{
+    shim_host_t h;
+    shim_pool_list_t pools;
+    shim_capabilities_t caps = {0};
+    FILE *out = tmpfile();
+    cr_assert_eq(parse_pools("[{\"pool_id\":\"a\"}]", &pools), 0);
+    shim_host_setup(&h, out, "1", &pools, &caps, NULL);
+    pmd_pool_sink_t sink = {sizeof(sink), 0, NULL, refuse_all};
+    shim_host_enter(&h, SHIM_CALL_TICK);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(h.abi.list_pools(h.abi.host_data, &sink), PMD_OK);
+    shim_host_leave(&h);
+    const char *text = read_stream(out);
+    const char *first = strstr(text, "pool sink refused pool 0 (\"a\")");
+    cr_assert_not_null(first, "%s", text);
+    cr_assert_null(strstr(first + 1, "pool sink refused"), "%s", text);
+    shim_pools_free(&pools);
+    fclose(out);
+}
+
+/* ------------------------------------------------------------------ */
+/* the test host, against the probe plugin                           */
+/* ------------------------------------------------------------------ */
+
+static pmd_loaded_plugin_t probe;
+static test_host_t *th;
+
+static void probe_setup(void)
+{
+    char err[512];
+    cr_assert_eq(pmd_loader_open(SHIM_PROBE_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR,
+                                 &probe, err, sizeof(err)), PMD_OK, "%s", err);
+    th = test_host_new();
+    cr_assert_not_null(th);
+}
+
+static void probe_teardown(void)
+{
+    test_host_free(th);
+    pmd_loader_close(&probe);
+}
+
+static pmd_instance_t *probe_started(const char *config)
+{
+    pmd_instance_t *in = NULL;
+    char err[256] = "";
+    cr_assert_eq(th_init(th, probe.plugin, config, &in, err, sizeof(err)), PMD_OK, "%s", err);
+    cr_assert_eq(th_start(th, probe.plugin, in), PMD_OK);
+    return in;
+}
+
+static int saw_two_pools(void *arg)
+{
+    return test_host_log_contains(arg, "probe: pools rc=0 a:1:0:2/4:7:llamacpp b:");
+}
+
+Test(test_host, serves_pools_and_records_logs_and_states, .init = probe_setup, .fini = probe_teardown)
+{
+    cr_assert_eq(test_host_set_pools_json(th, "[{\"pool_id\":\"a\",\"ready\":true,\"slots_free\":2,"
+                                              "\"slots_total\":4,\"vram_free_bytes\":7,"
+                                              "\"engine\":\"llamacpp\"},{\"pool_id\":\"b\"}]"), 0);
+    pmd_instance_t *in = probe_started("{\"pools_every_ticks\":2,\"state_detail\":\"up\"}");
+    cr_assert(th_tick_until(th, probe.plugin, in, saw_two_pools, th, 2000));
+    cr_assert_geq(test_host_list_pools_calls(th), 1);
+    cr_assert_eq(test_host_state(th, 0), PMD_NODE_REGISTERED);
+    cr_assert_str_eq(test_host_state_detail(th, 0), "up");
+    cr_assert_eq(th_stop(th, probe.plugin, in), PMD_OK);
+    cr_assert_eq(test_host_last_state(th), PMD_NODE_STOPPED);
+    th_destroy(th, probe.plugin, in);
+    cr_assert(test_host_log_contains(th, "probe: destroy"));
+    cr_assert_str_eq(test_host_log(th, 0), "probe: init (host test_host 0)");
+    cr_assert_eq(test_host_log_level(th, 0), PMD_LOG_INFO);
+    cr_assert_null(test_host_log(th, 9999));
+    cr_assert_eq(test_host_violations(th), 0);
+}
+
+Test(test_host, bad_pools_json_keeps_previous_list, .init = probe_setup, .fini = probe_teardown)
+{
+    cr_assert_eq(test_host_set_pools_json(th, "[{\"pool_id\":\"a\"}]"), 0);
+    cr_assert_eq(test_host_set_pools_json(th, "[{\"ready\":true}]"), -1);
+    cr_assert(strstr(test_host_last_error(th), "pool_id is missing") != NULL);
+    pmd_instance_t *in = probe_started("{\"pools_every_ticks\":1}");
+    th_tick(th, probe.plugin, in, th_now_ns());
+    cr_assert(test_host_log_contains(th, "probe: pools rc=0 a:0:0:0/0:0:-"));
+    th_destroy(th, probe.plugin, in);
+}
+
+Test(test_host, serves_capabilities_and_failure_results, .init = probe_setup, .fini = probe_teardown)
+{
+    cr_assert_eq(test_host_set_capabilities_json(th, "{\"gpus\":[{\"device_id\":0,\"name\":\"G\","
+                                                     "\"vram_total_bytes\":8,\"compute_capability\":\"8.6\"}],"
+                                                     "\"cpu_cores\":3}"), 0);
+    pmd_instance_t *in = probe_started("{\"caps_at_start\":true}");
+    cr_assert(test_host_log_contains(th, "probe: caps rc=0 cpu=3 ram=0 gpu0:G:8.6:8"));
+    th_destroy(th, probe.plugin, in);
+    test_host_set_capabilities_result(th, PMD_ERR_RESOURCE);
+    in = probe_started("{\"caps_at_start\":true}");
+    cr_assert(test_host_log_contains(th, "probe: caps rc=6"));
+    cr_assert_eq(test_host_capabilities_calls(th), 2);
+    th_destroy(th, probe.plugin, in);
+}
+
+Test(test_host, counts_sink_refusals, .init = probe_setup, .fini = probe_teardown)
+{
+    test_host_set_pools_json(th, "[{\"pool_id\":\"x\"},{\"pool_id\":\"y\"}]");
+    pmd_instance_t *in = probe_started("{\"pools_every_ticks\":1,\"refuse_pool\":\"y\"}");
+    th_tick(th, probe.plugin, in, th_now_ns());
+    th_tick(th, probe.plugin, in, th_now_ns());
+    cr_assert_eq(test_host_sink_refusals(th), 2);
+    th_destroy(th, probe.plugin, in);
+}
+
+Test(test_host, callback_from_plugin_thread_is_a_violation, .init = probe_setup, .fini = probe_teardown)
+{
+    pmd_instance_t *in = probe_started("{\"thread_callback\":true}");
+    cr_assert_eq(test_host_violations(th), 1);
+    cr_assert_str_eq(test_host_violation(th, 0), "log called from a thread that is not the host thread");
+    cr_assert(test_host_log_contains(th, "probe: log from a plugin thread"));
+    th_destroy(th, probe.plugin, in);
+}
+
+Test(test_host, callback_outside_a_call_is_a_violation, .init = probe_setup, .fini = probe_teardown)
+{
+    const pmd_host_t *h = test_host_abi(th);
+    cr_assert_eq(h->struct_size, sizeof(pmd_host_t));
+    h->log(h->host_data, PMD_LOG_INFO, "stray");
+    cr_assert_eq(test_host_violations(th), 1);
+    cr_assert_str_eq(test_host_violation(th, 0), "log called outside an ABI call");
+    cr_assert_eq(test_host_log_count(th), 1);
+    test_host_enter(th);
+    test_host_enter(th);
+    test_host_leave(th);
+    h->log(h->host_data, PMD_LOG_INFO, "nested is still inside");
+    test_host_leave(th);
+    cr_assert_eq(test_host_violations(th), 1);
+}
+
+Test(test_host, callback_not_allowed_in_the_call_is_a_violation, .init = probe_setup,
+     .fini = probe_teardown)
+{
+    const pmd_host_t *h = test_host_abi(th);
+    pmd_pool_sink_t sink = {sizeof(sink), 0, NULL, accept_all};
+    pmd_instance_t *in = probe_started("{}");
+    test_host_enter(th);
+    cr_assert_eq(h->list_pools(h->host_data, &sink), PMD_OK); /* by hand: thread rules only */
+    test_host_leave(th);
+    cr_assert_eq(test_host_violations(th), 0);
+    th_destroy(th, probe.plugin, in); /* the probe logs and reports no state in destroy */
+    cr_assert_eq(test_host_violations(th), 0);
+    pmd_instance_t *in2 = NULL;
+    cr_assert_eq(th_init(th, probe.plugin, "{\"pools_in_init\":true}", &in2, NULL, 0), PMD_OK);
+    cr_assert_eq(test_host_violations(th), 1);
+    cr_assert_str_eq(test_host_violation(th, 0), "list_pools called during init");
+    th_destroy(th, probe.plugin, in2);
+}
+
+Test(test_host, abi_can_claim_an_older_layout, .init = probe_setup, .fini = probe_teardown)
+{
+    test_host_set_abi(th, PMD_HOST_SIZE_1_0, PMD_ABI_VERSION_MAJOR, 0);
+    cr_assert_eq(test_host_abi(th)->struct_size, PMD_HOST_SIZE_1_0);
+    cr_assert_eq(test_host_abi(th)->abi_minor, 0);
+    cr_assert_eq(test_host_last_state(th), -1);
+}

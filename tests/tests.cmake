@@ -1,0 +1,20 @@
+# End-to-end tests of node_registration.so against orchd-dev.
+if(TARGET node_registration AND TARGET orchd_support AND TARGET pmd_test_host)
+  add_executable(nr_plugin_test nr_plugin_test.c)
+  target_link_libraries(nr_plugin_test PRIVATE pmd_test_host orchd_support pmd_loader
+                        PkgConfig::JSONC PkgConfig::CRITERION)
+  target_compile_definitions(nr_plugin_test PRIVATE
+    NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
+  add_dependencies(nr_plugin_test node_registration orchd-dev)
+  add_test(NAME nr_plugin COMMAND nr_plugin_test --jobs 2)
+endif()
+
+if(TARGET node_registration AND TARGET orchd_support AND TARGET pmd_test_host)
+  add_executable(nr_resilience_test nr_resilience_test.c)
+  target_link_libraries(nr_resilience_test PRIVATE pmd_test_host orchd_support pmd_loader
+                        PkgConfig::JSONC PkgConfig::CRITERION)
+  target_compile_definitions(nr_resilience_test PRIVATE
+    NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
+  add_dependencies(nr_resilience_test node_registration orchd-dev)
+  add_test(NAME nr_resilience COMMAND nr_resilience_test --jobs 2)
+endif()

@@ -1,0 +1,142 @@
+/*
+ * abi_check.h - shared declarations of pmd-abi-check, the conformance
+ * validator for pmd plugins (plugin.abi.md).
+ *
+ * Every check is a function that fills an ac_result_t. The runner (main.c)
+ * runs each one in a forked child with a timeout and gets the result back
+ * over a pipe, so a plugin that crashes or hangs costs one FAIL, never the
+ * checker. The plugin is only ever loaded inside such children.
+ */
+#ifndef PMD_ABI_CHECK_H
+#define PMD_ABI_CHECK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loader.h"
+#include "pmd_plugin.h"
+
+enum ac_verdict { AC_PASS = 0, AC_FAIL = 1, AC_SKIP = 2 };
+
+#define AC_MAX_FIGURES 24
+
+/* One measured number, reported as "figures" in the JSON output. */
+typedef struct ac_figure {
+    char name[40];
+    char unit[12];
+    double value;
+} ac_figure_t;
+
+/* Plain data: copied over a pipe from the check's child to the runner. */
+typedef struct ac_result {
+    int32_t verdict;
+    int32_t nfig;
+    char reason[1024];
+    ac_figure_t fig[AC_MAX_FIGURES];
+} ac_result_t;
+
+/* What every check gets: the command line, read-only. */
+typedef struct ac_ctx {
+    const char *plugin_path;
+    const char *config_text; /* --config FILE contents, or NULL */
+    int valgrind_safe;
+} ac_ctx_t;
+
+typedef void (*ac_check_fn)(const ac_ctx_t *ctx, ac_result_t *r);
+
+typedef struct ac_check {
+    const char *name;
+    const char *rule;
+    const char *description;
+    ac_check_fn fn;
+    int timeout_s;
+} ac_check_t;
+
+/* registry.c: at most AC_MAX_CHECKS entries. */
+#define AC_MAX_CHECKS 32
+extern const ac_check_t ac_checks[];
+extern const size_t ac_check_count;
+
+/* result.c: the first failure sets the reason, later ones are appended. */
+void ac_fail(ac_result_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ac_skip(ac_result_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets the reason of a result that is still PASS (the summary line). */
+void ac_note(ac_result_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ac_figure(ac_result_t *r, const char *name, double value, const char *unit);
+/* Copies a child's failure into r, prefixed with what the child was doing. */
+void ac_merge(ac_result_t *r, const char *what, const ac_result_t *child);
+
+/*
+ * subprocess.c: runs fn(arg, result) in a forked child (own process group)
+ * and waits at most timeout_s. A crash, a timeout or a non-zero exit becomes
+ * a FAIL in *out naming the signal or status. Returns out->verdict.
+ */
+typedef void (*ac_child_fn)(void *arg, ac_result_t *r);
+int ac_subprocess(ac_child_fn fn, void *arg, int timeout_s, ac_result_t *out);
+
+/* util.c: process facts and clocks. */
+uint64_t ac_now_ns(void);
+void ac_sleep_us(uint64_t us);
+int ac_count_threads(void);
+int ac_count_fds(void);
+/* Lists open descriptors as "N -> target" lines into buf (for reports). */
+void ac_list_fds(char *buf, size_t size, const int *skip_fds, int nskip);
+long ac_rss_kib(void);
+/* Whether heap and RSS figures mean anything: not under valgrind or ASan. */
+int ac_memory_bounds_apply(const ac_ctx_t *ctx);
+
+/* net.c: control-plane URLs of the kinds the checks need. */
+/* A loopback port that was just closed: connections are refused. */
+int ac_url_closed_port(char *url, size_t size);
+/* A listening socket nobody accepts from: connections hang. Returns fd. */
+int ac_blackhole_open(char *url, size_t size);
+
+/* session.c: the plugin, loaded through the shared loader, plus its config. */
+typedef struct ac_session {
+    pmd_loaded_plugin_t lp;
+    const pmd_plugin_t *p;
+    char *config; /* malloc'd */
+} ac_session_t;
+
+/* Loads the plugin and builds the config for url; FAILs r and returns -1. */
+int ac_session_open(const ac_ctx_t *ctx, ac_session_t *s, const char *url, ac_result_t *r);
+void ac_session_close(ac_session_t *s);
+/* Config text for url: --config, else the conformance template, else "{}". */
+char *ac_config_for(const ac_ctx_t *ctx, const pmd_loaded_plugin_t *lp, const char *url);
+
+/* Guard pages: memory whose end is followed by a PROT_NONE page. */
+typedef struct ac_guard {
+    unsigned char *base;
+    size_t page;
+} ac_guard_t;
+
+/* Maps two pages, the second PROT_NONE; returns 0 or -1. */
+int ac_guard_map(ac_guard_t *g);
+/* A pointer to n bytes that end exactly at the guard page (n <= page). */
+void *ac_guard_tail(ac_guard_t *g, size_t n);
+/* Makes the whole first page unreadable too. */
+void ac_guard_seal(ac_guard_t *g);
+void ac_guard_unmap(ac_guard_t *g);
+
+/* The checks (check_*.c). */
+void ac_check_load(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_exports(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_descriptor(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_abi_major(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_struct_size(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_init_errors(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_lifecycle(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_instances(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_host_thread(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_teardown(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_unload_cycles(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_no_global_effects(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_tick_cost(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_stop_bound(const ac_ctx_t *ctx, ac_result_t *r);
+
+/* elf_exports.c: exported, defined dynamic symbols of an ELF shared object.
+ * Calls fn for each (name, is_function). Returns 0, or -1 with why. */
+typedef void (*ac_symbol_fn)(void *arg, const char *name, int is_function);
+int ac_elf_exports(const char *path, ac_symbol_fn fn, void *arg, char *why, size_t why_size);
+
+#endif /* PMD_ABI_CHECK_H */

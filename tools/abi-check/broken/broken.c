@@ -1,0 +1,309 @@
+/*
+ * broken.c - deliberately broken plugins for pmd-abi-check's own tests.
+ *
+ * Without any BROKEN_* definition this is a minimal correct plugin (config:
+ * {"url": "..."} optional). Each target of broken/CMakeLists.txt defines one
+ * BROKEN_* switch that breaks exactly one rule, so that exactly one check of
+ * pmd-abi-check fails. Never install these.
+ */
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pmd_plugin.h"
+
+#ifdef BROKEN_STOP_BOUND
+#define STOP_TIMEOUT_MS 300
+#else
+#define STOP_TIMEOUT_MS 100
+#endif
+
+enum lifecycle { LC_INITIALIZED, LC_STARTED, LC_STOPPED };
+
+struct pmd_instance {
+    pmd_host_t host;
+    enum lifecycle state;
+    uint64_t ticks;
+#ifdef BROKEN_HOST_THREAD
+    pthread_t thread;
+#endif
+};
+
+#ifdef BROKEN_INSTANCES
+static pmd_host_t shared_host; /* the bug: one host for every instance */
+#define HOST(in) (&shared_host)
+#else
+#define HOST(in) (&(in)->host)
+#endif
+
+#ifdef BROKEN_LOAD
+extern void pmd_broken_no_such_function(void); /* defined nowhere */
+#endif
+
+#ifdef BROKEN_EXPORTS
+PMD_EXPORT int pmd_broken_extra_export(void);
+PMD_EXPORT int pmd_broken_extra_export(void) { return 42; }
+#endif
+
+__attribute__((unused)) static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void say(struct pmd_instance *in, const char *msg)
+{
+    (void)in;
+    HOST(in)->log(HOST(in)->host_data, PMD_LOG_INFO, msg);
+}
+
+static void set_error(char *error, uint32_t size, const char *msg)
+{
+    if (error != NULL && size > 0)
+        snprintf(error, size, "%s", msg);
+}
+
+static int parse_config(const char *text, char *error, uint32_t size)
+{
+#ifdef BROKEN_INIT_ERRORS
+    if (text == NULL)
+        return 0; /* the bug: NULL config accepted */
+#endif
+    if (text == NULL || text[0] == '\0') {
+        set_error(error, size, "config: empty");
+        return -1;
+    }
+    json_object *root = json_tokener_parse(text);
+    if (root == NULL || !json_object_is_type(root, json_type_object)) {
+        json_object_put(root);
+        set_error(error, size, "config: not a JSON object");
+        return -1;
+    }
+    int rc = 0;
+    json_object_object_foreach(root, key, value)
+    {
+        (void)key;
+        (void)value;
+#ifndef BROKEN_INIT_ERRORS
+        if (strcmp(key, "url") != 0) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "config: unknown key \"%.64s\"", key);
+            set_error(error, size, msg);
+            rc = -1;
+            break;
+        }
+#endif
+    }
+    json_object_put(root);
+    return rc;
+}
+
+static int32_t b_init(const pmd_host_t *host, const char *config, pmd_instance_t **out,
+                      char *error, uint32_t error_size)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (host == NULL || out == NULL) {
+        set_error(error, error_size, "init: NULL argument");
+        return PMD_ERR_INVALID_ARGUMENT;
+    }
+#ifdef BROKEN_STRUCT_SIZE
+    const volatile unsigned char *raw = (const volatile unsigned char *)host;
+    unsigned sum = 0;
+    for (size_t i = 0; i < sizeof(pmd_host_t) + 64; i++) /* the bug: ignores struct_size */
+        sum += raw[i];
+    (void)sum;
+#endif
+#ifndef BROKEN_ABI_MAJOR
+    if (host->abi_major != PMD_ABI_VERSION_MAJOR) {
+        set_error(error, error_size, "init: host ABI major differs");
+        return PMD_ERR_ABI_MAJOR;
+    }
+#endif
+    if (host->struct_size < PMD_HOST_SIZE_1_0 || host->log == NULL || host->list_pools == NULL ||
+        host->get_capabilities == NULL) {
+        set_error(error, error_size, "init: host struct unusable");
+        return PMD_ERR_INVALID_ARGUMENT;
+    }
+    if (parse_config(config, error, error_size) != 0)
+        return PMD_ERR_CONFIG;
+#ifdef BROKEN_LOAD
+    pmd_broken_no_such_function();
+#endif
+#ifdef BROKEN_GLOBAL
+    signal(SIGPIPE, SIG_IGN); /* the bug: process-wide state changed */
+#endif
+    struct pmd_instance *in = calloc(1, sizeof(*in));
+    if (in == NULL)
+        return PMD_ERR_NO_MEMORY;
+    size_t n = host->struct_size < sizeof(in->host) ? host->struct_size : sizeof(in->host);
+    memcpy(&in->host, host, n);
+    in->host.struct_size = (uint32_t)n;
+#ifdef BROKEN_INSTANCES
+    shared_host = in->host;
+#endif
+    *out = in;
+    return PMD_OK;
+}
+
+#ifdef BROKEN_HOST_THREAD
+static void *log_from_thread(void *arg)
+{
+    say(arg, "broken: hello from the plugin's own thread"); /* the bug */
+    return NULL;
+}
+#endif
+
+#ifdef BROKEN_TEARDOWN
+static int thread_left; /* survives dlclose: linked with -z nodelete */
+static void *linger(void *arg)
+{
+    (void)arg;
+    for (;;)
+        sleep_ms(1000);
+    return NULL;
+}
+#endif
+
+static int32_t b_start(pmd_instance_t *in)
+{
+    if (in == NULL)
+        return PMD_ERR_INVALID_ARGUMENT;
+    if (in->state != LC_INITIALIZED)
+        return PMD_ERR_STATE;
+#ifdef BROKEN_HOST_THREAD
+    if (pthread_create(&in->thread, NULL, log_from_thread, in) != 0)
+        return PMD_ERR_RESOURCE;
+#endif
+#ifdef BROKEN_TEARDOWN
+    pthread_t t;
+    if (!thread_left && pthread_create(&t, NULL, linger, NULL) == 0) {
+        pthread_detach(t); /* the bug: never stopped */
+        thread_left = 1;
+    }
+#endif
+    in->state = LC_STARTED;
+    say(in, "broken: started");
+    return PMD_OK;
+}
+
+static int32_t b_tick(pmd_instance_t *in, uint64_t now_ns)
+{
+    (void)now_ns;
+    if (in == NULL)
+        return PMD_ERR_INVALID_ARGUMENT;
+#ifdef BROKEN_LIFECYCLE
+    if (in->state == LC_INITIALIZED)
+        return PMD_OK; /* the bug */
+#endif
+    if (in->state != LC_STARTED)
+        return PMD_ERR_STATE;
+    in->ticks++;
+#ifdef BROKEN_TICK_COST
+    sleep_ms(5); /* the bug: blocks the host thread */
+#endif
+    return PMD_OK;
+}
+
+static int32_t b_stop(pmd_instance_t *in)
+{
+    if (in == NULL)
+        return PMD_ERR_INVALID_ARGUMENT;
+    if (in->state != LC_STARTED)
+        return PMD_ERR_STATE;
+#ifdef BROKEN_HOST_THREAD
+    pthread_join(in->thread, NULL);
+#endif
+#ifdef BROKEN_STOP_BOUND
+    if (in->ticks > 100)
+        sleep_ms(2 * STOP_TIMEOUT_MS); /* the bug: twice the declared bound */
+#endif
+    in->state = LC_STOPPED;
+    say(in, "broken: stopped");
+    return PMD_OK;
+}
+
+#ifdef BROKEN_UNLOAD
+static void *volatile leaked;
+#endif
+
+static void b_destroy(pmd_instance_t *in)
+{
+    if (in == NULL)
+        return;
+    if (in->state == LC_STARTED)
+        b_stop(in);
+#ifdef BROKEN_UNLOAD
+    leaked = malloc(64 * 1024); /* the bug: 64 KiB lost per instance */
+    if (leaked != NULL)
+        memset(leaked, 1, 64 * 1024);
+#endif
+    free(in);
+}
+
+static const char *b_result_string(int32_t result)
+{
+    switch (result) {
+    case PMD_OK: return "ok";
+    case PMD_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case PMD_ERR_STATE: return "wrong state";
+    case PMD_ERR_ABI_MAJOR: return "ABI major mismatch";
+    case PMD_ERR_CONFIG: return "invalid config";
+    case PMD_ERR_NO_MEMORY: return "out of memory";
+    case PMD_ERR_RESOURCE: return "resource unavailable";
+    case PMD_ERR_LIMIT: return "limit exceeded";
+    case PMD_ERR_HOST_DATA: return "invalid host data";
+    case PMD_ERR_UNSUPPORTED: return "unsupported";
+    case PMD_ERR_INTERNAL: return "internal error";
+#ifdef BROKEN_DESCRIPTOR
+    default: return NULL; /* the bug: must never be NULL */
+#else
+    default: return "unknown result";
+#endif
+    }
+}
+
+static const pmd_ext_conformance_t b_conformance = {sizeof(pmd_ext_conformance_t), 0,
+                                                    "{\"url\": \"{{url}}\"}"};
+
+static const void *b_get_extension(const char *id)
+{
+    return id != NULL && strcmp(id, PMD_EXT_CONFORMANCE) == 0 ? &b_conformance : NULL;
+}
+
+static const pmd_plugin_t b_plugin = {
+    .struct_size = sizeof(pmd_plugin_t),
+    .abi_major = PMD_ABI_VERSION_MAJOR,
+    .abi_minor = PMD_ABI_VERSION_MINOR,
+    .name = "broken",
+    .version = "0.0.0",
+    .description = "a deliberately broken plugin for pmd-abi-check's tests",
+    .stop_timeout_ms = STOP_TIMEOUT_MS,
+    .init = b_init,
+    .start = b_start,
+    .tick = b_tick,
+    .stop = b_stop,
+    .destroy = b_destroy,
+    .result_string = b_result_string,
+    .get_extension = b_get_extension,
+};
+
+PMD_EXPORT int32_t pmd_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_minor,
+                                    const pmd_plugin_t **out_plugin)
+{
+    (void)host_abi_minor;
+    if (out_plugin == NULL)
+        return PMD_ERR_INVALID_ARGUMENT;
+    *out_plugin = &b_plugin;
+#ifdef BROKEN_ABI_MAJOR
+    (void)host_abi_major;
+    return PMD_OK; /* the bug: claims to speak every major */
+#else
+    return host_abi_major == PMD_ABI_VERSION_MAJOR ? PMD_OK : PMD_ERR_ABI_MAJOR;
+#endif
+}

@@ -1,0 +1,207 @@
+/*
+ * main.c - pmd-abi-check: the command line. Parses options, picks the checks,
+ * runs each in a forked child with its timeout and reports.
+ *
+ *   pmd-abi-check PLUGIN.so [--json] [--only NAME[,NAME...]] [--list]
+ *                 [--config FILE] [--valgrind-safe]
+ *
+ * Exit status: 0 all passed or skipped, 1 a check failed, 2 usage error.
+ */
+#include "abi_check.h"
+#include "report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct options {
+    const char *plugin;
+    const char *only;
+    const char *config_file;
+    int json, list, valgrind_safe;
+} options_t;
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: pmd-abi-check PLUGIN.so [--json] [--only NAME[,NAME...]] [--list]\n"
+                "                     [--config FILE] [--valgrind-safe]\n"
+                "Loads a pmd plugin in a test host and checks it against plugin.abi.md.\n"
+                "Exit status: 0 no check failed, 1 a check failed, 2 usage error.\n");
+}
+
+static int parse_args(int argc, char **argv, options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0)
+            o->json = 1;
+        else if (strcmp(a, "--list") == 0)
+            o->list = 1;
+        else if (strcmp(a, "--valgrind-safe") == 0)
+            o->valgrind_safe = 1;
+        else if (strcmp(a, "--only") == 0 && i + 1 < argc)
+            o->only = argv[++i];
+        else if (strncmp(a, "--only=", 7) == 0)
+            o->only = a + 7;
+        else if (strcmp(a, "--config") == 0 && i + 1 < argc)
+            o->config_file = argv[++i];
+        else if (strncmp(a, "--config=", 9) == 0)
+            o->config_file = a + 9;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (a[0] == '-') {
+            fprintf(stderr, "pmd-abi-check: unknown or incomplete option %s\n", a);
+            return -1;
+        } else if (o->plugin == NULL) {
+            o->plugin = a;
+        } else {
+            fprintf(stderr, "pmd-abi-check: more than one plugin given (%s)\n", a);
+            return -1;
+        }
+    }
+    if (o->plugin == NULL && !o->list) {
+        fprintf(stderr, "pmd-abi-check: no plugin given\n");
+        return -1;
+    }
+    return 0;
+}
+
+static const ac_check_t *find_check(const char *name, size_t len)
+{
+    for (size_t i = 0; i < ac_check_count; i++)
+        if (strlen(ac_checks[i].name) == len && strncmp(ac_checks[i].name, name, len) == 0)
+            return &ac_checks[i];
+    return NULL;
+}
+
+/* Marks the checks named in a comma-separated list; -1 on an unknown name. */
+static int select_checks(const char *only, int *selected)
+{
+    for (size_t i = 0; i < ac_check_count; i++)
+        selected[i] = only == NULL;
+    if (only == NULL)
+        return 0;
+    for (const char *p = only; *p;) {
+        size_t len = strcspn(p, ",");
+        const ac_check_t *c = find_check(p, len);
+        if (c == NULL && len > 0) {
+            fprintf(stderr, "pmd-abi-check: unknown check \"%.*s\" (see --list)\n", (int)len, p);
+            return -1;
+        }
+        if (c != NULL)
+            selected[c - ac_checks] = 1;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t k;
+    while (buf != NULL && (k = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += k;
+        if (len + 1 == cap) {
+            char *grown = realloc(buf, cap * 2);
+            if (grown == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf != NULL)
+        buf[len] = '\0';
+    return buf;
+}
+
+static void list_checks(void)
+{
+    for (size_t i = 0; i < ac_check_count; i++)
+        printf("%-18s %-16s %s\n", ac_checks[i].name, ac_checks[i].rule,
+               ac_checks[i].description);
+}
+
+typedef struct run_arg {
+    const ac_check_t *check;
+    const ac_ctx_t *ctx;
+} run_arg_t;
+
+static void run_in_child(void *arg, ac_result_t *r)
+{
+    const run_arg_t *ra = arg;
+    ra->check->fn(ra->ctx, r);
+}
+
+static int run_checks(const options_t *o, const ac_ctx_t *ctx, const int *selected)
+{
+    const ac_check_t *ran[AC_MAX_CHECKS];
+    ac_result_t *results = calloc(ac_check_count, sizeof(*results));
+    if (results == NULL)
+        return 2;
+    int passed = 0, failed = 0, skipped = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < ac_check_count; i++) {
+        if (!selected[i])
+            continue;
+        run_arg_t ra = {&ac_checks[i], ctx};
+        int timeout = ac_checks[i].timeout_s * (ctx->valgrind_safe ? 4 : 1);
+        ac_subprocess(run_in_child, &ra, timeout, &results[n]);
+        results[n].reason[sizeof(results[n].reason) - 1] = '\0';
+        int v = results[n].verdict;
+        passed += v == AC_PASS;
+        failed += v == AC_FAIL;
+        skipped += v == AC_SKIP;
+        if (!o->json)
+            report_text_line(&ac_checks[i], &results[n]);
+        ran[n++] = &ac_checks[i];
+    }
+    if (o->json)
+        report_json(o->plugin, ran, results, n, passed, failed, skipped);
+    else
+        report_text_summary(passed, failed, skipped);
+    free(results);
+    return failed > 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    options_t o;
+    if (parse_args(argc, argv, &o) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (o.list) {
+        list_checks();
+        return 0;
+    }
+    int selected[AC_MAX_CHECKS];
+    if (select_checks(o.only, selected) != 0)
+        return 2;
+    char *config = NULL;
+    if (o.config_file != NULL && (config = read_file(o.config_file)) == NULL) {
+        fprintf(stderr, "pmd-abi-check: cannot read config file %s\n", o.config_file);
+        return 2;
+    }
+    /* dlopen() searches the library path for a name without a slash. */
+    char *path = malloc(strlen(o.plugin) + 3);
+    if (path == NULL)
+        return 2;
+    sprintf(path, "%s%s", strchr(o.plugin, '/') ? "" : "./", o.plugin);
+    ac_ctx_t ctx = {path, config, o.valgrind_safe};
+    int rc = run_checks(&o, &ctx, selected);
+    free(path);
+    free(config);
+    return rc;
+}

@@ -1,0 +1,82 @@
+/*
+ * session.c - a plugin loaded through the shared loader (host-shim/loader.c)
+ * together with the config the checks create instances from: --config FILE,
+ * else the plugin's pmd.ext.conformance/1 template, else "{}"; "{{url}}" is
+ * replaced by the control-plane URL the check chose.
+ */
+#include "abi_check.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *replace_all(const char *text, const char *needle, const char *with)
+{
+    size_t nlen = strlen(needle), wlen = strlen(with), count = 0;
+    for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + nlen, needle))
+        count++;
+    size_t size = strlen(text) + count * wlen + 1;
+    char *out = malloc(size), *o = out;
+    if (out == NULL)
+        return NULL;
+    const char *p = text, *hit;
+    while ((hit = strstr(p, needle)) != NULL) {
+        memcpy(o, p, (size_t)(hit - p));
+        o += hit - p;
+        memcpy(o, with, wlen);
+        o += wlen;
+        p = hit + nlen;
+    }
+    strcpy(o, p);
+    return out;
+}
+
+static const char *conformance_template(const pmd_loaded_plugin_t *lp)
+{
+    if (!pmd_loader_has_extensions(lp))
+        return NULL;
+    const pmd_ext_conformance_t *ext = lp->plugin->get_extension(PMD_EXT_CONFORMANCE);
+    if (ext == NULL || ext->struct_size < offsetof(pmd_ext_conformance_t, config_template) +
+                                              sizeof(ext->config_template))
+        return NULL;
+    return ext->config_template;
+}
+
+char *ac_config_for(const ac_ctx_t *ctx, const pmd_loaded_plugin_t *lp, const char *url)
+{
+    const char *text = ctx->config_text;
+    if (text == NULL)
+        text = conformance_template(lp);
+    if (text == NULL)
+        text = "{}";
+    return replace_all(text, "{{url}}", url != NULL ? url : "http://127.0.0.1:9");
+}
+
+int ac_session_open(const ac_ctx_t *ctx, ac_session_t *s, const char *url, ac_result_t *r)
+{
+    char err[512];
+    memset(s, 0, sizeof(*s));
+    int32_t rc = pmd_loader_open(ctx->plugin_path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR,
+                                 &s->lp, err, sizeof(err));
+    if (rc != PMD_OK) {
+        ac_fail(r, "%s", err);
+        return -1;
+    }
+    s->p = s->lp.plugin;
+    s->config = ac_config_for(ctx, &s->lp, url);
+    if (s->config == NULL) {
+        pmd_loader_close(&s->lp);
+        ac_fail(r, "out of memory building the config");
+        return -1;
+    }
+    return 0;
+}
+
+void ac_session_close(ac_session_t *s)
+{
+    free(s->config);
+    s->config = NULL;
+    if (s->lp.dl_handle != NULL)
+        pmd_loader_close(&s->lp);
+    s->p = NULL;
+}

@@ -1,0 +1,61 @@
+/*
+ * test_host.h - the checker's own recording host: one recorder per instance
+ * counts every callback and notes the ones that break the threading rules
+ * (off the host thread, outside an ABI call, or for another instance).
+ *
+ * The th_* call wrappers mark which instance has an ABI call in progress;
+ * the callbacks compare against that.
+ */
+#ifndef PMD_ABI_CHECK_TEST_HOST_H
+#define PMD_ABI_CHECK_TEST_HOST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "abi_check.h"
+
+typedef struct th_rec {
+    int index;
+    pthread_t host_thread;
+    atomic_int in_call;
+    atomic_uint n_log, n_pools, n_caps, n_state, n_ext;
+    atomic_uint n_off_thread;   /* callback not on the host thread */
+    atomic_uint n_outside_call; /* callback while no call on this instance ran */
+    atomic_uint n_foreign;      /* callback while another instance's call ran */
+    atomic_uint n_bad_sink;     /* sink struct unusable */
+    atomic_int last_state;      /* last state_changed value, -1 = none */
+    int guard_records;          /* push records ending at a guard page */
+    ac_guard_t pool_guard, gpu_guard, res_guard;
+    char last_log[256];
+} th_rec_t;
+
+/* Sets up a recorder for the calling (host) thread. */
+void th_rec_init(th_rec_t *rec, int index);
+/* Also places every pushed record at the end of a page (0 or -1). */
+int th_rec_guard_records(th_rec_t *rec);
+void th_rec_fini(th_rec_t *rec);
+
+/* A host struct of the current ABI, with every callback, for rec. */
+void th_host_fill(pmd_host_t *h, th_rec_t *rec);
+
+/* Callback totals and violations, for reports. */
+unsigned th_rec_callbacks(const th_rec_t *rec);
+unsigned th_rec_violations(const th_rec_t *rec);
+
+/* ABI call wrappers: mark the call in progress, then call the plugin. */
+int32_t th_init(th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const char *config,
+                pmd_instance_t **out, char *err, uint32_t err_size);
+int32_t th_start(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
+int32_t th_tick(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns);
+int32_t th_stop(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
+void th_destroy(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
+
+/*
+ * A whole lifecycle on one instance: init, start, nticks ticks tick_us apart
+ * (0 = back to back), stop, destroy. Every non-OK result FAILs r.
+ * host may be NULL for a host filled by th_host_fill.
+ */
+int th_lifecycle(th_rec_t *rec, const ac_session_t *s, const pmd_host_t *host, int nticks,
+                 unsigned tick_us, ac_result_t *r);
+
+#endif /* PMD_ABI_CHECK_TEST_HOST_H */
