@@ -385,6 +385,52 @@ typedef struct pmd_ext_conformance {
     const char *config_template;
 } pmd_ext_conformance_t;
 
+/*
+ * pmd.ext.stats/1 (plugin side): counters an operator asks about (is my node
+ * registered, since when, and if not, why?).
+ *
+ * get: fills the fields of *out that fit in out->struct_size (set by the
+ *   host; fields the plugin does not know stay as the host left them).
+ *   An ABI call on the instance: host thread, any state after init, never
+ *   blocks, makes no host callbacks. Strings stay valid until the next call
+ *   on the instance. Returns PMD_OK, PMD_ERR_INVALID_ARGUMENT (NULL or
+ *   struct_size below PMD_STATS_MIN_SIZE), PMD_ERR_STATE (re-entry).
+ */
+#define PMD_EXT_STATS "pmd.ext.stats/1"
+
+typedef struct pmd_stats {
+    uint32_t struct_size;
+    int32_t state;                    /* enum pmd_node_state */
+    uint64_t state_since_unix_ms;     /* wall clock when the state began */
+    uint64_t registrations_ok;
+    uint64_t registrations_failed_transport; /* no HTTP response */
+    uint64_t registrations_failed_status;    /* an HTTP error status */
+    uint64_t registrations_failed_auth;      /* 401 / 403 */
+    uint64_t reregistrations;         /* registrations after the first success */
+    uint64_t heartbeats_ok;
+    uint64_t heartbeats_failed_transport;
+    uint64_t heartbeats_failed_status;
+    uint64_t heartbeats_failed_auth;
+    uint64_t heartbeats_not_registered;      /* 404: control plane forgot us */
+    uint64_t deregistrations_ok;
+    uint64_t deregistrations_failed;
+    uint64_t consecutive_failures;    /* of the current request kind */
+    uint64_t last_heartbeat_ok_unix_ms;      /* 0 = never */
+    uint64_t last_heartbeat_latency_us;
+    uint64_t connections_opened;
+    uint64_t events_dropped;          /* log lines / states lost: host not ticking */
+    const char *node_id;              /* never NULL */
+    const char *last_error;           /* "" when none; never a secret */
+} pmd_stats_t;
+
+#define PMD_STATS_MIN_SIZE ((uint32_t)offsetof(pmd_stats_t, node_id))
+
+typedef struct pmd_ext_stats {
+    uint32_t struct_size;
+    uint32_t reserved;
+    int32_t (*get)(pmd_instance_t *instance, pmd_stats_t *out);
+} pmd_ext_stats_t;
+
 #ifdef __cplusplus
 }
 #endif

@@ -457,3 +457,56 @@ Test(resilience, plaintext_token_to_loopback_does_not_warn)
     start_node(orchd_url(fx.cp), "\"api_token\":\"tok-warn-123\"");
     cr_assert(!test_host_log_contains(fx.host, "event=plaintext_token"));
 }
+
+/* ---------------------------------------------------------------------- */
+/* pmd.ext.stats/1                                                         */
+/* ---------------------------------------------------------------------- */
+
+static pmd_stats_t read_stats(void)
+{
+    const pmd_ext_stats_t *ext = fx.p->get_extension(PMD_EXT_STATS);
+    cr_assert_not_null(ext);
+    pmd_stats_t s;
+    memset(&s, 0, sizeof(s));
+    s.struct_size = sizeof(s);
+    test_host_enter(fx.host);
+    cr_assert_eq(ext->get(fx.in, &s), PMD_OK);
+    test_host_leave(fx.host);
+    return s;
+}
+
+Test(resilience, stats_count_failures_by_reason_and_recovery)
+{
+    start_cp(NULL);
+    start_node(orchd_url(fx.cp), NULL);
+    tick_until_online(10000);
+    pmd_stats_t before = read_stats();
+    cr_assert_eq(before.state, PMD_NODE_REGISTERED);
+    cr_assert_eq(before.registrations_ok, 1);
+    cr_assert_str_eq(before.node_id, "node-res");
+    cr_assert_eq(orchd_fault(fx.cp, "{\"match\":\"heartbeat\",\"status\":500,\"count\":3}"), 0);
+    tick_until_state(PMD_NODE_DEGRADED, 5000);
+    pmd_stats_t degraded = read_stats();
+    cr_assert_eq(degraded.heartbeats_failed_status - before.heartbeats_failed_status, 3);
+    cr_assert_eq(degraded.consecutive_failures, 3);
+    cr_assert(strstr(degraded.last_error, "HTTP 500") != NULL, "%s", degraded.last_error);
+    tick_until_state(PMD_NODE_REGISTERED, 5000);
+    pmd_stats_t after = read_stats();
+    cr_assert_gt(after.heartbeats_ok, degraded.heartbeats_ok);
+    cr_assert_eq(after.consecutive_failures, 0);
+    cr_assert_gt(after.last_heartbeat_ok_unix_ms, 0);
+    cr_assert_geq(after.state_since_unix_ms, degraded.state_since_unix_ms);
+    orchd_restart(fx.cp);
+    tick_until_online(5000);
+    cr_assert_eq(read_stats().reregistrations, 1);
+    cr_assert_eq(read_stats().heartbeats_not_registered, 1);
+}
+
+Test(resilience, stats_refuse_a_struct_below_the_minimum_size)
+{
+    start_cp(NULL);
+    start_node(orchd_url(fx.cp), NULL);
+    const pmd_ext_stats_t *ext = fx.p->get_extension(PMD_EXT_STATS);
+    pmd_stats_t s = {.struct_size = 8};
+    cr_assert_eq(ext->get(fx.in, &s), PMD_ERR_INVALID_ARGUMENT);
+}

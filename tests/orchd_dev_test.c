@@ -378,7 +378,9 @@ Test(orchd_dev, list_returns_node_info_and_count)
     cr_assert_eq(jint(n, "heartbeats"), 1);
     cr_assert(jint(n, "registered_at_ms") > 0 && jint(n, "last_heartbeat_ms") >= jint(n, "registered_at_ms"));
     cr_assert_eq(json_object_array_length(json_object_object_get(n, "pool_status")), 1);
-    cr_assert_eq(json_object_array_length(json_object_object_get(json_object_object_get(n, "capabilities"), "gpus")), 1);
+    cr_assert_eq(json_object_array_length(
+                     json_object_object_get(json_object_object_get(n, "capabilities"), "gpus")),
+                 1);
     json_object_put(list);
 }
 
@@ -550,7 +552,8 @@ Test(orchd_dev, wrong_or_missing_content_type_is_415)
 {
     reply_t r;
     start(NULL);
-    r = call((call_t){.method = "POST", .path = "/v2/nodes/register", .content_type = "text/plain", .body = good_reg("n")});
+    r = call((call_t){
+        .method = "POST", .path = "/v2/nodes/register", .content_type = "text/plain", .body = good_reg("n")});
     cr_assert_eq(r.status, 415);
     reply_free(&r);
     r = call((call_t){.method = "POST", .path = "/v2/nodes/register", .body = good_reg("n")});
@@ -671,10 +674,13 @@ Test(orchd_dev, wrong_token_or_scheme_is_401_with_empty_body)
 Test(orchd_dev, right_token_is_accepted)
 {
     orchd_options_t opt = {.token = "tok-123"};
+    json_object *list;
     size_t len;
     start(&opt);
     cr_assert_eq(list_with_auth("Bearer tok-123", &len), 200);
-    cr_assert_not_null(orchd_get_json(srv, "/v2/nodes")); /* the support client sends it too */
+    list = orchd_get_json(srv, "/v2/nodes"); /* the support client sends it too */
+    cr_assert_not_null(list);
+    json_object_put(list);
 }
 
 static void write_file(const char *path, const char *text)
@@ -1085,7 +1091,8 @@ Test(orchd_dev, mtls_with_untrusted_client_cert_is_403)
     reply_t r;
     make_certs();
     start_tls(1);
-    r = call((call_t){.path = "/v2/nodes", .cainfo = cert("ca.pem"), .cert = cert("rogue.pem"), .key = cert("rogue.key")});
+    r = call((call_t){
+        .path = "/v2/nodes", .cainfo = cert("ca.pem"), .cert = cert("rogue.pem"), .key = cert("rogue.key")});
     cr_assert_eq(r.status, 403);
     reply_free(&r);
 }
@@ -1095,7 +1102,8 @@ Test(orchd_dev, mtls_with_trusted_client_cert_succeeds)
     reply_t r;
     make_certs();
     start_tls(1);
-    r = call((call_t){.path = "/v2/nodes", .cainfo = cert("ca.pem"), .cert = cert("client.pem"), .key = cert("client.key")});
+    r = call((call_t){
+        .path = "/v2/nodes", .cainfo = cert("ca.pem"), .cert = cert("client.pem"), .key = cert("client.key")});
     cr_assert_eq(r.rc, CURLE_OK, "%s", curl_easy_strerror(r.rc));
     cr_assert_eq(r.status, 200);
     reply_free(&r);

@@ -68,6 +68,13 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Events to the host (queued; delivered on the host thread by tick)       */
 /* ---------------------------------------------------------------------- */
@@ -254,6 +261,8 @@ static void publish_state(nr_worker_t *w, const char *detail)
 {
     int32_t s = nr_machine_node_state(w->machine.state);
     pthread_mutex_lock(&w->lock);
+    if (w->stats.state != s)
+        w->stats.state_since_unix_ms = unix_ms();
     w->stats.state = s;
     pthread_mutex_unlock(&w->lock);
     push_event(w, 1, s, detail);
@@ -293,13 +302,44 @@ static nr_outcome_t outcome_of(nr_request_t kind, const nr_http_response_t *r)
     return o;
 }
 
-static void count(nr_worker_t *w, uint64_t *counter, const nr_http_response_t *r)
+/* Counts one request's outcome for nr_worker_stats (pmd.ext.stats/1). */
+static void record(nr_worker_t *w, nr_request_t kind, const nr_http_response_t *r,
+                   const char *what)
+{
+    nr_worker_stats_t *st = &w->stats;
+    int ok = r->responded && r->status >= 200 && r->status < 300;
+    int auth = r->responded && (r->status == 401 || r->status == 403);
+    pthread_mutex_lock(&w->lock);
+    st->connections = nr_transport_connections(w->transport);
+    if (kind == NR_REQUEST_REGISTER) {
+        st->registrations_ok += ok;
+        st->registrations_failed_transport += !r->responded;
+        st->registrations_failed_auth += auth;
+        st->registrations_failed_status += r->responded && !ok && !auth;
+    } else {
+        st->heartbeats_ok += ok;
+        st->heartbeats_failed_transport += !r->responded;
+        st->heartbeats_failed_auth += auth;
+        st->heartbeats_not_registered += r->responded && r->status == 404;
+        st->heartbeats_failed_status += r->responded && !ok && !auth && r->status != 404;
+        if (ok) {
+            st->last_heartbeat_ok_unix_ms = unix_ms();
+            st->last_heartbeat_latency_ns = r->latency_ns;
+        }
+    }
+    st->consecutive_failures = ok ? 0 : st->consecutive_failures + 1;
+    if (!ok)
+        snprintf(st->last_error, sizeof(st->last_error), "%s", what);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void record_deregistration(nr_worker_t *w, int ok, const char *what)
 {
     pthread_mutex_lock(&w->lock);
-    (*counter)++;
-    w->stats.connections = nr_transport_connections(w->transport);
-    if (counter == &w->stats.heartbeats_ok && r != NULL)
-        w->stats.last_heartbeat_latency_ns = r->latency_ns;
+    w->stats.deregistrations_ok += ok;
+    w->stats.deregistrations_failed += !ok;
+    if (!ok)
+        snprintf(w->stats.last_error, sizeof(w->stats.last_error), "%s", what);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -307,12 +347,10 @@ static void log_register(nr_worker_t *w, const nr_http_response_t *r, const nr_d
                          const char *what, const char *cid)
 {
     if (w->machine.state == NR_STATE_REGISTERED) {
-        count(w, &w->stats.registrations_ok, r);
         logf_event(w, PMD_LOG_INFO, "event=registered status=%ld latency_ms=%.1f cid=%s",
                    r->status, (double)r->latency_ns / 1e6, cid);
         return;
     }
-    count(w, &w->stats.registrations_failed, r);
     logf_event(w, w->machine.state == NR_STATE_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
                "event=register_failed reason=\"%s\" attempt=%u retry_in_ms=%llu cid=%s", what,
                w->machine.register_failures + w->machine.auth_failures,
@@ -323,7 +361,6 @@ static void log_heartbeat(nr_worker_t *w, const nr_http_response_t *r, const nr_
                           const char *what, const char *cid)
 {
     if (d->reason == NR_REASON_HEARTBEAT_OK) {
-        count(w, &w->stats.heartbeats_ok, r);
         if (d->state_changed)
             logf_event(w, PMD_LOG_INFO, "event=heartbeat_recovered latency_ms=%.1f cid=%s",
                        (double)r->latency_ns / 1e6, cid);
@@ -332,7 +369,6 @@ static void log_heartbeat(nr_worker_t *w, const nr_http_response_t *r, const nr_
                        r->status, (double)r->latency_ns / 1e6, w->pools.count);
         return;
     }
-    count(w, &w->stats.heartbeats_failed, r);
     if (d->reason == NR_REASON_NOT_REGISTERED)
         logf_event(w, PMD_LOG_WARN, "event=heartbeat_not_registered status=404 action=register cid=%s",
                    cid);
@@ -364,8 +400,11 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
         return 0;
     }
     int is_register = kind == NR_REQUEST_REGISTER;
-    if (is_register && w->machine.ever_registered)
-        count(w, &w->stats.reregistrations, NULL);
+    if (is_register && w->machine.ever_registered) {
+        pthread_mutex_lock(&w->lock);
+        w->stats.reregistrations++;
+        pthread_mutex_unlock(&w->lock);
+    }
     w->register_sent |= is_register;
     char cid[40], what[200];
     nr_http_response_t resp;
@@ -379,6 +418,7 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
     if (resp.responded && (resp.status == 401 || resp.status == 403))
         nr_token_refresh(&w->token, mono_ns(), 1); /* maybe rotated: read it again */
     describe_response(&resp, what, sizeof(what));
+    record(w, kind, &resp, what);
     nr_outcome_t o = outcome_of(kind, &resp);
     nr_decision_t d = nr_machine_on_outcome(&w->machine, &o, mono_ns());
     if (is_register) {
@@ -429,7 +469,7 @@ static void deregister(nr_worker_t *w)
     send_request(w, "DELETE", "", NULL, (uint32_t)((deadline - now) / NR_MS), 0, &resp, cid);
     describe_response(&resp, what, sizeof(what));
     int ok = resp.responded && (resp.status == 204 || resp.status == 200 || resp.status == 404);
-    count(w, ok ? &w->stats.deregistrations_ok : &w->stats.deregistrations_failed, &resp);
+    record_deregistration(w, ok, what);
     if (ok)
         logf_event(w, PMD_LOG_INFO, "event=deregistered status=%ld latency_ms=%.1f cid=%s",
                    resp.status, (double)resp.latency_ns / 1e6, cid);
@@ -536,6 +576,7 @@ void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms)
     w->machine.state = NR_STATE_STOPPED;
     pthread_mutex_lock(&w->lock);
     w->stats.state = PMD_NODE_STOPPED;
+    w->stats.state_since_unix_ms = unix_ms();
     pthread_mutex_unlock(&w->lock);
 }
 

@@ -33,13 +33,21 @@ typedef struct nr_worker nr_worker_t;
 
 /* Counters the network thread keeps (read with nr_worker_stats). */
 typedef struct nr_worker_stats {
-    uint64_t registrations_ok, registrations_failed, reregistrations;
-    uint64_t heartbeats_ok, heartbeats_failed;
+    uint64_t registrations_ok, reregistrations;
+    uint64_t registrations_failed_transport, registrations_failed_status,
+        registrations_failed_auth;
+    uint64_t heartbeats_ok;
+    uint64_t heartbeats_failed_transport, heartbeats_failed_status, heartbeats_failed_auth,
+        heartbeats_not_registered;
     uint64_t deregistrations_ok, deregistrations_failed;
-    uint64_t connections;
+    uint64_t consecutive_failures;
+    uint64_t last_heartbeat_ok_unix_ms;
     uint64_t last_heartbeat_latency_ns;
+    uint64_t connections;
     uint64_t events_dropped;
     int32_t state;            /* pmd_node_state */
+    uint64_t state_since_unix_ms;
+    char last_error[200];     /* "" when none; never a secret */
 } nr_worker_stats_t;
 
 /* cfg must outlive the worker. version: the plugin's version string. */

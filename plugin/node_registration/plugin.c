@@ -42,6 +42,7 @@ struct pmd_instance {
     uint64_t last_tick_ns;
     uint64_t tick_period_ns;
     char last_pool_problem[160]; /* logged once per distinct problem */
+    char last_error[200];        /* handed out by stats; lives until the next call */
 };
 
 static void say(struct pmd_instance *in, int32_t level, const char *fmt, ...)
@@ -372,10 +373,66 @@ static const pmd_ext_conformance_t nr_conformance = {
     "\"heartbeat_interval_ms\":200,\"request_timeout_ms\":500,"
     "\"deregister_timeout_ms\":500,\"retry_base_ms\":50,\"retry_max_ms\":200}"};
 
+/* Copies src into the part of dst the host's struct_size covers. */
+static void copy_within(pmd_stats_t *dst, const pmd_stats_t *src)
+{
+    size_t n = dst->struct_size < sizeof(*src) ? dst->struct_size : sizeof(*src);
+    uint32_t size = dst->struct_size;
+    memcpy(dst, src, n);
+    dst->struct_size = size;
+}
+
+static void fill_stats(struct pmd_instance *in, pmd_stats_t *s)
+{
+    nr_worker_stats_t w;
+    nr_worker_stats(in->worker, &w);
+    memset(s, 0, sizeof(*s));
+    s->struct_size = sizeof(*s);
+    s->state = in->state == LC_INITIALIZED ? PMD_NODE_IDLE : w.state;
+    s->state_since_unix_ms = w.state_since_unix_ms;
+    s->registrations_ok = w.registrations_ok;
+    s->registrations_failed_transport = w.registrations_failed_transport;
+    s->registrations_failed_status = w.registrations_failed_status;
+    s->registrations_failed_auth = w.registrations_failed_auth;
+    s->reregistrations = w.reregistrations;
+    s->heartbeats_ok = w.heartbeats_ok;
+    s->heartbeats_failed_transport = w.heartbeats_failed_transport;
+    s->heartbeats_failed_status = w.heartbeats_failed_status;
+    s->heartbeats_failed_auth = w.heartbeats_failed_auth;
+    s->heartbeats_not_registered = w.heartbeats_not_registered;
+    s->deregistrations_ok = w.deregistrations_ok;
+    s->deregistrations_failed = w.deregistrations_failed;
+    s->consecutive_failures = w.consecutive_failures;
+    s->last_heartbeat_ok_unix_ms = w.last_heartbeat_ok_unix_ms;
+    s->last_heartbeat_latency_us = w.last_heartbeat_latency_ns / 1000u;
+    s->connections_opened = w.connections;
+    s->events_dropped = w.events_dropped;
+    snprintf(in->last_error, sizeof(in->last_error), "%s", w.last_error);
+    s->node_id = in->cfg.node_id;
+    s->last_error = in->last_error;
+}
+
+static int32_t nr_stats_get(pmd_instance_t *in, pmd_stats_t *out)
+{
+    if (out == NULL || out->struct_size < PMD_STATS_MIN_SIZE)
+        return PMD_ERR_INVALID_ARGUMENT;
+    int32_t rc = enter(in);
+    if (rc != PMD_OK)
+        return rc;
+    pmd_stats_t full;
+    fill_stats(in, &full);
+    copy_within(out, &full);
+    return leave(in, PMD_OK);
+}
+
+static const pmd_ext_stats_t nr_stats_ext = {sizeof(pmd_ext_stats_t), 0, nr_stats_get};
+
 static const void *nr_get_extension(const char *id)
 {
     if (id != NULL && strcmp(id, PMD_EXT_CONFORMANCE) == 0)
         return &nr_conformance;
+    if (id != NULL && strcmp(id, PMD_EXT_STATS) == 0)
+        return &nr_stats_ext;
     return NULL;
 }
 

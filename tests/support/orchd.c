@@ -375,7 +375,8 @@ orchd_t *orchd_start(const orchd_options_t *opt)
     snprintf(o->port_path, sizeof o->port_path, "%s/port", o->dir);
     snprintf(o->log_path, sizeof o->log_path, "%s/orchd-dev.log", o->dir);
     if (spawn(o, opt) != 0 || wait_ready(o) != 0) {
-        fprintf(stderr, "orchd: cannot start orchd-dev (%s)\n", getenv("ORCHD_DEV_BIN") ? getenv("ORCHD_DEV_BIN") : ORCHD_DEV_PATH);
+        const char *bin = getenv("ORCHD_DEV_BIN");
+        fprintf(stderr, "orchd: cannot start orchd-dev (%s)\n", bin ? bin : ORCHD_DEV_PATH);
         dump_log(o);
         orchd_stop(o);
         return NULL;

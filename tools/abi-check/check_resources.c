@@ -143,6 +143,9 @@ void ac_check_teardown(const ac_ctx_t *ctx, ac_result_t *r)
 
 /* ---- unload-cycles ---------------------------------------------------- */
 
+/* Present when built with ASan/LSan: a leak check that returns. */
+extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
 typedef struct cycle_figures {
     long rss_kib;
     int fds, threads;
@@ -204,6 +207,9 @@ void ac_check_unload_cycles(const ac_ctx_t *ctx, ac_result_t *r)
     if (bounded && rss_growth > 2048)
         ac_fail(r, "RSS grew %ld KiB from cycle %d to %d (bound 2048 KiB)", rss_growth, early,
                 cycles);
+    if (!bounded && __lsan_do_recoverable_leak_check != NULL &&
+        __lsan_do_recoverable_leak_check() != 0)
+        ac_fail(r, "LeakSanitizer found leaks after %d cycles (report on stderr)", cycles);
     if (at_end.fds > at_early.fds)
         ac_fail(r, "descriptors grew from %d to %d between cycle %d and %d", at_early.fds,
                 at_end.fds, early, cycles);

@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     char err[512];
     int sig = 0, r = parse_args(argc, argv, &cfg);
     if (r != 0) {
-        fputs(USAGE, r > 0 ? stdout : stderr);
+        fputs(r > 0 ? USAGE : "orchd-dev: see --help\n", r > 0 ? stdout : stderr);
         return r > 0 ? 0 : 2;
     }
     /* Block before MHD starts its threads so they inherit the mask and the

@@ -31,7 +31,7 @@ static json_object *registered_json(const char *node_id)
 static json_object *typed_body(const od_node_api_t *api, const od_node_request_t *rq, od_answer_t *out,
                                char *error, size_t errlen)
 {
-    od_verdict_t v;
+    od_verdict_t v = {0};
     json_object *o;
     if (!od_validate_content_type(rq->content_type)) {
         snprintf(error, errlen, "Content-Type must be application/json");

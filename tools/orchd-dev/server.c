@@ -256,7 +256,8 @@ static enum MHD_Result no_answer(od_server_t *s, struct request *rq, struct exch
 static void describe_fault(const od_fault_t *f, char *out, size_t cap)
 {
     static const char *const MODES[] = {"", " body_mode=huge", " body_mode=endless", " body_mode=trickle"};
-    snprintf(out, cap, "%s%s%s%s status=%d delay_ms=%u retry_after=%lld%s", f->match_any ? "any" : od_kind_name(f->match),
+    snprintf(out, cap, "%s%s%s%s status=%d delay_ms=%u retry_after=%lld%s",
+             f->match_any ? "any" : od_kind_name(f->match),
              f->drop ? " drop" : "", f->hang ? " hang" : "", f->redirect ? " redirect" : "", f->status,
              (unsigned)f->delay_ms, (long long)f->retry_after, MODES[f->body_mode]);
 }
@@ -459,7 +460,7 @@ od_server_t *od_server_start(const od_config_t *cfg, char *err, size_t errlen)
     struct MHD_OptionItem tls[4];
     int ipv6;
     unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                         MHD_USE_ERROR_LOG;
+                         MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (!s || (s->cfg = *cfg, make_parts(s)) != 0) {
         fail(err, errlen, "out of memory", NULL);
         goto error;
