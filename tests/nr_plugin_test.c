@@ -463,3 +463,58 @@ Test(nr_plugin, token_never_appears_in_any_output)
         fclose(log);
     unlink(path);
 }
+
+/* ---------------------------------------------------------------------- */
+/* Per-deployment builds (node_registration-<name>.so, defaults baked in)  */
+/* ---------------------------------------------------------------------- */
+
+static void swap_to_deployment_build(void)
+{
+    char err[512];
+    pmd_loader_close(&fx.lp);
+    cr_assert_eq(pmd_loader_open(NODE_REGISTRATION_TEST_SO, PMD_ABI_VERSION_MAJOR,
+                                 PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
+                 PMD_OK, "%s", err);
+    fx.p = fx.lp.plugin;
+    cr_assert_str_eq(fx.p->name, "node_registration-test");
+}
+
+static char *register_machine_id(void)
+{
+    json_object *req = last_request("POST", "/v2/nodes/register");
+    json_object *b = parsed_body(req);
+    char *id = strdup(field_str(b, "machine_id"));
+    json_object_put(b);
+    json_object_put(req);
+    return id;
+}
+
+Test(nr_plugin, deployment_build_applies_its_baked_defaults)
+{
+    swap_to_deployment_build();
+    start_control_plane(NULL);
+    char err[512], *cfg = NULL;
+    cr_assert_gt(asprintf(&cfg, "{\"node_id\":\"n-deploy\",\"address\":\"http://10.0.0.5:9200\","
+                                "\"orchestratord_url\":\"%s\"}", orchd_url(fx.cp)), 0);
+    snprintf(fx.node_id, sizeof(fx.node_id), "n-deploy");
+    cr_assert_eq(th_init(fx.host, fx.p, cfg, &fx.in, err, sizeof(err)), PMD_OK, "%s", err);
+    free(cfg);
+    cr_assert_eq(th_start(fx.host, fx.p, fx.in), PMD_OK);
+    cr_assert(th_tick_until(fx.host, fx.p, fx.in, node_online, NULL, 10000));
+    char *machine = register_machine_id();
+    cr_assert_str_eq(machine, "baked-machine");
+    free(machine);
+    /* Baked interval 150 ms (the built-in default is 10 s): heartbeats flow. */
+    cr_assert(th_tick_until(fx.host, fx.p, fx.in, heartbeats_at_least_3, NULL, 5000));
+}
+
+Test(nr_plugin, deployment_build_defaults_yield_to_the_init_config)
+{
+    swap_to_deployment_build();
+    start_control_plane(NULL);
+    init_and_start("n-deploy-override", NULL); /* config_for sets machine_id */
+    cr_assert(th_tick_until(fx.host, fx.p, fx.in, node_online, NULL, 10000));
+    char *machine = register_machine_id();
+    cr_assert_str_eq(machine, "machine-alpha");
+    free(machine);
+}

@@ -18,3 +18,18 @@ if(TARGET node_registration AND TARGET orchd_support AND TARGET pmd_test_host)
   add_dependencies(nr_resilience_test node_registration orchd-dev)
   add_test(NAME nr_resilience COMMAND nr_resilience_test --jobs 2)
 endif()
+
+# A per-deployment build made only for the tests: its baked-in defaults must
+# apply, yield to the init config, and pass the conformance checker.
+if(TARGET node_registration AND COMMAND nr_add_deployment)
+  nr_add_deployment(test ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/deploy-test.json)
+  if(TARGET nr_plugin_test)
+    target_compile_definitions(nr_plugin_test PRIVATE
+      NODE_REGISTRATION_TEST_SO="$<TARGET_FILE:node_registration-test>")
+    add_dependencies(nr_plugin_test node_registration-test)
+  endif()
+  if(TARGET pmd-abi-check)
+    add_test(NAME abi_check_deployment_build
+             COMMAND pmd-abi-check $<TARGET_FILE:node_registration-test>)
+  endif()
+endif()

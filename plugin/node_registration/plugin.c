@@ -23,8 +23,11 @@
 #ifndef NR_PLUGIN_NAME
 #define NR_PLUGIN_NAME "node_registration"
 #endif
-/* A deployment's baked-in defaults (CMake option PMD_DEPLOYMENT_CONFIG). */
-#ifndef NR_BAKED_DEFAULTS
+/* A deployment's baked-in defaults (CMake: PMD_DEPLOYMENT_CONFIGS). */
+#ifdef NR_HAS_BAKED_DEFAULTS
+extern const char nr_baked_defaults[];
+#define NR_BAKED_DEFAULTS nr_baked_defaults
+#else
 #define NR_BAKED_DEFAULTS NULL
 #endif
 
