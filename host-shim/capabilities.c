@@ -168,6 +168,45 @@ int shim_capabilities_load(const char *path, shim_capabilities_t *out, char *err
     return rc;
 }
 
+static json_object *gpu_to_json(const shim_gpu_t *g)
+{
+    json_object *o = json_object_new_object();
+    if (o == NULL)
+        return NULL;
+    json_object_object_add(o, "device_id", json_object_new_uint64(g->device_id));
+    json_object_object_add(o, "name", json_object_new_string(g->name ? g->name : ""));
+    json_object_object_add(o, "vram_total_bytes", json_object_new_uint64(g->vram_total_bytes));
+    json_object_object_add(o, "compute_capability",
+                           json_object_new_string(g->compute_capability ? g->compute_capability
+                                                                        : ""));
+    return o;
+}
+
+char *shim_capabilities_to_json(const shim_capabilities_t *caps)
+{
+    json_object *root = json_object_new_object(), *gpus = json_object_new_array();
+    char *text = NULL;
+    if (root == NULL || gpus == NULL) {
+        json_object_put(root);
+        json_object_put(gpus);
+        return NULL;
+    }
+    for (size_t i = 0; i < caps->gpu_count; i++)
+        json_object_array_add(gpus, gpu_to_json(&caps->gpus[i]));
+    json_object_object_add(root, "gpus", gpus);
+    if (caps->cpu_cores != 0)
+        json_object_object_add(root, "cpu_cores", json_object_new_uint64(caps->cpu_cores));
+    if (caps->ram_total_bytes != 0)
+        json_object_object_add(root, "ram_total_bytes",
+                               json_object_new_uint64(caps->ram_total_bytes));
+    const char *s = json_object_to_json_string_ext(
+        root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (s != NULL)
+        text = strdup(s);
+    json_object_put(root);
+    return text;
+}
+
 static int sink_usable(const pmd_capability_sink_t *s)
 {
     return s != NULL &&

@@ -43,6 +43,11 @@ int shim_capabilities_load(const char *path, shim_capabilities_t *out, char *err
 
 void shim_capabilities_free(shim_capabilities_t *caps);
 
+/* Pure: struct -> NodeCapabilities JSON text in the format above (what
+ * shim_capabilities_parse reads back), pretty-printed; malloc'd, NULL when
+ * out of memory. cpu_cores / ram_total_bytes of 0 are left out. */
+char *shim_capabilities_to_json(const shim_capabilities_t *caps);
+
 /*
  * Pushes resources (set_resources, once) then every GPU (add_gpu) into the
  * sink, carrying on after a refused record. Returns PMD_OK when all were

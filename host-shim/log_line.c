@@ -93,7 +93,7 @@ size_t log_line_format(char *out, size_t out_size, const struct timespec *wall, 
 {
     char stamp[40];
     log_line_timestamp(stamp, sizeof(stamp), wall);
-    int head = snprintf(out, out_size, "%s %-5.5s ", stamp, tag ? tag : "");
+    int head = snprintf(out, out_size, "%s %-5.8s ", stamp, tag ? tag : "");
     if (head < 0 || (size_t)head + 2 >= out_size) {
         out[0] = '\0';
         return 0;
@@ -114,6 +114,29 @@ const char *log_line_level_tag(int32_t level)
     case 4: return "DEBUG";
     default: return "LOG?";
     }
+}
+
+const char *log_line_quote(char *out, size_t out_size, const char *value)
+{
+    const char *v = value ? value : "";
+    size_t len = 0;
+    if (out_size < 3) {
+        if (out_size > 0)
+            out[0] = '\0';
+        return out;
+    }
+    out[len++] = '"';
+    for (; *v != '\0'; v++) {
+        size_t n = (*v == '"' || *v == '\\') ? 2 : 1;
+        if (len + n + 2 > out_size) /* room for the closing quote and NUL */
+            break;
+        if (n == 2)
+            out[len++] = '\\';
+        out[len++] = *v;
+    }
+    out[len++] = '"';
+    out[len] = '\0';
+    return out;
 }
 
 void log_line_emit(FILE *stream, const char *tag, const char *message)

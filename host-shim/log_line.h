@@ -29,7 +29,8 @@ size_t log_line_sanitize(char *out, size_t out_size, const char *message);
 void log_line_timestamp(char *out, size_t out_size, const struct timespec *wall);
 
 /*
- * One full line: "<timestamp> <tag padded to 5> <sanitised message>\n".
+ * One full line: "<timestamp> <tag padded to 5> <sanitised message>\n"
+ * (a tag is cut at 8 characters: "STATUS" is the one longer than 5).
  * Returns the length written (always < out_size, out_size >= 64).
  */
 size_t log_line_format(char *out, size_t out_size, const struct timespec *wall, const char *tag,
@@ -41,6 +42,18 @@ const char *log_line_level_tag(int32_t level);
 /* Formats with the current CLOCK_REALTIME and writes the line with one
  * fwrite (stdio locks the stream, so lines from threads do not mix). */
 void log_line_emit(FILE *stream, const char *tag, const char *message);
+
+/*
+ * The shape of an event line's message: "plugin=<source> [node=<id>]
+ * event=<name> key=value ...". The shim's own lines use source
+ * LOG_SELF; values with spaces or quotes go through log_line_quote.
+ */
+#define LOG_SELF "plugin=pmd-host-shim"
+
+/* value as a double-quoted key=value value ("a \"b\""), with \ and "
+ * escaped and cut to fit out; control characters are left for
+ * log_line_sanitize. Returns out. */
+const char *log_line_quote(char *out, size_t out_size, const char *value);
 
 /* printf-style log_line_emit for the shim's own lines. */
 void log_line_emitf(FILE *stream, const char *tag, const char *fmt, ...)

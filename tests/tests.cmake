@@ -33,3 +33,19 @@ if(TARGET node_registration AND COMMAND nr_add_deployment)
              COMMAND pmd-abi-check $<TARGET_FILE:node_registration-test>)
   endif()
 endif()
+
+# The reference host runs a per-deployment build exactly as it runs the plain
+# one: swapping builds needs no change to the host.
+if(TARGET node_registration-test AND TARGET pmd-host-shim)
+  foreach(build node_registration node_registration-test)
+    add_test(NAME shim_runs_${build}
+             COMMAND pmd-host-shim --plugin $<TARGET_FILE:${build}>
+                     --config ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/deploy-shim-config.json
+                     --run-for 0.5)
+  endforeach()
+endif()
+
+# The installed tree is enough to build and run a plugin (pkg-config, header,
+# plugin directory, shim, checker).
+add_test(NAME install_tree
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/install_test.sh ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})

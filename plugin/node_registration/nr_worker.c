@@ -24,7 +24,10 @@
 #include "nr_transport.h"
 
 #define NR_WORKER_STACK (512u * 1024u)
-#define NR_MAX_SLEEP_MS 500u /* wake at least this often to check the token file */
+/* With a token file, wake at least this often to notice its rotation;
+ * otherwise sleep until the next request is due (or stop wakes us). */
+#define NR_TOKEN_POLL_MS 500u
+#define NR_MAX_SLEEP_MS 60000u
 
 struct nr_worker {
     const nr_config_t *cfg;
@@ -489,8 +492,8 @@ static void *worker_main(void *arg)
         check_inputs(w, now);
         if (w->machine.next_due_ns > now) {
             uint64_t wait_ms = (w->machine.next_due_ns - now + NR_MS - 1) / NR_MS;
-            nr_transport_wait(w->transport,
-                              (uint32_t)(wait_ms < NR_MAX_SLEEP_MS ? wait_ms : NR_MAX_SLEEP_MS));
+            uint64_t cap = w->token.file ? NR_TOKEN_POLL_MS : NR_MAX_SLEEP_MS;
+            nr_transport_wait(w->transport, (uint32_t)(wait_ms < cap ? wait_ms : cap));
             continue;
         }
         if (run_request(w, w->machine.next_request) != 0)

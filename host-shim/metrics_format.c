@@ -1,0 +1,293 @@
+/*
+ * metrics_format.c - stats snapshot -> Prometheus text and status line (see
+ * metrics_format.h). Integers are printed as integers and times as fixed
+ * decimals, so no float rounding reaches a counter.
+ *
+ * The state is exposed twice: pmd_node_state (the ABI code, for graphs and
+ * "!= 2" alerts) and pmd_node_state_info{state=...}, a state set with one
+ * series per known state, 1 for the current one and 0 for the rest. Every
+ * series exists in every scrape, so "pmd_node_state_info{state="degraded"}
+ * == 1" works with "for:" and no series goes stale on a transition.
+ */
+#include "metrics_format.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct buf {
+    char *data;
+    size_t len, cap;
+    int failed;
+} buf_t;
+
+static void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void buf_printf(buf_t *b, const char *fmt, ...)
+{
+    for (int tries = 0; tries < 2 && !b->failed; tries++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)n + 1) * 2;
+        char *p = realloc(b->data, cap);
+        if (p == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+}
+
+/* Length of the valid UTF-8 sequence at s, 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+    size_t len;
+    uint32_t cp;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] < 0xc2 || s[0] > 0xf4)
+        return 0;
+    len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+    cp = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+size_t shim_metrics_escape_label(char *out, size_t out_size, const char *value)
+{
+    const unsigned char *s = (const unsigned char *)(value ? value : "");
+    size_t len = 0;
+    if (out_size == 0)
+        return 0;
+    while (*s != '\0') {
+        const char *piece = (const char *)s;
+        size_t n = utf8_len(s), step = n;
+        if (*s == '\\' || *s == '"' || *s == '\n') {
+            piece = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : "\\n";
+            n = 2;
+        } else if (n == 0) {
+            piece = "\xef\xbf\xbd"; /* U+FFFD for a byte that is not UTF-8 */
+            n = 3;
+            step = 1;
+        }
+        if (len + n > out_size - 1)
+            break;
+        memcpy(out + len, piece, n);
+        len += n;
+        s += step;
+    }
+    out[len] = '\0';
+    return len;
+}
+
+static void family(buf_t *b, const char *name, const char *type, const char *help)
+{
+    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample: name{node_id="...",<extra labels>} value. */
+static void sample(buf_t *b, const shim_metrics_snapshot_t *s, const char *name,
+                   const char *labels, const char *value)
+{
+    char node[SHIM_METRICS_STR_MAX * 3];
+    shim_metrics_escape_label(node, sizeof(node), s->node_id);
+    buf_printf(b, "%s{node_id=\"%s\"%s%s} %s\n", name, node, labels[0] ? "," : "", labels,
+               value);
+}
+
+static void sample_u64(buf_t *b, const shim_metrics_snapshot_t *s, const char *name,
+                       const char *labels, uint64_t v)
+{
+    char value[32];
+    snprintf(value, sizeof(value), "%llu", (unsigned long long)v);
+    sample(b, s, name, labels, value);
+}
+
+/* v / 10^digits as a fixed decimal ("1700000000.123"). */
+static void sample_fixed(buf_t *b, const shim_metrics_snapshot_t *s, const char *name,
+                         uint64_t v, unsigned digits)
+{
+    char value[48];
+    uint64_t scale = 1;
+    for (unsigned i = 0; i < digits; i++)
+        scale *= 10;
+    snprintf(value, sizeof(value), "%llu.%0*llu", (unsigned long long)(v / scale), (int)digits,
+             (unsigned long long)(v % scale));
+    sample(b, s, name, "", value);
+}
+
+static const char *const state_names[] = {"idle",         "registering",   "registered",
+                                          "degraded",     "unauthorized",  "deregistering",
+                                          "stopped"};
+#define STATE_COUNT ((int32_t)(sizeof(state_names) / sizeof(state_names[0])))
+
+static void format_plugin(buf_t *b, const shim_metrics_snapshot_t *s)
+{
+    char name[SHIM_METRICS_STR_MAX * 3], version[SHIM_METRICS_STR_MAX * 3];
+    shim_metrics_escape_label(name, sizeof(name), s->plugin_name);
+    shim_metrics_escape_label(version, sizeof(version), s->plugin_version);
+    family(b, "pmd_plugin_info", "gauge", "The plugin the host loaded (always 1).");
+    if (s->stats_available) {
+        char labels[sizeof(name) + sizeof(version) + 32];
+        snprintf(labels, sizeof(labels), "plugin=\"%s\",version=\"%s\"", name, version);
+        sample(b, s, "pmd_plugin_info", labels, "1");
+    } else {
+        buf_printf(b, "pmd_plugin_info{plugin=\"%s\",version=\"%s\"} 1\n", name, version);
+    }
+    family(b, "pmd_stats_available", "gauge",
+           "1 when the plugin offers pmd.ext.stats/1, else 0 and no other pmd_ metrics.");
+    buf_printf(b, "pmd_stats_available %d\n", s->stats_available ? 1 : 0);
+}
+
+static void format_state(buf_t *b, const shim_metrics_snapshot_t *s)
+{
+    const pmd_stats_t *st = &s->stats;
+    family(b, "pmd_node_state", "gauge",
+           "Node state code: 0 idle, 1 registering, 2 registered, 3 degraded, "
+           "4 unauthorized, 5 deregistering, 6 stopped.");
+    char code[16];
+    snprintf(code, sizeof(code), "%d", (int)st->state);
+    sample(b, s, "pmd_node_state", "", code);
+    family(b, "pmd_node_state_info", "gauge",
+           "One series per node state: 1 for the current state, 0 for the others.");
+    for (int32_t i = 0; i < STATE_COUNT; i++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "state=\"%s\"", state_names[i]);
+        sample(b, s, "pmd_node_state_info", labels, st->state == i ? "1" : "0");
+    }
+    family(b, "pmd_node_state_since_seconds", "gauge",
+           "Unix time when the node entered its current state.");
+    sample_fixed(b, s, "pmd_node_state_since_seconds", st->state_since_unix_ms, 3);
+}
+
+static void format_requests(buf_t *b, const shim_metrics_snapshot_t *s)
+{
+    const pmd_stats_t *st = &s->stats;
+    const char *reg = "pmd_registrations_total", *hb = "pmd_heartbeats_total";
+    family(b, reg, "counter", "Registration attempts by result and failure reason.");
+    sample_u64(b, s, reg, "result=\"ok\"", st->registrations_ok);
+    sample_u64(b, s, reg, "result=\"failed\",reason=\"transport\"",
+               st->registrations_failed_transport);
+    sample_u64(b, s, reg, "result=\"failed\",reason=\"status\"", st->registrations_failed_status);
+    sample_u64(b, s, reg, "result=\"failed\",reason=\"auth\"", st->registrations_failed_auth);
+    family(b, "pmd_reregistrations_total", "counter",
+           "Registrations after the first success (control plane restarted, pools changed).");
+    sample_u64(b, s, "pmd_reregistrations_total", "", st->reregistrations);
+    family(b, hb, "counter", "Heartbeats by result and failure reason.");
+    sample_u64(b, s, hb, "result=\"ok\"", st->heartbeats_ok);
+    sample_u64(b, s, hb, "result=\"failed\",reason=\"transport\"", st->heartbeats_failed_transport);
+    sample_u64(b, s, hb, "result=\"failed\",reason=\"status\"", st->heartbeats_failed_status);
+    sample_u64(b, s, hb, "result=\"failed\",reason=\"auth\"", st->heartbeats_failed_auth);
+    sample_u64(b, s, hb, "result=\"failed\",reason=\"not_registered\"",
+               st->heartbeats_not_registered);
+    family(b, "pmd_deregistrations_total", "counter", "Deregistrations by result.");
+    sample_u64(b, s, "pmd_deregistrations_total", "result=\"ok\"", st->deregistrations_ok);
+    sample_u64(b, s, "pmd_deregistrations_total", "result=\"failed\"",
+               st->deregistrations_failed);
+}
+
+static void format_health(buf_t *b, const shim_metrics_snapshot_t *s)
+{
+    const pmd_stats_t *st = &s->stats;
+    family(b, "pmd_heartbeat_consecutive_failures", "gauge",
+           "Failures in a row of the current request kind (0 after a success).");
+    sample_u64(b, s, "pmd_heartbeat_consecutive_failures", "", st->consecutive_failures);
+    family(b, "pmd_last_heartbeat_success_seconds", "gauge",
+           "Unix time of the last successful heartbeat (0 = none yet).");
+    sample_fixed(b, s, "pmd_last_heartbeat_success_seconds", st->last_heartbeat_ok_unix_ms, 3);
+    family(b, "pmd_last_heartbeat_latency_seconds", "gauge",
+           "Round trip of the last heartbeat that got a response.");
+    sample_fixed(b, s, "pmd_last_heartbeat_latency_seconds", st->last_heartbeat_latency_us, 6);
+    family(b, "pmd_connections_opened_total", "counter",
+           "Connections opened to the control plane.");
+    sample_u64(b, s, "pmd_connections_opened_total", "", st->connections_opened);
+    family(b, "pmd_events_dropped_total", "counter",
+           "Log lines and state changes the plugin dropped because the host did not tick.");
+    sample_u64(b, s, "pmd_events_dropped_total", "", st->events_dropped);
+}
+
+char *shim_metrics_format(const shim_metrics_snapshot_t *snap, size_t *len)
+{
+    buf_t b = {malloc(8192), 0, 8192, 0};
+    if (b.data == NULL)
+        return NULL;
+    b.data[0] = '\0';
+    format_plugin(&b, snap);
+    if (snap->stats_available) {
+        format_state(&b, snap);
+        format_requests(&b, snap);
+        format_health(&b, snap);
+    }
+    if (b.failed) {
+        free(b.data);
+        return NULL;
+    }
+    if (len != NULL)
+        *len = b.len;
+    return b.data;
+}
+
+void shim_metrics_snapshot_set_stats(shim_metrics_snapshot_t *snap, const pmd_stats_t *stats)
+{
+    snap->stats = *stats;
+    snprintf(snap->node_id, sizeof(snap->node_id), "%s",
+             stats->struct_size > offsetof(pmd_stats_t, node_id) && stats->node_id != NULL
+                 ? stats->node_id : "");
+    snap->stats.node_id = NULL;
+    snap->stats.last_error = NULL;
+    snap->stats_available = 1;
+}
+
+size_t shim_status_format(char *out, size_t out_size, const shim_metrics_snapshot_t *snap,
+                          int32_t state, uint64_t now_unix_ms)
+{
+    char name[32], heartbeat[64] = "no stats from the plugin";
+    uint64_t failures = 0;
+    if (snap->stats_available) {
+        const pmd_stats_t *st = &snap->stats;
+        state = st->state;
+        failures = st->consecutive_failures;
+        if (st->last_heartbeat_ok_unix_ms == 0)
+            snprintf(heartbeat, sizeof(heartbeat), "no heartbeat yet");
+        else {
+            uint64_t ago = now_unix_ms > st->last_heartbeat_ok_unix_ms
+                               ? now_unix_ms - st->last_heartbeat_ok_unix_ms : 0;
+            snprintf(heartbeat, sizeof(heartbeat), "last heartbeat %llu.%llu s ago",
+                     (unsigned long long)(ago / 1000), (unsigned long long)(ago % 1000 / 100));
+        }
+    }
+    if (state >= 0 && state < STATE_COUNT)
+        snprintf(name, sizeof(name), "%s", state_names[state]);
+    else if (state < 0)
+        snprintf(name, sizeof(name), "no state yet");
+    else
+        snprintf(name, sizeof(name), "state-%d", (int)state);
+    int n;
+    if (snap->stats_available)
+        n = snprintf(out, out_size, "%s, %s, %llu failure%s", name, heartbeat,
+                     (unsigned long long)failures, failures == 1 ? "" : "s");
+    else
+        n = snprintf(out, out_size, "%s, %s", name, heartbeat);
+    if (n < 0)
+        return 0;
+    return (size_t)n < out_size ? (size_t)n : out_size - 1;
+}
