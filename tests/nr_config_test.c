@@ -63,8 +63,8 @@ static nr_config_t parse_ok(const char *json)
 
 static void assert_no_secret(const char *err)
 {
-    static const char *const parts[] = {SECRET, "SeCrEt", "T0k3n", "xyzzy", FILE_SECRET, "plugh",
-                                        NULL};
+    static const char *const parts[] = {SECRET,      "SeCrEt", "T0k3n", "xyzzy",
+                                        FILE_SECRET, "plugh",  NULL};
     for (size_t i = 0; parts[i] != NULL; i++)
         cr_assert_null(strstr(err, parts[i]), "error leaks \"%s\": %s", parts[i], err);
 }
@@ -241,8 +241,8 @@ Test(config, config_overrides_defaults_key_by_key)
 
 Test(config, defaults_fill_keys_the_config_omits)
 {
-    nr_config_t c = parse_ok_env("{" ADDRESS "," URL ",\"machine_id\":\"m-default\"}",
-                                 "{" NODE "}", no_env);
+    nr_config_t c =
+        parse_ok_env("{" ADDRESS "," URL ",\"machine_id\":\"m-default\"}", "{" NODE "}", no_env);
     cr_assert_str_eq(c.address, "http://10.0.0.5:9200");
     cr_assert_str_eq(c.base_url, "https://cp.example.com");
     cr_assert_str_eq(c.machine_id, "m-default");
@@ -276,8 +276,8 @@ Test(config, config_beats_environment)
     static const char *const env[] = {"POOL_MANAGERD_NODE_ID=env-node",
                                       "POOL_MANAGERD_ADDRESS=http://10.1.1.1:9200",
                                       "POOL_MANAGERD_HEARTBEAT_INTERVAL_SECS=15", NULL};
-    nr_config_t c = parse_ok_env(NULL, "{" ADDRESS "," URL "," NODE ",\"heartbeat_interval_ms\":500}",
-                                 env);
+    nr_config_t c =
+        parse_ok_env(NULL, "{" ADDRESS "," URL "," NODE ",\"heartbeat_interval_ms\":500}", env);
     cr_assert_str_eq(c.node_id, "n1");
     cr_assert_str_eq(c.address, "http://10.0.0.5:9200");
     cr_assert_eq(c.heartbeat_interval_ms, 500);
@@ -419,7 +419,8 @@ Test(config, rejects_invalid_utf8_node_id_from_env_naming_the_variable)
 
 Test(config, rejects_non_string_node_id)
 {
-    parse_fails("{" ADDRESS "," URL "," TOKEN ",\"node_id\":7}", "config: node_id must be a string");
+    parse_fails("{" ADDRESS "," URL "," TOKEN ",\"node_id\":7}",
+                "config: node_id must be a string");
 }
 
 Test(config, rejects_machine_id_with_control_character)
@@ -583,9 +584,9 @@ Test(config, heartbeat_interval_ms_overrides_secs)
 
 Test(config, interval_in_config_replaces_the_defaults_interval_as_a_group)
 {
-    nr_config_t c = parse_ok_env("{\"heartbeat_interval_ms\":5000}",
-                                 "{" ADDRESS "," URL "," NODE ",\"heartbeat_interval_secs\":20}",
-                                 no_env);
+    nr_config_t c =
+        parse_ok_env("{\"heartbeat_interval_ms\":5000}",
+                     "{" ADDRESS "," URL "," NODE ",\"heartbeat_interval_secs\":20}", no_env);
     cr_assert_eq(c.heartbeat_interval_ms, 20000);
     nr_config_free(&c);
 }
@@ -609,13 +610,15 @@ Test(config, rejects_fractional_interval)
 
 Test(config, rejects_integral_float_interval)
 {
-    parse_fails(CFG("\"heartbeat_interval_ms\":1000.0"), "heartbeat_interval_ms must be an integer");
+    parse_fails(CFG("\"heartbeat_interval_ms\":1000.0"),
+                "heartbeat_interval_ms must be an integer");
     parse_fails(CFG("\"heartbeat_interval_ms\":1e3"), "heartbeat_interval_ms must be an integer");
 }
 
 Test(config, rejects_string_interval)
 {
-    parse_fails(CFG("\"heartbeat_interval_ms\":\"10\""), "heartbeat_interval_ms must be an integer");
+    parse_fails(CFG("\"heartbeat_interval_ms\":\"10\""),
+                "heartbeat_interval_ms must be an integer");
 }
 
 Test(config, rejects_bool_interval)
@@ -763,12 +766,14 @@ Test(config, keeps_explicit_timeouts_and_retries)
 
 Test(config, rejects_zero_request_timeout)
 {
-    parse_fails(CFG("\"request_timeout_ms\":0"), "config: request_timeout_ms must be an integer from 1");
+    parse_fails(CFG("\"request_timeout_ms\":0"),
+                "config: request_timeout_ms must be an integer from 1");
 }
 
 Test(config, rejects_zero_connect_timeout)
 {
-    parse_fails(CFG("\"connect_timeout_ms\":0"), "config: connect_timeout_ms must be an integer from 1");
+    parse_fails(CFG("\"connect_timeout_ms\":0"),
+                "config: connect_timeout_ms must be an integer from 1");
 }
 
 Test(config, rejects_zero_deregister_timeout)
@@ -985,7 +990,8 @@ Test(config, rejects_empty_token)
 
 Test(config, rejects_non_string_token)
 {
-    parse_fails("{" ADDRESS "," URL "," NODE ",\"api_token\":12345}", "config: api_token must be a string");
+    parse_fails("{" ADDRESS "," URL "," NODE ",\"api_token\":12345}",
+                "config: api_token must be a string");
 }
 
 static char *config_with_token_of(size_t len)
@@ -1198,7 +1204,8 @@ Test(config, rejects_invalid_pool_id_naming_its_index)
 
 Test(config, rejects_duplicate_pool_id)
 {
-    parse_fails(CFG("\"pools\":[\"a\",\"b\",\"a\"]"), "config: pools[2] repeats an earlier pool id");
+    parse_fails(CFG("\"pools\":[\"a\",\"b\",\"a\"]"),
+                "config: pools[2] repeats an earlier pool id");
 }
 
 Test(config, rejects_more_than_1024_pools)
@@ -1291,7 +1298,7 @@ Test(config, rejects_more_than_1024_env_pools)
 /* ---------------------------------------------------------------------- */
 
 #define GPU0                                                                                       \
-    "{\"device_id\":0,\"name\":\"NVIDIA H200\",\"vram_total_bytes\":150754820096,"               \
+    "{\"device_id\":0,\"name\":\"NVIDIA H200\",\"vram_total_bytes\":150754820096,"                 \
     "\"compute_capability\":\"9.0\"}"
 
 Test(config, reads_capabilities)
@@ -1343,7 +1350,8 @@ Test(config, rejects_capabilities_without_gpus)
 
 Test(config, rejects_non_array_gpus)
 {
-    parse_fails(CFG("\"capabilities\":{\"gpus\":{}}"), "config: capabilities.gpus must be an array");
+    parse_fails(CFG("\"capabilities\":{\"gpus\":{}}"),
+                "config: capabilities.gpus must be an array");
 }
 
 Test(config, rejects_unknown_key_in_capabilities_naming_its_path)
@@ -1467,9 +1475,9 @@ Test(config, error_is_truncated_to_the_buffer)
 {
     nr_config_t c;
     char err[16];
-    cr_assert_eq(nr_config_parse(NULL, "{\"nope\":1}", env_lookup, (void *)no_env, &c, err,
-                                 sizeof(err)),
-                 -1);
+    cr_assert_eq(
+        nr_config_parse(NULL, "{\"nope\":1}", env_lookup, (void *)no_env, &c, err, sizeof(err)),
+        -1);
     cr_assert_eq(strlen(err), sizeof(err) - 1);
     cr_assert_eq(strncmp(err, "config: unknown", 15), 0);
 }
@@ -1477,7 +1485,8 @@ Test(config, error_is_truncated_to_the_buffer)
 Test(config, error_buffer_may_be_null)
 {
     nr_config_t c;
-    cr_assert_eq(nr_config_parse(NULL, "{\"nope\":1}", env_lookup, (void *)no_env, &c, NULL, 0), -1);
+    cr_assert_eq(nr_config_parse(NULL, "{\"nope\":1}", env_lookup, (void *)no_env, &c, NULL, 0),
+                 -1);
     assert_zeroed(&c);
 }
 

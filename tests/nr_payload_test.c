@@ -92,8 +92,8 @@ static struct timespec at(time_t s, long ns)
 
 Test(register_body, has_exactly_the_documented_fields_with_their_types)
 {
-    static const char *const top[] = {"node_id", "machine_id", "address", "pools",
-                                      "capabilities", "version", NULL};
+    static const char *const top[] = {"node_id",      "machine_id", "address", "pools",
+                                      "capabilities", "version",    NULL};
     static const char *const caps_keys[] = {"gpus", "cpu_cores", "ram_total_bytes", NULL};
     static const char *const gpu_keys[] = {"device_id", "name", "vram_total_bytes",
                                            "compute_capability", NULL};
@@ -332,8 +332,9 @@ Test(register_body, null_config_gives_null)
 Test(heartbeat_body, has_exactly_the_documented_fields_with_their_types)
 {
     static const char *const top[] = {"timestamp", "pools", NULL};
-    static const char *const pool_keys[] = {"pool_id", "ready", "draining", "slots_free",
-                                            "slots_total", "vram_free_bytes", "engine", NULL};
+    static const char *const pool_keys[] = {"pool_id",    "ready",       "draining",
+                                            "slots_free", "slots_total", "vram_free_bytes",
+                                            "engine",     NULL};
     nr_pool_list_t pools = {0};
     json_object *o, *arr, *p;
 
@@ -359,8 +360,8 @@ Test(heartbeat_body, has_exactly_the_documented_fields_with_their_types)
 
 Test(heartbeat_body, omits_engine_when_unknown)
 {
-    static const char *const pool_keys[] = {"pool_id", "ready", "draining", "slots_free",
-                                            "slots_total", "vram_free_bytes", NULL};
+    static const char *const pool_keys[] = {
+        "pool_id", "ready", "draining", "slots_free", "slots_total", "vram_free_bytes", NULL};
     nr_pool_list_t pools = {0};
     json_object *o;
 
@@ -651,8 +652,9 @@ Test(error_message, non_string_message_gives_empty)
 Test(error_message, control_characters_are_stripped)
 {
     char out[64];
-    cr_assert_str_eq(message("{\"message\":\"line1\\nline2\\u001b[31m\\u0000!\"}", out, sizeof(out)),
-                     "line1line2[31m!");
+    cr_assert_str_eq(
+        message("{\"message\":\"line1\\nline2\\u001b[31m\\u0000!\"}", out, sizeof(out)),
+        "line1line2[31m!");
 }
 
 Test(error_message, invalid_utf8_is_replaced)

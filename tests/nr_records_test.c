@@ -117,7 +117,8 @@ Test(utf8, rejects_bytes_that_never_appear)
 Test(utf8, rejects_lone_continuation_bytes)
 {
     cr_assert_not(valid("\x80"));
-    cr_assert_not(valid("a\xBF" "b"));
+    cr_assert_not(valid("a\xBF"
+                        "b"));
 }
 
 Test(utf8, rejects_truncated_sequences)
@@ -125,7 +126,8 @@ Test(utf8, rejects_truncated_sequences)
     cr_assert_not(valid("\xC3"));
     cr_assert_not(valid("\xE2\x82"));
     cr_assert_not(valid("\xF0\x9F\x98"));
-    cr_assert_not(valid("\xE2\x82" "a"));
+    cr_assert_not(valid("\xE2\x82"
+                        "a"));
 }
 
 Test(utf8, rejects_sequence_cut_by_the_length)
@@ -141,14 +143,20 @@ Test(utf8, rejects_sequence_cut_by_the_length)
 Test(sanitize, replaces_each_invalid_sequence_with_u_fffd)
 {
     char out[64];
-    nr_utf8_sanitize("a\xFF" "b\xE2\x82" "c", 7, out, sizeof(out));
-    cr_assert_str_eq(out, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c");
+    nr_utf8_sanitize("a\xFF"
+                     "b\xE2\x82"
+                     "c",
+                     7, out, sizeof(out));
+    cr_assert_str_eq(out, "a\xEF\xBF\xBD"
+                          "b\xEF\xBF\xBD"
+                          "c");
 }
 
 Test(sanitize, drops_control_characters)
 {
     char out[64];
-    const char in[] = "ll\x01" "ama\ncpp\x7F\xC2\x85!";
+    const char in[] = "ll\x01"
+                      "ama\ncpp\x7F\xC2\x85!";
     nr_utf8_sanitize(in, sizeof(in) - 1, out, sizeof(out));
     cr_assert_str_eq(out, "llamacpp!");
 }
@@ -196,8 +204,8 @@ Test(compute_capability, accepts_major_dot_minor_digits)
 
 Test(compute_capability, rejects_anything_else)
 {
-    const char *bad[] = {"", "8", "8.", ".6", "8.6.1", "sm_86", "8,6", " 8.6", "8.6 ", "8.x",
-                         "-8.6", NULL};
+    const char *bad[] = {"",    "8",    "8.",   ".6",  "8.6.1", "sm_86",
+                         "8,6", " 8.6", "8.6 ", "8.x", "-8.6",  NULL};
     for (size_t i = 0; bad[i] != NULL; i++)
         cr_assert_not(nr_compute_capability_valid(bad[i]), "accepted \"%s\"", bad[i]);
     cr_assert_not(nr_compute_capability_valid(NULL));
@@ -429,9 +437,11 @@ Test(pools, engine_with_invalid_utf8_is_sanitised_not_refused)
 {
     nr_pool_list_t l = {0};
     pmd_pool_status_t p = pool("pool-0");
-    p.engine = "llama\xC0\x80" "cpp";
+    p.engine = "llama\xC0\x80"
+               "cpp";
     cr_assert_eq(nr_pool_list_add(&l, &p), PMD_OK);
-    cr_assert_str_eq(l.items[0].engine, "llama\xEF\xBF\xBD\xEF\xBF\xBD" "cpp");
+    cr_assert_str_eq(l.items[0].engine, "llama\xEF\xBF\xBD\xEF\xBF\xBD"
+                                        "cpp");
     nr_pool_list_clear(&l);
 }
 

@@ -41,7 +41,7 @@
 #include "nr_records.h"
 
 #define NR_TOKEN_MAX 4096
-#define NR_TOKEN_FILE_MAX (64 * 1024)
+#define NR_TOKEN_FILE_MAX ((size_t)64 * 1024)
 #define NR_DEFAULT_INTERVAL_MS 10000u
 #define NR_INTERVAL_MAX_SECS (NR_INTERVAL_MAX_MS / 1000u)
 #define NR_REQUEST_TIMEOUT_DEFAULT_MS 5000u
@@ -53,14 +53,26 @@
 #define NR_FROM_DEFAULTS " (in the built-in defaults)"
 #define NR_TOKEN_RULE "must be 1 to 4096 visible ASCII characters (0x21..0x7e)"
 
-static const char *const known_keys[] = {
-    "node_id",          "machine_id",           "address",
-    "orchestratord_url", "pools",               "capabilities",
-    "heartbeat_interval_secs", "heartbeat_interval_ms", "api_token",
-    "api_token_file",   "request_timeout_ms",   "connect_timeout_ms",
-    "deregister_timeout_ms", "retry_base_ms",   "retry_max_ms",
-    "ca_file",          "client_cert",          "client_key",
-    "tls_insecure",     NULL};
+static const char *const known_keys[] = {"node_id",
+                                         "machine_id",
+                                         "address",
+                                         "orchestratord_url",
+                                         "pools",
+                                         "capabilities",
+                                         "heartbeat_interval_secs",
+                                         "heartbeat_interval_ms",
+                                         "api_token",
+                                         "api_token_file",
+                                         "request_timeout_ms",
+                                         "connect_timeout_ms",
+                                         "deregister_timeout_ms",
+                                         "retry_base_ms",
+                                         "retry_max_ms",
+                                         "ca_file",
+                                         "client_cert",
+                                         "client_key",
+                                         "tls_insecure",
+                                         NULL};
 
 static const char *const capability_keys[] = {"gpus", "cpu_cores", "ram_total_bytes", NULL};
 static const char *const gpu_keys[] = {"device_id", "name", "vram_total_bytes",
@@ -152,8 +164,8 @@ static json_object *pick_layer(parse_ctx_t *p, const char *k1, const char *k2, c
     if (json_object_object_get_ex(p->cfg, k1, NULL) || json_object_object_get_ex(p->cfg, k2, NULL))
         return p->cfg;
     *where = NR_FROM_DEFAULTS;
-    if (p->def != NULL &&
-        (json_object_object_get_ex(p->def, k1, NULL) || json_object_object_get_ex(p->def, k2, NULL)))
+    if (p->def != NULL && (json_object_object_get_ex(p->def, k1, NULL) ||
+                           json_object_object_get_ex(p->def, k2, NULL)))
         return p->def;
     return NULL;
 }
@@ -209,12 +221,13 @@ static int key_known(const char *const *keys, const char *key)
 }
 
 /* Refuses the first key of obj not in keys; prefix names the parent. */
-static int check_keys(parse_ctx_t *p, json_object *obj, const char *const *keys,
-                      const char *prefix, const char *where)
+static int check_keys(parse_ctx_t *p, json_object *obj, const char *const *keys, const char *prefix,
+                      const char *where)
 {
     char buf[128];
 
-    json_object_object_foreach(obj, key, val) {
+    json_object_object_foreach(obj, key, val)
+    {
         (void)val;
         if (!key_known(keys, key))
             return fail(p, "unknown key \"%s%s\"%s", prefix, shown(key, buf, sizeof(buf)), where);
@@ -230,6 +243,8 @@ static int check_keys(parse_ctx_t *p, json_object *obj, const char *const *keys,
 static int json_string(parse_ctx_t *p, json_object *v, const char *field, const char *where,
                        const char **s, size_t *len)
 {
+    *s = "";
+    *len = 0;
     if (v == NULL || !json_object_is_type(v, json_type_string))
         return fail(p, "%s%s must be a string", field, where);
     *s = json_object_get_string(v);
@@ -275,8 +290,8 @@ static int env_uint(parse_ctx_t *p, const char *name, const char *s, uint64_t mi
     *out = v;
     return 0;
 bad:
-    return fail(p, "%s must be a decimal integer from %llu to %llu", name,
-                (unsigned long long)min, (unsigned long long)max);
+    return fail(p, "%s must be a decimal integer from %llu to %llu", name, (unsigned long long)min,
+                (unsigned long long)max);
 }
 
 /* An optional integer key with a default. */
@@ -313,6 +328,8 @@ static int resolve_string(parse_ctx_t *p, const char *key, const char *env_name,
     json_object *v;
     const char *where;
 
+    *s = NULL;
+    *len = 0;
     if (pick(p, key, &v, &where)) {
         snprintf(label, label_size, "%s%s", key, where);
         return json_string(p, v, key, where, s, len) == 0 ? 1 : -1;
@@ -405,8 +422,7 @@ static const char *url_problem(const char *s, size_t len)
         const char *port = auth + host_len;
         unsigned long n = 0;
         size_t digits = rest - 1;
-        if (port[0] != ':' || digits == 0 || digits > 5 ||
-            strspn(port + 1, "0123456789") < digits)
+        if (port[0] != ':' || digits == 0 || digits > 5 || strspn(port + 1, "0123456789") < digits)
             return "has an invalid port";
         for (size_t i = 1; i <= digits; i++)
             n = n * 10 + (unsigned long)(port[i] - '0');
@@ -442,7 +458,7 @@ static int parse_urls(parse_ctx_t *p, nr_config_t *c)
         return -1;
     /* Keep a path prefix, drop trailing slashes: base_url + "/v2/..." is right.
      * The host is non-empty, so this never reaches the scheme's "//". */
-    n = strlen(c->base_url);
+    n = c->base_url != NULL ? strlen(c->base_url) : 0;
     while (n > 0 && c->base_url[n - 1] == '/')
         c->base_url[--n] = '\0';
     return 0;
@@ -546,7 +562,7 @@ static int parse_gpu(parse_ctx_t *p, json_object *g, size_t i, const char *where
     json_object *v;
     const char *s;
     size_t len;
-    uint64_t u;
+    uint64_t u = 0;
 
     snprintf(f, sizeof(f), "capabilities.gpus[%zu].", i);
     if (g == NULL || !json_object_is_type(g, json_type_object))
@@ -568,8 +584,8 @@ static int parse_gpu(parse_ctx_t *p, json_object *g, size_t i, const char *where
         return -1;
     snprintf(f, sizeof(f), "capabilities.gpus[%zu].name", i);
     json_object_object_get_ex(g, "name", &v);
-    if (json_string(p, v, f, where, &s, &len) != 0 || identity_ok(p, f, s, len, NR_MAX_STRING) != 0 ||
-        dup_into(p, s, len, &out->name) != 0)
+    if (json_string(p, v, f, where, &s, &len) != 0 ||
+        identity_ok(p, f, s, len, NR_MAX_STRING) != 0 || dup_into(p, s, len, &out->name) != 0)
         return -1;
     snprintf(f, sizeof(f), "capabilities.gpus[%zu].compute_capability", i);
     json_object_object_get_ex(g, "compute_capability", &v);
@@ -584,7 +600,7 @@ static int parse_capabilities(parse_ctx_t *p, nr_config_t *c)
 {
     json_object *caps, *gpus, *v;
     const char *where;
-    uint64_t u;
+    uint64_t u = 0;
     size_t n;
 
     if (!pick(p, "capabilities", &caps, &where))
@@ -613,7 +629,8 @@ static int parse_capabilities(parse_ctx_t *p, nr_config_t *c)
         c->cpu_cores = (uint32_t)u;
     }
     if (json_object_object_get_ex(caps, "ram_total_bytes", &v) &&
-        json_uint(p, v, "capabilities.ram_total_bytes", where, 0, UINT64_MAX, &c->ram_total_bytes) != 0)
+        json_uint(p, v, "capabilities.ram_total_bytes", where, 0, UINT64_MAX,
+                  &c->ram_total_bytes) != 0)
         return -1;
     c->has_capabilities = 1;
     return 0;
@@ -737,8 +754,7 @@ static int readable_file(parse_ctx_t *p, const char *key, char **out)
         return fail(p, "%s%s \"%s\" is not readable (%s)", key, where, shown(s, buf, sizeof(buf)),
                     strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return fail(p, "%s%s \"%s\" is not a regular file", key, where,
-                    shown(s, buf, sizeof(buf)));
+        return fail(p, "%s%s \"%s\" is not a regular file", key, where, shown(s, buf, sizeof(buf)));
     return dup_into(p, s, len, out);
 }
 
@@ -896,7 +912,7 @@ char *nr_config_read_token_file(const char *path, char *err, size_t err_size)
     }
     read_len = len;
     if (len > NR_TOKEN_FILE_MAX) {
-        copy_error(err, err_size, "api_token_file \"%s\": larger than %d bytes", shown_path,
+        copy_error(err, err_size, "api_token_file \"%s\": larger than %zu bytes", shown_path,
                    NR_TOKEN_FILE_MAX);
     } else {
         while (len > 0 && strchr(" \t\r\n\v\f", buf[len - 1]) != NULL)

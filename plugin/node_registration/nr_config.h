@@ -70,7 +70,7 @@ typedef const char *(*nr_env_lookup_fn)(const char *name, void *ctx);
 int nr_config_parse(const char *defaults_json, const char *config_json, nr_env_lookup_fn env,
                     void *env_ctx, nr_config_t *out, char *err, size_t err_size);
 
-/* Reads a token file: trims one trailing newline/whitespace, validates the
+/* Reads a token file: trims trailing whitespace and newlines, validates the
  * token's characters. Returns a malloc'd token or NULL with err set (the
  * message names the file, never the content). Also used for rotation. */
 char *nr_config_read_token_file(const char *path, char *err, size_t err_size);

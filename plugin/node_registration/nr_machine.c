@@ -37,11 +37,18 @@ static nr_decision_t set_state(nr_machine_t *m, nr_state_t s, nr_reason_t why)
     return d;
 }
 
+/* a + b, saturating: a huge Retry-After means "much later", never a time
+ * that wrapped around into the past (found by tests/fuzz/fuzz_response). */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
 static void schedule(nr_machine_t *m, nr_decision_t *d, nr_request_t r, uint64_t now_ns,
                      uint64_t delay_ns)
 {
     m->next_request = r;
-    m->next_due_ns = now_ns + delay_ns;
+    m->next_due_ns = add_sat(now_ns, delay_ns);
     d->delay_ns = delay_ns;
 }
 
@@ -107,7 +114,7 @@ static nr_decision_t on_heartbeat_failure(nr_machine_t *m, const nr_outcome_t *o
     d.reset_connection = m->heartbeat_failures >= NR_DEGRADED_AFTER;
     nr_grid_advance(&m->grid, now_ns);
     uint64_t due = nr_grid_due(&m->grid);
-    uint64_t floor = now_ns + retry_after_ns(o);
+    uint64_t floor = add_sat(now_ns, retry_after_ns(o));
     schedule(m, &d, NR_REQUEST_HEARTBEAT, now_ns, (due > floor ? due : floor) - now_ns);
     return d;
 }

@@ -21,14 +21,14 @@
 #include <string.h>
 
 /* 1 when the record's struct_size covers the whole of field. */
-#define NR_COVERS(rec, type, field)                                                        \
+#define NR_COVERS(rec, type, field)                                                                \
     ((size_t)(rec)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
 
 #define NR_STR_(x) #x
 #define NR_STR(x) NR_STR_(x)
 
 /* Longest host string read while sanitising (control characters shrink it). */
-#define NR_SANITIZE_READ_MAX (4 * NR_MAX_STRING)
+#define NR_SANITIZE_READ_MAX ((size_t)4 * NR_MAX_STRING)
 
 /* ---------------------------------------------------------------------- */
 /* UTF-8                                                                  */
@@ -186,12 +186,12 @@ static int32_t refuse(char *first_error, size_t *refused, int32_t code, const ch
 
 static int32_t refuse(char *first_error, size_t *refused, int32_t code, const char *fmt, ...)
 {
-    if (*refused == 0 || first_error[0] == '\0') {
-        va_list ap;
-        va_start(ap, fmt);
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (*refused == 0 || first_error[0] == '\0')
         vsnprintf(first_error, NR_FIRST_ERROR_SIZE, fmt, ap);
-        va_end(ap);
-    }
+    va_end(ap);
     (*refused)++;
     return code;
 }
@@ -222,7 +222,7 @@ static int reserve_one(void **items, size_t *capacity, size_t count, size_t elem
 int32_t nr_pool_list_add(nr_pool_list_t *list, const pmd_pool_status_t *pool)
 {
     char *first = list != NULL ? list->first_error : NULL;
-    size_t index;
+    size_t index, len;
     const char *problem;
     nr_pool_t rec;
 
@@ -241,13 +241,12 @@ int32_t nr_pool_list_add(nr_pool_list_t *list, const pmd_pool_status_t *pool)
         return refuse(first, &list->refused, PMD_ERR_HOST_DATA, "pool %zu: pool_id is missing",
                       index);
 
-    problem = nr_identity_problem(pool->pool_id, strnlen(pool->pool_id, NR_MAX_STRING + 1),
-                                  NR_MAX_STRING);
+    len = strnlen(pool->pool_id, NR_MAX_STRING + 1);
+    problem = nr_identity_problem(pool->pool_id, len, NR_MAX_STRING);
     if (problem != NULL)
         return refuse(first, &list->refused, PMD_ERR_HOST_DATA, "pool %zu: pool_id %s%s", index,
                       problem,
-                      strcmp(problem, "is too long") == 0 ? " (over " NR_STR(NR_MAX_STRING) " bytes)"
-                                                          : "");
+                      len > NR_MAX_STRING ? " (over " NR_STR(NR_MAX_STRING) " bytes)" : "");
     for (size_t i = 0; i < list->count; i++) {
         if (strcmp(list->items[i].pool_id, pool->pool_id) == 0)
             return refuse(first, &list->refused, PMD_ERR_HOST_DATA,
@@ -266,9 +265,10 @@ int32_t nr_pool_list_add(nr_pool_list_t *list, const pmd_pool_status_t *pool)
     if (NR_COVERS(pool, pmd_pool_status_t, vram_free_bytes))
         rec.vram_free_bytes = pool->vram_free_bytes;
 
-    rec.pool_id = strdup(pool->pool_id);
+    rec.pool_id = strndup(pool->pool_id, len);
     if (rec.pool_id == NULL ||
-        (NR_COVERS(pool, pmd_pool_status_t, engine) && copy_description(pool->engine, &rec.engine) != 0) ||
+        (NR_COVERS(pool, pmd_pool_status_t, engine) &&
+         copy_description(pool->engine, &rec.engine) != 0) ||
         reserve_one((void **)&list->items, &list->capacity, list->count, sizeof(nr_pool_t),
                     NR_MAX_POOLS) != 0) {
         free(rec.pool_id);

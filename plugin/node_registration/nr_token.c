@@ -4,6 +4,7 @@
  */
 #include "nr_token.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,8 @@ int nr_token_refresh(nr_token_t *t, uint64_t now_ns, int force)
     t->last_check_ns = now_ns;
     struct stat st;
     if (stat(t->file, &st) != 0) {
-        snprintf(t->last_error, sizeof(t->last_error), "api_token_file %s: cannot stat", t->file);
+        snprintf(t->last_error, sizeof(t->last_error), "api_token_file: cannot stat: %s",
+                 strerror(errno));
         return -1;
     }
     if (!file_changed(t, &st) && !force)
