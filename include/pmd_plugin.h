@@ -48,7 +48,8 @@ extern "C" {
  * History:
  *   1.0  lifecycle, host callbacks (log, pools, capabilities, state).
  *   1.1  extension queries: pmd_host_t.get_extension and
- *        pmd_plugin_t.get_extension, first extension pmd.ext.conformance/1.
+ *        pmd_plugin_t.get_extension; extensions pmd.ext.conformance/1 and
+ *        pmd.ext.stats/1.
  */
 #define PMD_ABI_VERSION_MAJOR 1
 #define PMD_ABI_VERSION_MINOR 1
@@ -140,11 +141,13 @@ typedef struct pmd_node_resources {
  * Sinks: the plugin hands the host a sink, the host pushes records into it.
  * Each record is read during the sink call only: the plugin copies what it
  * keeps, so the host's strings need only live until the sink call returns.
- * A sink function returns PMD_OK, or PMD_ERR_HOST_DATA for an invalid record
- * (the plugin logs one line naming the field), or PMD_ERR_LIMIT when the
+ * A sink function makes no host callback. It returns PMD_OK, or
+ * PMD_ERR_HOST_DATA for an invalid record (the plugin logs one line naming
+ * the field after the host callback returns), or PMD_ERR_LIMIT when the
  * plugin's bound on the number of records is reached; the host may keep
  * pushing, the plugin keeps ignoring.
- * Sinks are valid only during the host callback they were passed to.
+ * Sinks are valid only during the host callback they were passed to. The
+ * host checks a sink's struct_size covers a function before calling it.
  */
 typedef struct pmd_pool_sink {
     uint32_t struct_size;
@@ -389,8 +392,9 @@ typedef struct pmd_ext_conformance {
  * pmd.ext.stats/1 (plugin side): counters an operator asks about (is my node
  * registered, since when, and if not, why?).
  *
- * get: fills the fields of *out that fit in out->struct_size (set by the
- *   host; fields the plugin does not know stay as the host left them).
+ * get: fills the fields of *out that fit in both out->struct_size (set by
+ *   the host) and the plugin's own sizeof, and writes the size it filled back
+ *   into out->struct_size, so the host can tell an absent field from a zero.
  *   An ABI call on the instance: host thread, any state after init, never
  *   blocks, makes no host callbacks. Strings stay valid until the next call
  *   on the instance. Returns PMD_OK, PMD_ERR_INVALID_ARGUMENT (NULL or
@@ -421,6 +425,7 @@ typedef struct pmd_stats {
     uint64_t events_dropped;          /* log lines / states lost: host not ticking */
     const char *node_id;              /* never NULL */
     const char *last_error;           /* "" when none; never a secret */
+    uint64_t stop_timeout_ms;         /* this instance's bound on stop/destroy */
 } pmd_stats_t;
 
 #define PMD_STATS_MIN_SIZE ((uint32_t)offsetof(pmd_stats_t, node_id))

@@ -9,6 +9,9 @@ packages=(
   valgrind curl jq
 )
 
+# The Rust host (hosts/rust) needs cargo; Debian's (Rust 1.63) is enough.
+command -v cargo >/dev/null 2>&1 || packages+=(cargo)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -376,13 +376,13 @@ static const pmd_ext_conformance_t nr_conformance = {
     "\"heartbeat_interval_ms\":200,\"request_timeout_ms\":500,"
     "\"deregister_timeout_ms\":500,\"retry_base_ms\":50,\"retry_max_ms\":200}"};
 
-/* Copies src into the part of dst the host's struct_size covers. */
+/* Copies src into the part of dst both sides know; dst->struct_size then
+ * says how much was filled. */
 static void copy_within(pmd_stats_t *dst, const pmd_stats_t *src)
 {
     size_t n = dst->struct_size < sizeof(*src) ? dst->struct_size : sizeof(*src);
-    uint32_t size = dst->struct_size;
     memcpy(dst, src, n);
-    dst->struct_size = size;
+    dst->struct_size = (uint32_t)n;
 }
 
 static void fill_stats(struct pmd_instance *in, pmd_stats_t *s)
@@ -413,6 +413,7 @@ static void fill_stats(struct pmd_instance *in, pmd_stats_t *s)
     snprintf(in->last_error, sizeof(in->last_error), "%s", w.last_error);
     s->node_id = in->cfg.node_id;
     s->last_error = in->last_error;
+    s->stop_timeout_ms = in->cfg.deregister_timeout_ms + NR_STOP_SLACK_MS;
 }
 
 static int32_t nr_stats_get(pmd_instance_t *in, pmd_stats_t *out)

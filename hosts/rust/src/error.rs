@@ -75,13 +75,7 @@ pub enum Error {
     /// `dlopen` or `dlsym` failed (the C loader's `PMD_ERR_RESOURCE`).
     Load { path: PathBuf, reason: String },
     /// The plugin speaks another ABI major; only its frozen prefix was read.
-    AbiMajor {
-        path: PathBuf,
-        plugin_name: String,
-        plugin_version: String,
-        plugin_major: u32,
-        plugin_minor: u32,
-    },
+    AbiMajor { path: PathBuf, plugin_name: String, plugin_version: String, plugin_major: u32, plugin_minor: u32 },
     /// The descriptor failed vetting (the C loader's `PMD_ERR_INVALID_ARGUMENT`,
     /// or the entry's own code).
     Descriptor { path: PathBuf, code: ResultCode, reason: String },

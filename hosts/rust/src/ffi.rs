@@ -128,13 +128,7 @@ pub struct PmdHost {
     pub get_extension: Option<HostGetExtensionFn>,
 }
 
-pub type InitFn = unsafe extern "C" fn(
-    *const PmdHost,
-    *const c_char,
-    *mut *mut PmdInstance,
-    *mut c_char,
-    u32,
-) -> i32;
+pub type InitFn = unsafe extern "C" fn(*const PmdHost, *const c_char, *mut *mut PmdInstance, *mut c_char, u32) -> i32;
 pub type InstanceFn = unsafe extern "C" fn(*mut PmdInstance) -> i32;
 pub type TickFn = unsafe extern "C" fn(*mut PmdInstance, u64) -> i32;
 pub type DestroyFn = unsafe extern "C" fn(*mut PmdInstance);
@@ -197,6 +191,7 @@ pub struct PmdStats {
     pub events_dropped: u64,
     pub node_id: *const c_char,
     pub last_error: *const c_char,
+    pub stop_timeout_ms: u64,
 }
 
 pub type StatsGetFn = unsafe extern "C" fn(*mut PmdInstance, *mut PmdStats) -> i32;
@@ -217,6 +212,7 @@ macro_rules! pmd_offset_of {
         let base = slot.as_ptr();
         // SAFETY: addr_of! forms a place-to-pointer without a reference or a
         // read, which is allowed on uninitialised memory.
+        #[allow(unused_unsafe)]
         let field = unsafe { ::std::ptr::addr_of!((*base).$field) };
         (field as *const u8 as usize) - (base as *const u8 as usize)
     }};
@@ -231,6 +227,8 @@ macro_rules! end_of {
         }
         let slot = ::std::mem::MaybeUninit::<$ty>::uninit();
         let base = slot.as_ptr();
+        // SAFETY: as pmd_offset_of!.
+        #[allow(unused_unsafe)]
         let field = unsafe { ::std::ptr::addr_of!((*base).$field) };
         (field as *const u8 as usize) - (base as *const u8 as usize) + size_of_pointee(field)
     }};
@@ -275,6 +273,7 @@ const _: () = {
     assert!(size_of::<PmdCapabilitySink>() == 32);
     assert!(size_of::<PmdExtConformance>() == 16);
     assert!(size_of::<PmdExtStats>() == 16);
+    assert!(size_of::<PmdStats>() == 176);
     assert!(size_of::<Option<LogFn>>() == size_of::<*const c_void>());
 };
 
