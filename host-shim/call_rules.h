@@ -2,7 +2,8 @@
  * call_rules.h - which host callbacks a plugin may make during which ABI
  * call (plugin.abi.md section 5, "Lifecycle states" of each callback):
  * log during any call; state_changed not during init; list_pools and
- * get_capabilities only during start, tick and stop. Shared by the shim and
+ * get_capabilities only during start, tick and stop; none at all during
+ * pmd.ext.stats/1 get (it "makes no host callbacks"). Shared by the shim and
  * the test host so that both flag the same violations.
  */
 #ifndef SHIM_CALL_RULES_H
@@ -14,7 +15,8 @@ typedef enum shim_call {
     SHIM_CALL_START,
     SHIM_CALL_TICK,
     SHIM_CALL_STOP,
-    SHIM_CALL_DESTROY
+    SHIM_CALL_DESTROY,
+    SHIM_CALL_STATS /* pmd_ext_stats_t.get */
 } shim_call_t;
 
 typedef enum shim_callback {

@@ -8,6 +8,11 @@
 
 #include "log_line.h"
 
+static const char *plugin_name(const shim_host_t *h)
+{
+    return h->plugin != NULL && h->plugin->name != NULL ? h->plugin->name : "plugin";
+}
+
 /* Checks the rules for one callback; logs and counts a violation. Returns
  * 1 when the callback may touch shared data (host thread, inside a call),
  * even if this call is not one it is allowed in. */
@@ -17,14 +22,15 @@ static int callback_allowed(shim_host_t *h, shim_callback_t cb, const char *name
     int call = atomic_load(&h->current_call);
     if (on_thread && call >= 0 && shim_callback_allowed_in(cb, (shim_call_t)call))
         return 1;
+    char problem[64];
     atomic_fetch_add(&h->violations, 1);
     if (!on_thread || call < 0)
-        log_line_emitf(h->out, "ERROR", "ABI violation: %s called %s", name,
-                       !on_thread ? "from a thread that is not the host thread"
-                                  : "outside an ABI call");
+        snprintf(problem, sizeof(problem), "%s", !on_thread
+                 ? "called from a thread that is not the host thread" : "called outside an ABI call");
     else
-        log_line_emitf(h->out, "ERROR", "ABI violation: %s called during %s", name,
-                       shim_call_name((shim_call_t)call));
+        snprintf(problem, sizeof(problem), "called during %s", shim_call_name((shim_call_t)call));
+    log_line_emitf(h->out, "ERROR", LOG_SELF " event=abi_violation by=%s callback=%s problem=\"%s\"",
+                   plugin_name(h), name, problem);
     return on_thread && call >= 0;
 }
 
@@ -32,23 +38,37 @@ static void cb_log(void *host_data, int32_t level, const char *message)
 {
     shim_host_t *h = host_data;
     callback_allowed(h, SHIM_CB_LOG, "log");
-    log_line_emit(h->out, log_line_level_tag(level), message); /* printing is safe anywhere */
+    /* printing is safe anywhere; the plugin's text follows its name */
+    log_line_emitf(h->out, log_line_level_tag(level), "plugin=%s %s", plugin_name(h),
+                   message != NULL ? message : "(null)");
+}
+
+static const char *state_level(int32_t state)
+{
+    switch (state) {
+    case PMD_NODE_DEGRADED: return "WARN";
+    case PMD_NODE_UNAUTHORIZED: return "ERROR";
+    default: return shim_state_name(state) != NULL ? "INFO" : "WARN";
+    }
 }
 
 static void cb_state_changed(void *host_data, int32_t state, const char *detail)
 {
     shim_host_t *h = host_data;
-    char name[32];
+    char name[32], node[300] = "", quoted[600] = "";
     const char *known = shim_state_name(state);
-    callback_allowed(h, SHIM_CB_STATE_CHANGED, "state_changed");
+    if (callback_allowed(h, SHIM_CB_STATE_CHANGED, "state_changed"))
+        atomic_store(&h->last_state, state);
     if (known != NULL)
         snprintf(name, sizeof(name), "%s", known);
     else
         snprintf(name, sizeof(name), "state-%d", (int)state);
-    if (detail == NULL)
-        log_line_emit(h->out, "STATE", name);
-    else
-        log_line_emitf(h->out, "STATE", "%s (%s)", name, detail);
+    if (h->node_id[0] != '\0')
+        snprintf(node, sizeof(node), " node=%s", h->node_id);
+    if (detail != NULL)
+        log_line_quote(quoted, sizeof(quoted), detail);
+    log_line_emitf(h->out, state_level(state), "plugin=%s%s event=state_changed state=%s%s%s",
+                   plugin_name(h), node, name, detail != NULL ? " detail=" : "", quoted);
 }
 
 static const char *result_name(const shim_host_t *h, int32_t rc)
@@ -63,8 +83,10 @@ static void note_sink_problem(shim_host_t *h, char *last, size_t last_size, cons
     if (strcmp(last, problem) == 0)
         return;
     snprintf(last, last_size, "%s", problem);
+    char quoted[sizeof(h->pool_sink_problem) * 2 + 3];
     if (problem[0] != '\0')
-        log_line_emit(h->out, "WARN", problem);
+        log_line_emitf(h->out, "WARN", LOG_SELF " event=host_data_refused by=%s reason=%s",
+                       plugin_name(h), log_line_quote(quoted, sizeof(quoted), problem));
 }
 
 static int32_t cb_list_pools(void *host_data, const pmd_pool_sink_t *sink)
@@ -132,7 +154,15 @@ void shim_host_setup(shim_host_t *h, FILE *out, const char *host_version,
     h->host_thread = pthread_self();
     atomic_init(&h->current_call, -1);
     atomic_init(&h->violations, 0);
+    atomic_init(&h->last_state, -1);
 }
+
+void shim_host_set_node_id(shim_host_t *h, const char *node_id)
+{
+    snprintf(h->node_id, sizeof(h->node_id), "%s", node_id != NULL ? node_id : "");
+}
+
+int32_t shim_host_last_state(shim_host_t *h) { return atomic_load(&h->last_state); }
 
 void shim_host_enter(shim_host_t *h, shim_call_t call) { atomic_store(&h->current_call, (int)call); }
 

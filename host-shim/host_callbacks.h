@@ -6,7 +6,14 @@
  * the host thread while the shim is inside an ABI call (shim_host_enter /
  * shim_host_leave around every call), and only during the calls
  * call_rules.h allows it in; anything else is logged as
- * "ABI violation: ..." and counted.
+ * "event=abi_violation" and counted.
+ *
+ * Line shape (log_line.h): a plugin's log line is printed as
+ * "plugin=<name> <its text>" (node_registration's text is already
+ * "node=<id> event=<name> key=value ..."); a state change as
+ * "plugin=<name> node=<id> event=state_changed state=<name> detail=\"...\""
+ * (node= once the shim knows the id); the shim's own lines as
+ * "plugin=pmd-host-shim event=<name> ...".
  */
 #ifndef SHIM_HOST_CALLBACKS_H
 #define SHIM_HOST_CALLBACKS_H
@@ -31,6 +38,8 @@ typedef struct shim_host {
     atomic_uint violations;
     char pool_sink_problem[256];     /* last sink refusal logged; "" = none */
     char caps_sink_problem[256];
+    char node_id[256];               /* "" until known (stats); host thread only */
+    atomic_int last_state;           /* last state_changed value, -1 = none yet */
 } shim_host_t;
 
 /* Fills h for use from the calling thread, which becomes the host thread.
@@ -42,6 +51,12 @@ void shim_host_setup(shim_host_t *h, FILE *out, const char *host_version,
 /* Bracket every call into the plugin, naming it. */
 void shim_host_enter(shim_host_t *h, shim_call_t call);
 void shim_host_leave(shim_host_t *h);
+
+/* The node id shown on state lines (from the plugin's stats). Host thread. */
+void shim_host_set_node_id(shim_host_t *h, const char *node_id);
+
+/* Last state reported through state_changed, -1 when none yet. */
+int32_t shim_host_last_state(shim_host_t *h);
 
 /* Callbacks that broke the rules so far. */
 unsigned shim_host_violations(shim_host_t *h);

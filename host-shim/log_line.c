@@ -116,6 +116,17 @@ const char *log_line_level_tag(int32_t level)
     }
 }
 
+/* Not empty, and no space, quote, '=', backslash or control character. */
+static int is_bare_word(const char *v)
+{
+    if (*v == '\0')
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++)
+        if (*p <= 0x20 || *p == 0x7f || *p == '"' || *p == '=' || *p == '\\')
+            return 0;
+    return 1;
+}
+
 const char *log_line_quote(char *out, size_t out_size, const char *value)
 {
     const char *v = value ? value : "";
@@ -123,6 +134,10 @@ const char *log_line_quote(char *out, size_t out_size, const char *value)
     if (out_size < 3) {
         if (out_size > 0)
             out[0] = '\0';
+        return out;
+    }
+    if (is_bare_word(v)) {
+        snprintf(out, out_size, "%s", v);
         return out;
     }
     out[len++] = '"';

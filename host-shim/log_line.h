@@ -50,9 +50,10 @@ void log_line_emit(FILE *stream, const char *tag, const char *message);
  */
 #define LOG_SELF "plugin=pmd-host-shim"
 
-/* value as a double-quoted key=value value ("a \"b\""), with \ and "
- * escaped and cut to fit out; control characters are left for
- * log_line_sanitize. Returns out. */
+/* value as the value of a key=value pair: as it is when it is a bare word
+ * (not empty; no space, '"', '=', backslash or control character), else in
+ * double quotes with backslash and '"' escaped; cut to fit out. Other
+ * control characters are left for log_line_sanitize. Returns out. */
 const char *log_line_quote(char *out, size_t out_size, const char *value);
 
 /* printf-style log_line_emit for the shim's own lines. */

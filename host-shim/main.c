@@ -3,7 +3,10 @@
  * pool-managerd will (loader.h), feeds it pools and capabilities from files,
  * ticks it on a drift-free monotonic schedule, prints its log lines and
  * state changes to stderr, and tears it down on SIGINT/SIGTERM or after
- * --run-for seconds. This file is the CLI and the run loop only.
+ * --run-for seconds. With --metrics-port it serves the plugin's
+ * pmd.ext.stats/1 counters to Prometheus (metrics_server.h), read here on
+ * the host thread; on a terminal it prints a status line every 10 s.
+ * This file is the CLI and the run loop only.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capabilities.h"
 #include "discover.h"
@@ -21,6 +25,8 @@
 #include "json_fields.h"
 #include "loader.h"
 #include "log_line.h"
+#include "metrics_format.h"
+#include "metrics_server.h"
 #include "pools_file.h"
 
 #ifndef PMD_SHIM_VERSION
@@ -32,6 +38,10 @@
 #define NS_PER_MS 1000000ull
 #define NS_PER_S 1000000000ull
 #define MAX_SLEEP_NS (100ull * NS_PER_MS) /* bounds the signal-check latency */
+#define STATS_PERIOD_NS (250ull * NS_PER_MS) /* stats read at most this often */
+
+/* One of the shim's own event lines: "plugin=pmd-host-shim event=...". */
+#define EVENT(level, ...) log_line_emitf(stderr, level, LOG_SELF " " __VA_ARGS__)
 
 typedef struct options {
     const char *plugin_path;
@@ -39,7 +49,11 @@ typedef struct options {
     const char *pools_path;        /* NULL = no pools */
     const char *capabilities_path; /* NULL = discover */
     uint64_t tick_ns;
-    uint64_t run_for_ns; /* UINT64_MAX = until a signal */
+    uint64_t run_for_ns;          /* UINT64_MAX = until a signal */
+    int metrics_port;             /* -1 = no metrics endpoint */
+    const char *metrics_port_file;
+    uint64_t status_every_ns;     /* 0 = no status line */
+    int discover_only;            /* --discover */
 } options_t;
 
 typedef struct shim {
@@ -52,6 +66,12 @@ typedef struct shim {
     shim_host_t host;
     pmd_instance_t *instance;
     int32_t last_tick_rc;
+    const pmd_ext_stats_t *stats_ext; /* NULL: the plugin offers no stats */
+    int32_t last_stats_rc;
+    shim_metrics_snapshot_t snap;     /* latest stats, host thread's copy */
+    shim_metrics_server_t *metrics;   /* NULL without --metrics-port */
+    int status_line;                  /* stderr is a terminal and status is on */
+    uint64_t next_stats_ns, next_status_ns;
 } shim_t;
 
 static volatile sig_atomic_t g_stop_signal;
@@ -61,20 +81,29 @@ static void on_stop_signal(int sig) { g_stop_signal = sig; }
 static const char usage_text[] =
     "usage: pmd-host-shim --plugin PATH --config FILE [--pools FILE]\n"
     "                     [--capabilities FILE] [--tick-ms N] [--run-for SECONDS]\n"
-    "       pmd-host-shim --help | --version\n"
+    "                     [--metrics-port N [--metrics-port-file PATH]]\n"
+    "                     [--status-every SECONDS]\n"
+    "       pmd-host-shim --discover | --help | --version\n"
     "\n"
     "Loads a pmd plugin (" PMD_PLUGIN_ENTRY_SYMBOL "), hands it the text of the config\n"
     "file, starts it and ticks it every --tick-ms (1..60000, default 100) until\n"
     "SIGINT/SIGTERM (a second one kills) or --run-for seconds (decimal) have\n"
     "passed; then stop(), destroy() and exit.\n"
     "  --pools FILE         JSON array of pools, re-read when it changes\n"
-    "  --capabilities FILE  NodeCapabilities JSON; default: discovered (no GPUs yet)\n"
-    "Plugin log lines and state changes go to stderr, timestamped.\n"
+    "  --capabilities FILE  NodeCapabilities JSON; default: discovered (CPU, RAM,\n"
+    "                       GPUs through libnvidia-ml.so.1 or $PMD_NVML_LIBRARY)\n"
+    "  --metrics-port N     serve GET /metrics (Prometheus text) on 127.0.0.1:N;\n"
+    "                       0 picks a free port (logged as event=metrics_listening)\n"
+    "  --metrics-port-file PATH  write the bound port there (atomic rename)\n"
+    "  --status-every SECONDS    status line period when stderr is a terminal\n"
+    "                       (default 10; 0 = never)\n"
+    "  --discover           print this machine's NodeCapabilities JSON and exit\n"
+    "Lines on stderr: \"<time> <level> plugin=<name> [node=<id>] event=<name> ...\".\n"
     "Exit: 0 clean; 1 load, config or init failure, failed stop or an ABI\n"
     "violation by the plugin; 2 usage error.\n";
 
-/* One plain "pmd-host-shim: ..." line (no timestamp: start-up and fatal
- * lines), sanitised because it may carry plugin or command-line text. */
+/* One plain "pmd-host-shim: ..." line (no timestamp: usage errors, for the
+ * person at the command line), sanitised because it carries their text. */
 static void plain_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void plain_line(const char *fmt, ...)
@@ -117,6 +146,59 @@ static int parse_run_for(const char *s, uint64_t *out)
     return 0;
 }
 
+static int parse_port(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* One option with a value; 0, or EXIT_USAGE. */
+static int parse_value(int c, const char *arg, options_t *o)
+{
+    switch (c) {
+    case 'p': o->plugin_path = arg; return 0;
+    case 'c': o->config_path = arg; return 0;
+    case 'P': o->pools_path = arg; return 0;
+    case 'C': o->capabilities_path = arg; return 0;
+    case 'f': o->metrics_port_file = arg; return 0;
+    case 't':
+        if (parse_tick_ms(arg, &o->tick_ns) == 0)
+            return 0;
+        return usage_error("--tick-ms must be an integer from 1 to 60000, not", arg);
+    case 'r':
+        if (parse_run_for(arg, &o->run_for_ns) == 0)
+            return 0;
+        return usage_error("--run-for must be a number of seconds >= 0, not", arg);
+    case 'm':
+        if (parse_port(arg, &o->metrics_port) == 0)
+            return 0;
+        return usage_error("--metrics-port must be a port from 0 to 65535, not", arg);
+    case 's':
+        if (parse_run_for(arg, &o->status_every_ns) == 0)
+            return 0;
+        return usage_error("--status-every must be a number of seconds >= 0, not", arg);
+    default: return usage_error("unknown option", arg);
+    }
+}
+
+static int check_args(int argc, char **argv, const options_t *o)
+{
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    if (o->discover_only)
+        return 0;
+    if (o->plugin_path == NULL || o->config_path == NULL)
+        return usage_error("--plugin and --config are required", NULL);
+    if (o->metrics_port_file != NULL && o->metrics_port < 0)
+        return usage_error("--metrics-port-file needs --metrics-port", NULL);
+    return 0;
+}
+
 /* 0 to run, EXIT_USAGE on a usage error, -1 when --help/--version answered. */
 static int parse_args(int argc, char **argv, options_t *o)
 {
@@ -124,41 +206,33 @@ static int parse_args(int argc, char **argv, options_t *o)
         {"plugin", required_argument, NULL, 'p'},  {"config", required_argument, NULL, 'c'},
         {"pools", required_argument, NULL, 'P'},   {"capabilities", required_argument, NULL, 'C'},
         {"tick-ms", required_argument, NULL, 't'}, {"run-for", required_argument, NULL, 'r'},
+        {"metrics-port", required_argument, NULL, 'm'},
+        {"metrics-port-file", required_argument, NULL, 'f'},
+        {"status-every", required_argument, NULL, 's'},
+        {"discover", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     int c;
-    *o = (options_t){.tick_ns = 100 * NS_PER_MS, .run_for_ns = UINT64_MAX};
+    *o = (options_t){.tick_ns = 100 * NS_PER_MS, .run_for_ns = UINT64_MAX, .metrics_port = -1,
+                     .status_every_ns = 10 * NS_PER_S};
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'p': o->plugin_path = optarg; break;
-        case 'c': o->config_path = optarg; break;
-        case 'P': o->pools_path = optarg; break;
-        case 'C': o->capabilities_path = optarg; break;
-        case 't':
-            if (parse_tick_ms(optarg, &o->tick_ns) != 0)
-                return usage_error("--tick-ms must be an integer from 1 to 60000, not",
-                                   optarg);
-            break;
-        case 'r':
-            if (parse_run_for(optarg, &o->run_for_ns) != 0)
-                return usage_error("--run-for must be a number of seconds >= 0, not",
-                                   optarg);
-            break;
+        case 'd': o->discover_only = 1; break;
         case 'h': fputs(usage_text, stdout); return -1;
         case 'V':
             printf("pmd-host-shim %s (plugin ABI %d.%d)\n", PMD_SHIM_VERSION,
                    PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR);
             return -1;
-        default:
+        case '?':
+        case ':':
             return usage_error("unknown option or missing value:", argv[optind - 1]);
+        default:
+            if (parse_value(c, optarg, o) != 0)
+                return EXIT_USAGE;
         }
     }
-    if (optind < argc)
-        return usage_error("unexpected argument", argv[optind]);
-    if (o->plugin_path == NULL || o->config_path == NULL)
-        return usage_error("--plugin and --config are required", NULL);
-    return 0;
+    return check_args(argc, argv, o);
 }
 
 static void install_signal_handlers(void)
@@ -172,10 +246,20 @@ static void install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static int fail_line(const char *what, const char *why)
+/* "event=start_failed stage=<stage> reason=\"<why>\"" and EXIT_FAILURE. */
+static int start_failed(const char *stage, const char *why)
 {
-    plain_line("%s%s", what, why);
+    char q[2048];
+    EVENT("ERROR", "event=start_failed stage=%s reason=%s", stage, log_line_quote(q, sizeof(q), why));
     return EXIT_FAILURE;
+}
+
+static int discover(shim_capabilities_t *caps)
+{
+    char note[1024];
+    int rc = shim_discover_capabilities(caps, note, sizeof(note));
+    EVENT("INFO", "%s", note);
+    return rc;
 }
 
 /* Config text, capabilities and the first pools list, before any load. */
@@ -184,15 +268,32 @@ static int read_inputs(shim_t *s)
     char err[768];
     s->config_text = shim_read_text_file(s->opt.config_path, CONFIG_MAX_BYTES, err, sizeof(err));
     if (s->config_text == NULL)
-        return fail_line("cannot read config: ", err);
-    if (s->opt.capabilities_path == NULL)
-        shim_discover_capabilities(&s->caps);
-    else if (shim_capabilities_load(s->opt.capabilities_path, &s->caps, err, sizeof(err)) != 0)
-        return fail_line("bad capabilities file: ", err);
+        return start_failed("config", err);
+    if (s->opt.capabilities_path == NULL) {
+        if (discover(&s->caps) != 0)
+            return start_failed("capabilities", "out of memory");
+    } else if (shim_capabilities_load(s->opt.capabilities_path, &s->caps, err, sizeof(err)) != 0) {
+        return start_failed("capabilities", err);
+    }
     if (s->opt.pools_path != NULL &&
         shim_pools_file_open(&s->pools_file, s->opt.pools_path, err, sizeof(err)) != 0)
-        return fail_line("bad pools file: ", err);
+        return start_failed("pools", err);
     return 0;
+}
+
+/* pmd-host-shim --discover: NodeCapabilities JSON on stdout. */
+static int discover_and_print(void)
+{
+    shim_capabilities_t caps;
+    if (discover(&caps) != 0)
+        return EXIT_FAILURE;
+    char *json = shim_capabilities_to_json(&caps);
+    shim_capabilities_free(&caps);
+    if (json == NULL)
+        return EXIT_FAILURE;
+    printf("%s\n", json);
+    free(json);
+    return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 /* dlopen() searches the library path for a name without '/'; on the
@@ -205,16 +306,36 @@ static const char *plugin_file(const char *path, char *buf, size_t size)
     return buf;
 }
 
+/* The plugin's pmd.ext.stats/1 table, or NULL when it offers none (or a
+ * table too small to hold get). */
+static const pmd_ext_stats_t *find_stats(const pmd_loaded_plugin_t *loaded)
+{
+    if (!pmd_loader_has_extensions(loaded))
+        return NULL;
+    const pmd_ext_stats_t *ext = loaded->plugin->get_extension(PMD_EXT_STATS);
+    if (ext == NULL ||
+        ext->struct_size < offsetof(pmd_ext_stats_t, get) + sizeof(ext->get) || ext->get == NULL)
+        return NULL;
+    return ext;
+}
+
 static int load_plugin(shim_t *s)
 {
     char err[1024], path[4096];
     if (pmd_loader_open(plugin_file(s->opt.plugin_path, path, sizeof(path)),
                         PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &s->loaded, err,
                         sizeof(err)) != PMD_OK)
-        return fail_line("", err);
+        return start_failed("load", err);
     const pmd_plugin_t *p = s->loaded.plugin;
-    plain_line("loaded %s %s (ABI %u.%u, session minor %u)", p->name, p->version,
-               (unsigned)p->abi_major, (unsigned)p->abi_minor, (unsigned)s->loaded.session_minor);
+    s->stats_ext = find_stats(&s->loaded);
+    char name[600], version[600];
+    EVENT("INFO", "event=loaded name=%s version=%s abi=%u.%u session_minor=%u stats=%s",
+          log_line_quote(name, sizeof(name), p->name),
+          log_line_quote(version, sizeof(version), p->version), (unsigned)p->abi_major,
+          (unsigned)p->abi_minor, (unsigned)s->loaded.session_minor,
+          s->stats_ext != NULL ? "yes" : "no");
+    snprintf(s->snap.plugin_name, sizeof(s->snap.plugin_name), "%s", p->name);
+    snprintf(s->snap.plugin_version, sizeof(s->snap.plugin_version), "%s", p->version);
     return 0;
 }
 
@@ -232,8 +353,10 @@ static int init_instance(shim_t *s)
     if (rc == PMD_OK && s->instance != NULL)
         return 0;
     s->instance = NULL;
-    plain_line("init of %s failed: %s (%d): %s", p->name, p->result_string(rc), (int)rc,
-               err[0] ? err : "(the plugin gave no message)");
+    char q[2100], result[128];
+    EVENT("ERROR", "event=start_failed stage=init result=%s code=%d reason=%s",
+          log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc,
+          log_line_quote(q, sizeof(q), err[0] ? err : "the plugin gave no message"));
     return EXIT_FAILURE;
 }
 
@@ -245,7 +368,9 @@ static int start_instance(shim_t *s)
     shim_host_leave(&s->host);
     if (rc == PMD_OK)
         return 0;
-    plain_line("start of %s failed: %s (%d)", p->name, p->result_string(rc), (int)rc);
+    char result[128];
+    EVENT("ERROR", "event=start_failed stage=start result=%s code=%d",
+          log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc);
     return EXIT_FAILURE;
 }
 
@@ -267,12 +392,13 @@ static void sleep_until(uint64_t at_ns)
 
 static void poll_pools(shim_t *s, uint64_t now_ns)
 {
-    char msg[1024];
+    char msg[1024], q[2100];
     if (s->opt.pools_path == NULL)
         return;
     int rc = shim_pools_file_poll(&s->pools_file, now_ns, msg, sizeof(msg));
     if (rc != 0)
-        log_line_emit(stderr, rc > 0 ? "INFO" : "WARN", msg);
+        EVENT(rc > 0 ? "INFO" : "WARN", "event=pools_file result=%s detail=%s",
+              rc > 0 ? "reloaded" : "rejected", log_line_quote(q, sizeof(q), msg));
 }
 
 /* One tick; a failing result is logged when it differs from the last one. */
@@ -282,9 +408,65 @@ static void tick_once(shim_t *s)
     shim_host_enter(&s->host, SHIM_CALL_TICK);
     int32_t rc = p->tick(s->instance, monotonic_ns());
     shim_host_leave(&s->host);
+    char result[128];
     if (rc != PMD_OK && rc != s->last_tick_rc)
-        log_line_emitf(stderr, "ERROR", "tick failed: %s (%d)", p->result_string(rc), (int)rc);
+        EVENT("ERROR", "event=tick_failed result=%s code=%d",
+              log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc);
     s->last_tick_rc = rc;
+}
+
+/* Reads the plugin's stats (an ABI call: host thread only, which is why
+ * the metrics server never makes it) into s->snap and hands a copy to the
+ * server. A failing result is logged when it differs from the last one. */
+static void read_stats(shim_t *s)
+{
+    if (s->stats_ext == NULL || s->instance == NULL)
+        return;
+    pmd_stats_t st;
+    memset(&st, 0, sizeof(st));
+    st.struct_size = sizeof(st);
+    shim_host_enter(&s->host, SHIM_CALL_STATS);
+    int32_t rc = s->stats_ext->get(s->instance, &st);
+    shim_host_leave(&s->host);
+    if (rc != PMD_OK) {
+        char result[128];
+        if (rc != s->last_stats_rc)
+            EVENT("WARN", "event=stats_failed result=%s code=%d",
+                  log_line_quote(result, sizeof(result), s->loaded.plugin->result_string(rc)),
+                  (int)rc);
+        s->last_stats_rc = rc;
+        return;
+    }
+    s->last_stats_rc = rc;
+    shim_metrics_snapshot_set_stats(&s->snap, &st);
+    if (s->host.node_id[0] == '\0')
+        shim_host_set_node_id(&s->host, s->snap.node_id);
+    if (s->metrics != NULL)
+        shim_metrics_server_publish(s->metrics, &s->snap);
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / NS_PER_MS;
+}
+
+/* After a tick: fresh stats every STATS_PERIOD_NS when someone looks at
+ * them, and the status line when it is due. */
+static void after_tick(shim_t *s, uint64_t now)
+{
+    if ((s->metrics != NULL || s->status_line) && now >= s->next_stats_ns) {
+        read_stats(s);
+        s->next_stats_ns = now + STATS_PERIOD_NS;
+    }
+    if (s->status_line && now >= s->next_status_ns) {
+        char text[256];
+        shim_status_format(text, sizeof(text), &s->snap, shim_host_last_state(&s->host),
+                           wall_ms());
+        log_line_emit(stderr, "STATUS", text);
+        s->next_status_ns = now + s->opt.status_every_ns;
+    }
 }
 
 /* Ticks at t0 + k * period (missed slots are skipped, not bunched) until a
@@ -297,8 +479,9 @@ static void run_loop(shim_t *s)
         s->opt.run_for_ns == UINT64_MAX ? UINT64_MAX : t0 + s->opt.run_for_ns;
     uint64_t next = t0 + period;
     if (period < 10 * NS_PER_MS || period > 1000 * NS_PER_MS)
-        log_line_emitf(stderr, "WARN", "--tick-ms %llu is outside the 10..1000 ms that the ABI "
-                       "promises plugins", (unsigned long long)(period / NS_PER_MS));
+        EVENT("WARN", "event=config_warning reason=\"--tick-ms %llu is outside the 10..1000 ms "
+              "that the ABI promises plugins\"", (unsigned long long)(period / NS_PER_MS));
+    s->next_status_ns = t0 + s->opt.status_every_ns;
     while (!g_stop_signal) {
         sleep_until(next < deadline ? next : deadline);
         uint64_t now = monotonic_ns();
@@ -309,17 +492,18 @@ static void run_loop(shim_t *s)
         poll_pools(s, now);
         tick_once(s);
         now = monotonic_ns();
+        after_tick(s, now);
         next = t0 + ((now - t0) / period + 1) * period;
     }
     if (g_stop_signal)
-        log_line_emitf(stderr, "INFO", "received %s, stopping",
-                       g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        EVENT("INFO", "event=stopping reason=%s", g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     else
-        log_line_emitf(stderr, "INFO", "--run-for time is over, stopping");
+        EVENT("INFO", "event=stopping reason=run_for");
 }
 
 /* stop() then destroy(); a failed stop is logged and teardown goes on.
- * Returns 0, or EXIT_FAILURE when stop failed. */
+ * Stats are read once more between the two, so the last scrape shows the
+ * deregistration. Returns 0, or EXIT_FAILURE when stop failed. */
 static int stop_and_destroy(shim_t *s, int started)
 {
     const pmd_plugin_t *p = s->loaded.plugin;
@@ -328,10 +512,12 @@ static int stop_and_destroy(shim_t *s, int started)
         shim_host_enter(&s->host, SHIM_CALL_STOP);
         rc = p->stop(s->instance);
         shim_host_leave(&s->host);
+        read_stats(s);
     }
+    char result[128];
     if (rc != PMD_OK)
-        log_line_emitf(stderr, "ERROR", "stop failed: %s (%d); destroying anyway",
-                       p->result_string(rc), (int)rc);
+        EVENT("ERROR", "event=stop_failed result=%s code=%d action=destroy",
+              log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc);
     shim_host_enter(&s->host, SHIM_CALL_DESTROY);
     p->destroy(s->instance);
     shim_host_leave(&s->host);
@@ -339,12 +525,35 @@ static int stop_and_destroy(shim_t *s, int started)
     return rc == PMD_OK ? 0 : EXIT_FAILURE;
 }
 
+/* The --metrics-port endpoint, serving the snapshot taken after init. */
+static int start_metrics(shim_t *s)
+{
+    char err[256];
+    if (s->opt.metrics_port < 0)
+        return 0;
+    s->metrics = shim_metrics_server_start((uint16_t)s->opt.metrics_port, &s->snap, err,
+                                           sizeof(err));
+    if (s->metrics == NULL)
+        return start_failed("metrics", err);
+    unsigned port = shim_metrics_server_port(s->metrics);
+    if (s->opt.metrics_port_file != NULL &&
+        shim_write_port_file(s->opt.metrics_port_file, (uint16_t)port) != 0) {
+        snprintf(err, sizeof(err), "cannot write --metrics-port-file %.128s: %s",
+                 s->opt.metrics_port_file, strerror(errno));
+        return start_failed("metrics", err);
+    }
+    EVENT("INFO", "event=metrics_listening address=127.0.0.1:%u path=/metrics", port);
+    return 0;
+}
+
 static int run_plugin(shim_t *s)
 {
     int rc = init_instance(s);
     if (rc != 0)
         return rc;
-    if (start_instance(s) != 0) {
+    read_stats(s); /* the node id for state lines, and the first snapshot */
+    s->status_line = s->opt.status_every_ns != 0 && isatty(STDERR_FILENO);
+    if (start_metrics(s) != 0 || start_instance(s) != 0) {
         stop_and_destroy(s, 0);
         return EXIT_FAILURE;
     }
@@ -352,8 +561,8 @@ static int run_plugin(shim_t *s)
     rc = stop_and_destroy(s, 1);
     unsigned violations = shim_host_violations(&s->host);
     if (violations != 0) {
-        log_line_emitf(stderr, "ERROR", "the plugin broke the host-callback rules %u time(s)",
-                       violations);
+        EVENT("ERROR", "event=abi_violations count=%u reason=\"the plugin broke the "
+              "host-callback rules\"", violations);
         rc = EXIT_FAILURE;
     }
     return rc;
@@ -361,6 +570,8 @@ static int run_plugin(shim_t *s)
 
 static void release(shim_t *s)
 {
+    shim_metrics_server_stop(s->metrics);
+    s->metrics = NULL;
     pmd_loader_close(&s->loaded);
     if (s->opt.pools_path != NULL)
         shim_pools_file_close(&s->pools_file);
@@ -370,11 +581,12 @@ static void release(shim_t *s)
 
 int main(int argc, char **argv)
 {
-    shim_t s;
-    memset(&s, 0, sizeof(s));
+    static shim_t s; /* large (snapshots): not on the stack */
     int rc = parse_args(argc, argv, &s.opt);
     if (rc != 0)
         return rc < 0 ? EXIT_SUCCESS : rc;
+    if (s.opt.discover_only)
+        return discover_and_print();
     install_signal_handlers();
     rc = read_inputs(&s);
     if (rc == 0)

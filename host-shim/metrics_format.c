@@ -105,13 +105,12 @@ static void family(buf_t *b, const char *name, const char *type, const char *hel
 }
 
 /* One sample: name{node_id="...",<extra labels>} value. */
-static void sample(buf_t *b, const shim_metrics_snapshot_t *s, const char *name,
-                   const char *labels, const char *value)
+static void sample(buf_t *b, const shim_metrics_snapshot_t *s, const char *name, const char *labels,
+                   const char *value)
 {
     char node[SHIM_METRICS_STR_MAX * 3];
     shim_metrics_escape_label(node, sizeof(node), s->node_id);
-    buf_printf(b, "%s{node_id=\"%s\"%s%s} %s\n", name, node, labels[0] ? "," : "", labels,
-               value);
+    buf_printf(b, "%s{node_id=\"%s\"%s%s} %s\n", name, node, labels[0] ? "," : "", labels, value);
 }
 
 static void sample_u64(buf_t *b, const shim_metrics_snapshot_t *s, const char *name,
@@ -123,8 +122,8 @@ static void sample_u64(buf_t *b, const shim_metrics_snapshot_t *s, const char *n
 }
 
 /* v / 10^digits as a fixed decimal ("1700000000.123"). */
-static void sample_fixed(buf_t *b, const shim_metrics_snapshot_t *s, const char *name,
-                         uint64_t v, unsigned digits)
+static void sample_fixed(buf_t *b, const shim_metrics_snapshot_t *s, const char *name, uint64_t v,
+                         unsigned digits)
 {
     char value[48];
     uint64_t scale = 1;
@@ -135,9 +134,8 @@ static void sample_fixed(buf_t *b, const shim_metrics_snapshot_t *s, const char 
     sample(b, s, name, "", value);
 }
 
-static const char *const state_names[] = {"idle",         "registering",   "registered",
-                                          "degraded",     "unauthorized",  "deregistering",
-                                          "stopped"};
+static const char *const state_names[] = {"idle",         "registering",   "registered", "degraded",
+                                          "unauthorized", "deregistering", "stopped"};
 #define STATE_COUNT ((int32_t)(sizeof(state_names) / sizeof(state_names[0])))
 
 static void format_plugin(buf_t *b, const shim_metrics_snapshot_t *s)
@@ -201,8 +199,7 @@ static void format_requests(buf_t *b, const shim_metrics_snapshot_t *s)
                st->heartbeats_not_registered);
     family(b, "pmd_deregistrations_total", "counter", "Deregistrations by result.");
     sample_u64(b, s, "pmd_deregistrations_total", "result=\"ok\"", st->deregistrations_ok);
-    sample_u64(b, s, "pmd_deregistrations_total", "result=\"failed\"",
-               st->deregistrations_failed);
+    sample_u64(b, s, "pmd_deregistrations_total", "result=\"failed\"", st->deregistrations_failed);
 }
 
 static void format_health(buf_t *b, const shim_metrics_snapshot_t *s)
@@ -251,7 +248,8 @@ void shim_metrics_snapshot_set_stats(shim_metrics_snapshot_t *snap, const pmd_st
     snap->stats = *stats;
     snprintf(snap->node_id, sizeof(snap->node_id), "%s",
              stats->struct_size > offsetof(pmd_stats_t, node_id) && stats->node_id != NULL
-                 ? stats->node_id : "");
+                 ? stats->node_id
+                 : "");
     snap->stats.node_id = NULL;
     snap->stats.last_error = NULL;
     snap->stats_available = 1;
@@ -270,7 +268,8 @@ size_t shim_status_format(char *out, size_t out_size, const shim_metrics_snapsho
             snprintf(heartbeat, sizeof(heartbeat), "no heartbeat yet");
         else {
             uint64_t ago = now_unix_ms > st->last_heartbeat_ok_unix_ms
-                               ? now_unix_ms - st->last_heartbeat_ok_unix_ms : 0;
+                               ? now_unix_ms - st->last_heartbeat_ok_unix_ms
+                               : 0;
             snprintf(heartbeat, sizeof(heartbeat), "last heartbeat %llu.%llu s ago",
                      (unsigned long long)(ago / 1000), (unsigned long long)(ago % 1000 / 100));
         }

@@ -19,8 +19,8 @@
 typedef struct shim_metrics_snapshot {
     char plugin_name[SHIM_METRICS_STR_MAX];
     char plugin_version[SHIM_METRICS_STR_MAX];
-    int stats_available;  /* 0: only pmd_plugin_info and pmd_stats_available */
-    pmd_stats_t stats;    /* string pointers are NULL: use node_id below */
+    int stats_available; /* 0: only pmd_plugin_info and pmd_stats_available */
+    pmd_stats_t stats;   /* string pointers are NULL: use node_id below */
     char node_id[SHIM_METRICS_STR_MAX];
 } shim_metrics_snapshot_t;
 

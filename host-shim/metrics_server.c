@@ -34,8 +34,7 @@ struct shim_metrics_server {
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, char *body, size_t len,
                                const char *type)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (r == NULL) {
         free(body);
         return MHD_NO;
@@ -71,9 +70,8 @@ static enum MHD_Result serve_metrics(shim_metrics_server_t *s, struct MHD_Connec
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     (void)upload_data;
@@ -119,16 +117,16 @@ static struct MHD_Daemon *start_daemon(shim_metrics_server_t *s, uint16_t port)
     pthread_sigmask(SIG_BLOCK, &block, &old);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, port, NULL, NULL,
-        on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        CONNECTION_LIMIT, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_END);
+        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return d;
 }
 
 shim_metrics_server_t *shim_metrics_server_start(uint16_t port,
-                                                 const shim_metrics_snapshot_t *initial,
-                                                 char *err, size_t err_size)
+                                                 const shim_metrics_snapshot_t *initial, char *err,
+                                                 size_t err_size)
 {
     shim_metrics_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL) {
@@ -149,7 +147,10 @@ shim_metrics_server_t *shim_metrics_server_start(uint16_t port,
     return s;
 }
 
-uint16_t shim_metrics_server_port(const shim_metrics_server_t *s) { return s->port; }
+uint16_t shim_metrics_server_port(const shim_metrics_server_t *s)
+{
+    return s->port;
+}
 
 void shim_metrics_server_publish(shim_metrics_server_t *s, const shim_metrics_snapshot_t *snap)
 {

@@ -23,8 +23,8 @@ typedef struct shim_metrics_server shim_metrics_server_t;
 /* Listens on 127.0.0.1:port (0 = a free port) with initial as the first
  * snapshot. NULL with one line in err on failure (port in use...). */
 shim_metrics_server_t *shim_metrics_server_start(uint16_t port,
-                                                 const shim_metrics_snapshot_t *initial,
-                                                 char *err, size_t err_size);
+                                                 const shim_metrics_snapshot_t *initial, char *err,
+                                                 size_t err_size);
 
 /* The port actually bound. */
 uint16_t shim_metrics_server_port(const shim_metrics_server_t *srv);

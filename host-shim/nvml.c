@@ -17,7 +17,7 @@ const char *shim_nvml_library_name(void)
 
 /* dlsym into a function pointer slot (POSIX guarantees the conversion). */
 static int bind_symbol(shim_nvml_t *n, void *slot, const char *symbol, const char *lib, char *err,
-                size_t err_size)
+                       size_t err_size)
 {
     void *p = dlsym(n->dl, symbol);
     if (p == NULL) {
@@ -54,11 +54,12 @@ int shim_nvml_open(shim_nvml_t *n, char *err, size_t err_size)
         bind_symbol(n, &n->shutdown, "nvmlShutdown", lib, err, err_size) != 0 ||
         bind_symbol(n, &n->device_get_count_v2, "nvmlDeviceGetCount_v2", lib, err, err_size) != 0 ||
         bind_symbol(n, &n->device_get_handle_by_index_v2, "nvmlDeviceGetHandleByIndex_v2", lib, err,
-             err_size) != 0 ||
+                    err_size) != 0 ||
         bind_symbol(n, &n->device_get_name, "nvmlDeviceGetName", lib, err, err_size) != 0 ||
-        bind_symbol(n, &n->device_get_memory_info, "nvmlDeviceGetMemoryInfo", lib, err, err_size) != 0 ||
+        bind_symbol(n, &n->device_get_memory_info, "nvmlDeviceGetMemoryInfo", lib, err, err_size) !=
+            0 ||
         bind_symbol(n, &n->device_get_cuda_compute_capability, "nvmlDeviceGetCudaComputeCapability",
-             lib, err, err_size) != 0 ||
+                    lib, err, err_size) != 0 ||
         bind_symbol(n, &n->error_string, "nvmlErrorString", lib, err, err_size) != 0) {
         shim_nvml_close(n);
         return -1;

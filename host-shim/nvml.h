@@ -25,13 +25,13 @@ typedef struct shim_nvml {
     shim_nvml_return_t (*shutdown)(void);
     shim_nvml_return_t (*device_get_count_v2)(unsigned int *count);
     shim_nvml_return_t (*device_get_handle_by_index_v2)(unsigned int index,
-                                                         shim_nvml_device_t *device);
+                                                        shim_nvml_device_t *device);
     shim_nvml_return_t (*device_get_name)(shim_nvml_device_t device, char *name,
                                           unsigned int length);
     shim_nvml_return_t (*device_get_memory_info)(shim_nvml_device_t device,
                                                  shim_nvml_memory_t *memory);
-    shim_nvml_return_t (*device_get_cuda_compute_capability)(shim_nvml_device_t device,
-                                                             int *major, int *minor);
+    shim_nvml_return_t (*device_get_cuda_compute_capability)(shim_nvml_device_t device, int *major,
+                                                             int *minor);
     const char *(*error_string)(shim_nvml_return_t result);
 } shim_nvml_t;
 
@@ -48,7 +48,6 @@ int shim_nvml_open(shim_nvml_t *nvml, char *err, size_t err_size);
 void shim_nvml_close(shim_nvml_t *nvml);
 
 /* nvmlErrorString(rc), or "NVML error N" when it gives nothing. */
-const char *shim_nvml_error(const shim_nvml_t *nvml, shim_nvml_return_t rc, char *buf,
-                            size_t size);
+const char *shim_nvml_error(const shim_nvml_t *nvml, shim_nvml_return_t rc, char *buf, size_t size);
 
 #endif /* SHIM_NVML_H */

@@ -726,3 +726,19 @@ Test(path_segment, null_gives_null)
 {
     cr_assert_null(nr_payload_path_segment(NULL));
 }
+
+Test(payload, log_value_escapes_quotes_and_backslashes)
+{
+    char out[64];
+    nr_payload_log_value("HTTP 500: say \"hi\" \\ bye", out, sizeof(out));
+    cr_assert_str_eq(out, "HTTP 500: say \\\"hi\\\" \\\\ bye");
+}
+
+Test(payload, log_value_truncates_without_splitting_an_escape)
+{
+    char out[6];
+    nr_payload_log_value("ab\"cd", out, sizeof(out));
+    cr_assert_str_eq(out, "ab\\\"c");
+    nr_payload_log_value("abcd\"", out, sizeof(out));
+    cr_assert_str_eq(out, "abcd");
+}

@@ -4,7 +4,9 @@
  * stderr captured to a file, and its exit status and lines checked.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <regex.h>
 #include <signal.h>
 #include <spawn.h>
@@ -21,12 +23,14 @@ extern char **environ;
 
 static char dir[64];      /* per-test scratch directory */
 static char err_path[96]; /* the shim's stderr */
+static char out_path[96]; /* the shim's stdout */
 
 static void scratch_setup(void)
 {
     strcpy(dir, "/tmp/shim_test_XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(err_path, sizeof(err_path), "%s/stderr.txt", dir);
+    snprintf(out_path, sizeof(out_path), "%s/stdout.txt", dir);
 }
 
 static void scratch_teardown(void)
@@ -79,7 +83,7 @@ static pid_t spawn_shim(const char *const *args)
     argv[n] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_t pid;
     int rc = posix_spawn(&pid, SHIM_EXE, &fa, NULL, (char *const *)argv, environ);
@@ -109,16 +113,27 @@ static int run_shim(const char *const *args)
     return wait_exit(spawn_shim(args), 8000);
 }
 
-/* The captured stderr so far (static buffer). */
-static const char *err_text(void)
+static const char *read_all(const char *path, char *buf, size_t size)
 {
-    static char buf[256 * 1024];
-    FILE *f = fopen(err_path, "r");
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
     if (f)
         fclose(f);
     buf[n] = '\0';
     return buf;
+}
+
+/* The captured stderr / stdout so far (static buffers). */
+static const char *err_text(void)
+{
+    static char buf[256 * 1024];
+    return read_all(err_path, buf, sizeof(buf));
+}
+
+static const char *out_text(void)
+{
+    static char buf[64 * 1024];
+    return read_all(out_path, buf, sizeof(buf));
 }
 
 static int count_of(const char *text, const char *needle)
@@ -151,26 +166,31 @@ static void stops_on_signal(int sig, const char *name)
 {
     pid_t pid = spawn_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
                                 "--tick-ms", "10"));
-    wait_for("pmd-host-shim: loaded example ", 1, 5000);
+    wait_for("event=loaded name=example ", 1, 5000);
     wait_for("example: started", 1, 5000);
     kill(pid, sig);
     cr_assert_eq(wait_exit(pid, 5000), 0, "stderr:\n%s", err_text());
     const char *text = err_text();
     cr_assert(strstr(text, name) != NULL, "%s", text);
-    cr_assert(strstr(text, "INFO  example: stopped after ") != NULL, "%s", text);
-    cr_assert(strstr(text, "STATE stopped") != NULL, "%s", text);
+    cr_assert(strstr(text, "INFO  plugin=example example: stopped after ") != NULL, "%s", text);
+    cr_assert(strstr(text, "INFO  plugin=example event=state_changed state=stopped") != NULL, "%s",
+              text);
 }
 
-Test(shim, sigterm_stops_the_plugin_and_exits_zero) { stops_on_signal(SIGTERM, "received SIGTERM, stopping"); }
+Test(shim, sigterm_stops_the_plugin_and_exits_zero) { stops_on_signal(SIGTERM, "event=stopping reason=SIGTERM"); }
 
-Test(shim, sigint_stops_the_plugin_and_exits_zero) { stops_on_signal(SIGINT, "received SIGINT, stopping"); }
+Test(shim, sigint_stops_the_plugin_and_exits_zero) { stops_on_signal(SIGINT, "event=stopping reason=SIGINT"); }
 
 Test(shim, loaded_line_names_plugin_version_and_abi)
 {
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
                                "--run-for", "0")), 0, "%s", err_text());
-    const char *first = "pmd-host-shim: loaded example 0.1.0 (ABI 1.1, session minor 1)\n";
-    cr_assert(strncmp(err_text(), first, strlen(first)) == 0, "%s", err_text());
+    const char *text = err_text();
+    const char *loaded = strstr(text, " INFO  plugin=pmd-host-shim event=loaded name=example "
+                                      "version=0.1.0 abi=1.1 session_minor=1 stats=no\n");
+    cr_assert_not_null(loaded, "%s", text);
+    const char *first_plugin_line = strstr(text, "plugin=example ");
+    cr_assert(first_plugin_line == NULL || first_plugin_line > loaded, "%s", text);
 }
 
 Test(shim, run_for_ends_by_itself_with_exit_zero)
@@ -181,7 +201,7 @@ Test(shim, run_for_ends_by_itself_with_exit_zero)
     uint64_t took = now_ms() - t0;
     cr_assert(took >= 500 && took < 3000, "took %llu ms", (unsigned long long)took);
     const char *text = err_text();
-    cr_assert(strstr(text, "--run-for time is over, stopping") != NULL, "%s", text);
+    cr_assert(strstr(text, "event=stopping reason=run_for") != NULL, "%s", text);
     cr_assert(strstr(text, "example: stopped after ") != NULL, "%s", text);
 }
 
@@ -197,12 +217,13 @@ Test(shim, ticks_on_schedule)
 
 /* ---- failures: one line, non-zero exit ---- */
 
-/* Exactly one stderr line that is not the "loaded" line, holding needle. */
+/* Exactly one stderr line that is not the "loaded" or "gpu_discovery"
+ * line, holding needle. */
 static void assert_one_failure_line(const char *needle)
 {
     const char *text = err_text();
-    int loaded = count_of(text, "pmd-host-shim: loaded ");
-    cr_assert_eq(count_lines(text) - loaded, 1, "expected one line, got:\n%s", text);
+    int info = count_of(text, "event=loaded ") + count_of(text, "event=gpu_discovery ");
+    cr_assert_eq(count_lines(text) - info, 1, "expected one line, got:\n%s", text);
     cr_assert(strstr(text, needle) != NULL, "\"%s\" not in:\n%s", needle, text);
 }
 
@@ -210,7 +231,8 @@ Test(shim, missing_plugin_file_fails_with_one_line)
 {
     cr_assert_eq(run_shim(ARGS("--plugin", "/nonexistent/plugin.so", "--config",
                                FIXTURE("empty_config.json"))), 1);
-    assert_one_failure_line("cannot load plugin /nonexistent/plugin.so: dlopen failed");
+    assert_one_failure_line("ERROR plugin=pmd-host-shim event=start_failed stage=load "
+                            "reason=\"cannot load plugin /nonexistent/plugin.so: dlopen failed");
 }
 
 Test(shim, library_without_entry_fails_with_one_line)
@@ -223,13 +245,15 @@ Test(shim, init_failure_reports_plugin_message_and_result)
 {
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config",
                                FIXTURE("unknown_key_config.json"))), 1);
-    assert_one_failure_line("init of example failed: invalid config (4): config: unknown key \"bogus\"");
+    assert_one_failure_line("event=start_failed stage=init result=\"invalid config\" code=4 "
+                            "reason=\"config: unknown key \\\"bogus\\\"\"\n");
 }
 
 Test(shim, unreadable_config_fails_before_loading)
 {
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", "/nonexistent/config.json")), 1);
-    assert_one_failure_line("cannot read config: /nonexistent/config.json: cannot open");
+    assert_one_failure_line("event=start_failed stage=config reason=\"/nonexistent/config.json: "
+                            "cannot open");
     cr_assert_eq(count_of(err_text(), "loaded"), 0);
 }
 
@@ -237,6 +261,7 @@ Test(shim, bad_capabilities_file_fails_before_init)
 {
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
                                "--capabilities", FIXTURE("capabilities_bad.json"))), 1);
+    assert_one_failure_line("event=start_failed stage=capabilities reason=");
     assert_one_failure_line("gpu 0: vram_total_bytes must not be negative");
     cr_assert_eq(count_of(err_text(), "loaded"), 0);
 }
@@ -246,6 +271,7 @@ Test(shim, bad_pools_file_at_start_fails_before_init)
     const char *pools = put_file("pools.json", "[{\"ready\": true}]");
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
                                "--pools", pools)), 1);
+    assert_one_failure_line("event=start_failed stage=pools reason=");
     assert_one_failure_line("pool 0: pool_id is missing");
 }
 
@@ -259,6 +285,10 @@ Test(shim, usage_errors_exit_two_with_one_line)
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--run-for", "-1"),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--frobnicate"),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "extra"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-port", "65536"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-port", "x"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-port-file", "p"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--status-every", "-1"),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert_eq(run_shim(bad[i]), 2, "case %zu: %s", i, err_text());
@@ -335,8 +365,9 @@ Test(shim, refused_pool_record_logged_once)
                                FIXTURE("pools_two.json"), "--tick-ms", "10", "--run-for", "0.3")), 0);
     const char *text = err_text();
     cr_assert_gt(count_of(text, "probe: pools rc=0"), 10, "%s", text);
-    cr_assert_eq(count_of(text, "pool sink refused pool 1 (\"pool-b\"): invalid data from host (8)"), 1,
-                 "%s", text);
+    cr_assert_eq(count_of(text, "WARN  plugin=pmd-host-shim event=host_data_refused by=shim_probe "
+                                "reason=\"pool sink refused pool 1 (\\\"pool-b\\\"): invalid data "
+                                "from host (8)\"\n"), 1, "%s", text);
 }
 
 /* ---- output lines ---- */
@@ -349,16 +380,18 @@ Test(shim, every_line_is_timestamped_and_plugin_text_cannot_break_lines)
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0")), 0,
                  "%s", err_text());
     const char *text = err_text();
-    cr_assert(strstr(text, " INFO  one\\ntwo\\r\\n2020-01-01T00:00:00.000Z ERROR fake \\x1b[2J\n"), "%s", text);
-    cr_assert(strstr(text, " STATE registered (why\\nnot)\n"), "%s", text);
+    cr_assert(strstr(text, " INFO  plugin=shim_probe one\\ntwo\\r\\n2020-01-01T00:00:00.000Z ERROR "
+                           "fake \\x1b[2J\n"), "%s", text);
+    cr_assert(strstr(text, " INFO  plugin=shim_probe event=state_changed state=registered "
+                           "detail=\"why\\nnot\"\n"), "%s", text);
     regex_t re;
     cr_assert_eq(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
-                              "(ERROR|WARN |INFO |DEBUG|STATE) [^ ]", REG_EXTENDED | REG_NOSUB), 0);
+                              "(ERROR|WARN |INFO |DEBUG) plugin=[^ ]+ [^ ]",
+                         REG_EXTENDED | REG_NOSUB), 0);
     char *copy = strdup(text), *save = NULL;
     int lines = 0;
     for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save), lines++)
-        cr_assert(strncmp(l, "pmd-host-shim: loaded ", 22) == 0 || regexec(&re, l, 0, NULL, 0) == 0,
-                  "line not timestamped: %s", l);
+        cr_assert(regexec(&re, l, 0, NULL, 0) == 0, "line not \"<time> <level> plugin=...\": %s", l);
     cr_assert_geq(lines, 6);
     free(copy);
     regfree(&re);
@@ -371,8 +404,8 @@ Test(shim, callback_from_a_plugin_thread_is_an_abi_violation)
     const char *cfg = put_file("config.json", "{\"thread_callback\": true}");
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0")), 1);
     const char *text = err_text();
-    cr_assert(strstr(text, "ERROR ABI violation: log called from a thread that is not the host thread"),
-              "%s", text);
+    cr_assert(strstr(text, "ERROR plugin=pmd-host-shim event=abi_violation by=shim_probe callback=log "
+                           "problem=\"called from a thread that is not the host thread\""), "%s", text);
     cr_assert(strstr(text, "probe: destroy") != NULL, "%s", text);
 }
 
@@ -381,7 +414,8 @@ Test(shim, failed_stop_is_logged_and_teardown_goes_on)
     const char *cfg = put_file("config.json", "{\"stop_result\": 10}");
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0")), 1);
     const char *text = err_text();
-    const char *fail = strstr(text, "ERROR stop failed: internal error (10); destroying anyway");
+    const char *fail = strstr(text, "ERROR plugin=pmd-host-shim event=stop_failed "
+                                    "result=\"internal error\" code=10 action=destroy");
     cr_assert_not_null(fail, "%s", text);
     cr_assert(strstr(fail, "probe: destroy") != NULL, "%s", text);
 }
@@ -400,6 +434,127 @@ Test(shim, pools_requested_during_init_is_an_abi_violation)
 {
     const char *cfg = put_file("config.json", "{\"pools_in_init\": true}");
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0")), 1);
-    cr_assert(strstr(err_text(), "ERROR ABI violation: list_pools called during init") != NULL, "%s",
-              err_text());
+    cr_assert(strstr(err_text(), "ERROR plugin=pmd-host-shim event=abi_violation by=shim_probe "
+                                 "callback=list_pools problem=\"called during init\"") != NULL,
+              "%s", err_text());
+}
+
+/* ---- GPU discovery ---- */
+
+Test(shim, discovery_without_nvml_reports_no_gpus_in_one_info_line)
+{
+    setenv("PMD_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+    const char *cfg = put_file("config.json", "{\"caps_at_start\": true}");
+    cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0")), 0,
+                 "%s", err_text());
+    const char *text = err_text();
+    cr_assert_eq(count_of(text, "event=gpu_discovery"), 1, "%s", text);
+    cr_assert(strstr(text, " INFO  plugin=pmd-host-shim event=gpu_discovery result=none "
+                           "reason=\"/nonexistent/libnvidia-ml.so.1 not found\"\n"), "%s", text);
+    const char *caps = strstr(text, "probe: caps rc=0 cpu=");
+    cr_assert_not_null(caps, "%s", text);
+    cr_assert(strstr(caps, " gpu0:") == NULL || strstr(caps, " gpu0:") > strchr(caps, '\n'),
+              "%s", text);
+}
+
+Test(shim, discovery_with_nvml_reports_every_gpu)
+{
+    setenv("PMD_NVML_LIBRARY", FAKE_NVML_SO, 1);
+    const char *cfg = put_file("config.json", "{\"caps_at_start\": true}");
+    cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0")), 0,
+                 "%s", err_text());
+    const char *text = err_text();
+    cr_assert(strstr(text, "event=gpu_discovery result=ok gpus=2 library=" FAKE_NVML_SO "\n"), "%s",
+              text);
+    cr_assert(strstr(text, " gpu0:NVIDIA H200:9.0:150754820096 "
+                           "gpu1:NVIDIA A100-SXM4-80GB:8.0:85899345920\n"), "%s", text);
+}
+
+Test(shim, discovery_when_the_driver_is_not_loaded_reports_why)
+{
+    setenv("PMD_NVML_LIBRARY", FAKE_NVML_SO, 1);
+    setenv("FAKE_NVML_INIT_RESULT", "9", 1);
+    cr_assert_eq(run_shim(ARGS("--discover")), 0, "%s", err_text());
+    cr_assert(strstr(err_text(), "event=gpu_discovery result=none "
+                                 "reason=\"nvmlInit_v2: Driver Not Loaded\"\n"), "%s", err_text());
+    cr_assert(strstr(out_text(), "\"gpus\":") != NULL, "%s", out_text());
+    cr_assert(strstr(out_text(), "\"device_id\"") == NULL, "%s", out_text());
+}
+
+/* --discover prints what --capabilities reads: the round trip reaches the
+ * plugin unchanged. */
+Test(shim, discover_prints_capabilities_that_the_shim_reads_back)
+{
+    setenv("PMD_NVML_LIBRARY", FAKE_NVML_SO, 1);
+    cr_assert_eq(run_shim(ARGS("--discover")), 0, "%s", err_text());
+    const char *json = out_text();
+    cr_assert(strstr(json, "\"name\": \"NVIDIA H200\"") && strstr(json, "\"compute_capability\": \"8.0\"") &&
+              strstr(json, "\"vram_total_bytes\": 150754820096"), "%s", json);
+    const char *caps = put_file("caps.json", json);
+    const char *cfg = put_file("config.json", "{\"caps_at_start\": true}");
+    unsetenv("PMD_NVML_LIBRARY");
+    cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--capabilities", caps,
+                               "--run-for", "0")), 0, "%s", err_text());
+    cr_assert(strstr(err_text(), " gpu0:NVIDIA H200:9.0:150754820096 "
+                                 "gpu1:NVIDIA A100-SXM4-80GB:8.0:85899345920\n"), "%s", err_text());
+    cr_assert_eq(count_of(err_text(), "event=gpu_discovery"), 0, "%s", err_text());
+}
+
+/* ---- status line ---- */
+
+/* Runs the shim with stderr on a pseudo-terminal; returns what it wrote. */
+static const char *run_on_terminal(const char *const *args)
+{
+    static char buf[64 * 1024];
+    size_t len = 0;
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    cr_assert(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+    const char *argv[32] = {SHIM_EXE};
+    int n = 1;
+    for (; args[n - 1] != NULL && n < 31; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, ptsname(master), O_RDWR | O_NOCTTY, 0);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, SHIM_EXE, &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    uint64_t end = now_ms() + 8000;
+    for (;;) {
+        struct pollfd p = {master, POLLIN, 0};
+        if (poll(&p, 1, 50) > 0) {
+            ssize_t got = read(master, buf + len, sizeof(buf) - 1 - len);
+            if (got > 0)
+                len += (size_t)got;
+            else if (got < 0 && errno == EIO)
+                break; /* the shim closed the terminal: it has exited */
+        } else if (waitpid(pid, NULL, WNOHANG) == pid) {
+            pid = 0;
+            break;
+        }
+        cr_assert(now_ms() < end && len < sizeof(buf) - 1, "shim on a terminal did not end");
+    }
+    if (pid != 0)
+        cr_assert_eq(wait_exit(pid, 5000), 0);
+    close(master);
+    buf[len] = '\0';
+    return buf;
+}
+
+Test(shim, status_line_every_period_when_stderr_is_a_terminal)
+{
+    const char *text = run_on_terminal(ARGS("--plugin", EXAMPLE_SO, "--config",
+                                            FIXTURE("empty_config.json"), "--tick-ms", "10",
+                                            "--status-every", "0.2", "--run-for", "1.1"));
+    int n = count_of(text, " STATUS registered, no stats from the plugin\r\n");
+    cr_assert(n >= 4 && n <= 6, "%d status lines in 1.1 s at 0.2 s:\n%s", n, text);
+}
+
+Test(shim, no_status_line_when_stderr_is_not_a_terminal)
+{
+    cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
+                               "--tick-ms", "10", "--status-every", "0.1", "--run-for", "0.5")), 0);
+    cr_assert_eq(count_of(err_text(), "STATUS"), 0, "%s", err_text());
 }

@@ -1,6 +1,7 @@
 /*
  * shim_units_test.c - unit tests of pmd-host-shim's pure parts (log lines,
- * pools and capabilities parsing, the pools file reload), its host
+ * pools and capabilities parsing, the pools file reload, GPU discovery
+ * against a fake NVML, the metrics text and status line), its host
  * callbacks' rule checks, and the in-process test host (test_host.h) driven
  * against the probe fixture plugin.
  */
@@ -13,9 +14,11 @@
 
 #include "capabilities.h"
 #include "discover.h"
+#include "fixtures/prom_text_check.h"
 #include "host_callbacks.h"
 #include "loader.h"
 #include "log_line.h"
+#include "metrics_format.h"
 #include "pools_file.h"
 #include "test_host.h"
 
@@ -359,14 +362,85 @@ Test(capabilities, bad_gpu_fields_named)
     cr_assert(strstr(perr, "unknown field \"gpu_count\"") != NULL, "%s", perr);
 }
 
-Test(capabilities, discovery_reports_this_machine_without_gpus)
+Test(capabilities, discovery_without_nvml_reports_this_machine_without_gpus)
 {
     shim_capabilities_t c;
-    cr_assert_eq(shim_discover_capabilities(&c), 0);
+    char note[512];
+    setenv("PMD_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+    cr_assert_eq(shim_discover_capabilities(&c, note, sizeof(note)), 0);
     cr_assert_eq(c.cpu_cores, (uint32_t)sysconf(_SC_NPROCESSORS_ONLN));
     cr_assert_gt(c.ram_total_bytes, 0);
     cr_assert_eq(c.gpu_count, 0);
+    cr_assert_str_eq(note, "event=gpu_discovery result=none "
+                           "reason=\"/nonexistent/libnvidia-ml.so.1 not found\"");
     shim_capabilities_free(&c);
+}
+
+Test(capabilities, discovery_with_nvml_reports_index_name_memory_and_compute_capability)
+{
+    shim_capabilities_t c;
+    char note[512];
+    setenv("PMD_NVML_LIBRARY", FAKE_NVML_SO, 1);
+    cr_assert_eq(shim_discover_capabilities(&c, note, sizeof(note)), 0);
+    cr_assert_eq(c.gpu_count, 2, "%s", note);
+    cr_assert_eq(c.gpus[0].device_id, 0);
+    cr_assert_str_eq(c.gpus[0].name, "NVIDIA H200");
+    cr_assert_eq(c.gpus[0].vram_total_bytes, 150754820096ull);
+    cr_assert_str_eq(c.gpus[0].compute_capability, "9.0");
+    cr_assert_eq(c.gpus[1].device_id, 1);
+    cr_assert_str_eq(c.gpus[1].name, "NVIDIA A100-SXM4-80GB");
+    cr_assert_str_eq(c.gpus[1].compute_capability, "8.0");
+    cr_assert_gt(c.cpu_cores, 0);
+    cr_assert_str_eq(note, "event=gpu_discovery result=ok gpus=2 library=" FAKE_NVML_SO);
+    shim_capabilities_free(&c);
+}
+
+Test(capabilities, discovery_with_a_driver_that_fails_init_reports_no_gpus)
+{
+    shim_capabilities_t c;
+    char note[512];
+    setenv("PMD_NVML_LIBRARY", FAKE_NVML_SO, 1);
+    setenv("FAKE_NVML_INIT_RESULT", "9", 1);
+    cr_assert_eq(shim_discover_capabilities(&c, note, sizeof(note)), 0);
+    cr_assert_eq(c.gpu_count, 0);
+    cr_assert_str_eq(note, "event=gpu_discovery result=none reason=\"nvmlInit_v2: Driver Not Loaded\"");
+    shim_capabilities_free(&c);
+}
+
+Test(capabilities, library_without_nvml_symbols_reports_the_missing_one)
+{
+    shim_capabilities_t c;
+    char note[512];
+    setenv("PMD_NVML_LIBRARY", SHIM_PROBE_SO, 1); /* a library, but not NVML */
+    cr_assert_eq(shim_discover_capabilities(&c, note, sizeof(note)), 0);
+    cr_assert_eq(c.gpu_count, 0);
+    cr_assert(strstr(note, "result=none reason=\"" SHIM_PROBE_SO " lacks nvmlInit_v2\""), "%s", note);
+    shim_capabilities_free(&c);
+}
+
+Test(capabilities, to_json_reads_back_the_same)
+{
+    shim_capabilities_t c, back;
+    shim_gpu_t g[2] = {{0, 150754820096ull, "NVIDIA H200", "9.0"},
+                       {1, 1, "odd \"name\" \\ \xc3\xa9", "10.12"}};
+    c = (shim_capabilities_t){g, 2, 8, 1024};
+    char *json = shim_capabilities_to_json(&c);
+    cr_assert_not_null(json);
+    cr_assert_eq(parse_caps(json, &back), 0, "%s: %s", perr, json);
+    cr_assert_eq(back.gpu_count, 2);
+    cr_assert_str_eq(back.gpus[1].name, g[1].name);
+    cr_assert_str_eq(back.gpus[1].compute_capability, "10.12");
+    cr_assert_eq(back.gpus[0].vram_total_bytes, 150754820096ull);
+    cr_assert_eq(back.cpu_cores, 8);
+    cr_assert_eq(back.ram_total_bytes, 1024);
+    shim_capabilities_free(&back);
+    free(json);
+    c = (shim_capabilities_t){NULL, 0, 0, 0};
+    json = shim_capabilities_to_json(&c);
+    cr_assert_eq(parse_caps(json, &back), 0, "%s: %s", perr, json);
+    cr_assert_eq(back.gpu_count, 0);
+    shim_capabilities_free(&back);
+    free(json);
 }
 
 /* ------------------------------------------------------------------ */
@@ -410,9 +484,13 @@ Test(host_callbacks, callback_outside_call_or_off_thread_is_a_violation)
     h.abi.state_changed(h.abi.host_data, PMD_NODE_STOPPED, "late");
     cr_assert_eq(shim_host_violations(&h), 2);
     const char *text = read_stream(out);
-    cr_assert(strstr(text, "ABI violation: log called from a thread that is not the host thread"), "%s", text);
-    cr_assert(strstr(text, "ABI violation: state_changed called outside an ABI call"), "%s", text);
-    cr_assert(strstr(text, "STATE stopped (late)"), "%s", text);
+    cr_assert(strstr(text, "ERROR plugin=pmd-host-shim event=abi_violation by=plugin callback=log "
+                           "problem=\"called from a thread that is not the host thread\""), "%s", text);
+    cr_assert(strstr(text, "event=abi_violation by=plugin callback=state_changed "
+                           "problem=\"called outside an ABI call\""), "%s", text);
+    cr_assert(strstr(text, "INFO  plugin=plugin event=state_changed state=stopped detail=late\n"),
+              "%s", text);
+    cr_assert(strstr(text, "INFO  plugin=plugin fine\n"), "%s", text);
     fclose(out);
 }
 
@@ -441,8 +519,8 @@ Test(host_callbacks, pools_during_init_or_destroy_are_a_violation_but_served)
     shim_host_leave(&h);
     cr_assert_eq(shim_host_violations(&h), 2);
     const char *text = read_stream(out);
-    cr_assert(strstr(text, "ABI violation: list_pools called during init"), "%s", text);
-    cr_assert(strstr(text, "ABI violation: state_changed called during init"), "%s", text);
+    cr_assert(strstr(text, "callback=list_pools problem=\"called during init\""), "%s", text);
+    cr_assert(strstr(text, "callback=state_changed problem=\"called during init\""), "%s", text);
     fclose(out);
 }
 
@@ -479,9 +557,11 @@ Test(host_callbacks, sink_refusal_logged_once_per_condition)
         cr_assert_eq(h.abi.list_pools(h.abi.host_data, &sink), PMD_OK);
     shim_host_leave(&h);
     const char *text = read_stream(out);
-    const char *first = strstr(text, "pool sink refused pool 0 (\"a\")");
+    const char *first = strstr(text, "WARN  plugin=pmd-host-shim event=host_data_refused by=plugin "
+                                     "reason=\"pool sink refused pool 0 (\\\"a\\\"): unknown "
+                                     "result (8)\"\n");
     cr_assert_not_null(first, "%s", text);
-    cr_assert_null(strstr(first + 1, "pool sink refused"), "%s", text);
+    cr_assert_null(strstr(strstr(first, "pool sink refused") + 1, "pool sink refused"), "%s", text);
     shim_pools_free(&pools);
     fclose(out);
 }
@@ -628,4 +708,211 @@ Test(test_host, abi_can_claim_an_older_layout, .init = probe_setup, .fini = prob
     cr_assert_eq(test_host_abi(th)->struct_size, PMD_HOST_SIZE_1_0);
     cr_assert_eq(test_host_abi(th)->abi_minor, 0);
     cr_assert_eq(test_host_last_state(th), -1);
+}
+
+/* ------------------------------------------------------------------ */
+/* metrics text and status line                                       */
+/* ------------------------------------------------------------------ */
+
+static int count_in(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static shim_metrics_snapshot_t stats_snapshot(const char *node_id)
+{
+    shim_metrics_snapshot_t snap;
+    pmd_stats_t st;
+    memset(&snap, 0, sizeof(snap));
+    memset(&st, 0, sizeof(st));
+    snprintf(snap.plugin_name, sizeof(snap.plugin_name), "node_registration");
+    snprintf(snap.plugin_version, sizeof(snap.plugin_version), "0.1.0");
+    st.struct_size = sizeof(st);
+    st.state = PMD_NODE_DEGRADED;
+    st.state_since_unix_ms = 1700000000123ull;
+    st.registrations_ok = 2;
+    st.registrations_failed_transport = 3;
+    st.registrations_failed_status = 4;
+    st.registrations_failed_auth = 5;
+    st.reregistrations = 14;
+    st.heartbeats_ok = UINT64_MAX;
+    st.heartbeats_failed_transport = 6;
+    st.heartbeats_failed_status = 7;
+    st.heartbeats_failed_auth = 8;
+    st.heartbeats_not_registered = 9;
+    st.deregistrations_ok = 10;
+    st.deregistrations_failed = 11;
+    st.consecutive_failures = 3;
+    st.last_heartbeat_ok_unix_ms = 1700000001005ull;
+    st.last_heartbeat_latency_us = 1234567;
+    st.connections_opened = 12;
+    st.events_dropped = 13;
+    st.node_id = node_id;
+    st.last_error = "HTTP 500";
+    shim_metrics_snapshot_set_stats(&snap, &st);
+    return snap;
+}
+
+Test(metrics_format, every_family_announced_and_valid_prometheus_text)
+{
+    shim_metrics_snapshot_t snap = stats_snapshot("gpu-1");
+    size_t len = 0;
+    char *text = shim_metrics_format(&snap, &len);
+    cr_assert_not_null(text);
+    cr_assert_eq(len, strlen(text));
+    const char *why = prom_check_text(text);
+    cr_assert_null(why, "%s\n%s", why, text);
+    static const char *const families[][2] = {
+        {"pmd_plugin_info", "gauge"}, {"pmd_stats_available", "gauge"},
+        {"pmd_node_state", "gauge"}, {"pmd_node_state_info", "gauge"},
+        {"pmd_node_state_since_seconds", "gauge"}, {"pmd_registrations_total", "counter"},
+        {"pmd_reregistrations_total", "counter"}, {"pmd_heartbeats_total", "counter"},
+        {"pmd_deregistrations_total", "counter"}, {"pmd_heartbeat_consecutive_failures", "gauge"},
+        {"pmd_last_heartbeat_success_seconds", "gauge"},
+        {"pmd_last_heartbeat_latency_seconds", "gauge"},
+        {"pmd_connections_opened_total", "counter"}, {"pmd_events_dropped_total", "counter"}};
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        char type[128];
+        snprintf(type, sizeof(type), "# TYPE %s %s\n", families[i][0], families[i][1]);
+        cr_assert(strstr(text, type) != NULL, "no \"%s\" in\n%s", type, text);
+    }
+    free(text);
+}
+
+Test(metrics_format, values_are_exact)
+{
+    shim_metrics_snapshot_t snap = stats_snapshot("gpu-1");
+    char *text = shim_metrics_format(&snap, NULL);
+    static const char *const lines[] = {
+        "pmd_plugin_info{node_id=\"gpu-1\",plugin=\"node_registration\",version=\"0.1.0\"} 1\n",
+        "pmd_stats_available 1\n",
+        "pmd_node_state{node_id=\"gpu-1\"} 3\n",
+        "pmd_node_state_info{node_id=\"gpu-1\",state=\"registered\"} 0\n",
+        "pmd_node_state_info{node_id=\"gpu-1\",state=\"degraded\"} 1\n",
+        "pmd_node_state_since_seconds{node_id=\"gpu-1\"} 1700000000.123\n",
+        "pmd_registrations_total{node_id=\"gpu-1\",result=\"ok\"} 2\n",
+        "pmd_registrations_total{node_id=\"gpu-1\",result=\"failed\",reason=\"transport\"} 3\n",
+        "pmd_registrations_total{node_id=\"gpu-1\",result=\"failed\",reason=\"status\"} 4\n",
+        "pmd_registrations_total{node_id=\"gpu-1\",result=\"failed\",reason=\"auth\"} 5\n",
+        "pmd_reregistrations_total{node_id=\"gpu-1\"} 14\n",
+        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"ok\"} 18446744073709551615\n",
+        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"failed\",reason=\"transport\"} 6\n",
+        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"failed\",reason=\"status\"} 7\n",
+        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"failed\",reason=\"auth\"} 8\n",
+        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"failed\",reason=\"not_registered\"} 9\n",
+        "pmd_deregistrations_total{node_id=\"gpu-1\",result=\"ok\"} 10\n",
+        "pmd_deregistrations_total{node_id=\"gpu-1\",result=\"failed\"} 11\n",
+        "pmd_heartbeat_consecutive_failures{node_id=\"gpu-1\"} 3\n",
+        "pmd_last_heartbeat_success_seconds{node_id=\"gpu-1\"} 1700000001.005\n",
+        "pmd_last_heartbeat_latency_seconds{node_id=\"gpu-1\"} 1.234567\n",
+        "pmd_connections_opened_total{node_id=\"gpu-1\"} 12\n",
+        "pmd_events_dropped_total{node_id=\"gpu-1\"} 13\n"};
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        cr_assert(strstr(text, lines[i]) != NULL, "no \"%s\" in\n%s", lines[i], text);
+    cr_assert_eq(count_in(text, "pmd_node_state_info{"), 7, "%s", text);
+    cr_assert_eq(count_in(text, "} 1\n"), 2, "one state set, plus plugin_info:\n%s", text);
+    cr_assert_null(strstr(text, "HTTP 500"), "last_error is no label: %s", text);
+    free(text);
+}
+
+Test(metrics_format, odd_node_id_is_escaped_in_every_label)
+{
+    shim_metrics_snapshot_t snap = stats_snapshot("a\"b\\c\nd");
+    char *text = shim_metrics_format(&snap, NULL);
+    cr_assert(strstr(text, "pmd_node_state{node_id=\"a\\\"b\\\\c\\nd\"} 3\n"), "%s", text);
+    cr_assert_eq(count_in(text, "node_id=\"a\\\"b\\\\c\\nd\""), 27, "%s", text);
+    const char *why = prom_check_text(text);
+    cr_assert_null(why, "%s\n%s", why, text);
+    free(text);
+}
+
+Test(metrics_format, label_escape_rules)
+{
+    char out[64];
+    cr_assert_eq(shim_metrics_escape_label(out, sizeof(out), "a\"b\\c\nd"), 10);
+    cr_assert_str_eq(out, "a\\\"b\\\\c\\nd");
+    shim_metrics_escape_label(out, sizeof(out), "caf\xc3\xa9 \xff|\xc0\x80|\ttab");
+    cr_assert_str_eq(out, "caf\xc3\xa9 \xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|\ttab");
+    shim_metrics_escape_label(out, 6, "ab\"cd");
+    cr_assert_str_eq(out, "ab\\\"c", "an escape is never cut in half");
+    shim_metrics_escape_label(out, 4, "ab\"");
+    cr_assert_str_eq(out, "ab");
+}
+
+Test(metrics_format, without_stats_only_plugin_info_and_stats_available_zero)
+{
+    shim_metrics_snapshot_t snap;
+    memset(&snap, 0, sizeof(snap));
+    snprintf(snap.plugin_name, sizeof(snap.plugin_name), "ex\"ample");
+    snprintf(snap.plugin_version, sizeof(snap.plugin_version), "1.0");
+    char *text = shim_metrics_format(&snap, NULL);
+    cr_assert_str_eq(text,
+                     "# HELP pmd_plugin_info The plugin the host loaded (always 1).\n"
+                     "# TYPE pmd_plugin_info gauge\n"
+                     "pmd_plugin_info{plugin=\"ex\\\"ample\",version=\"1.0\"} 1\n"
+                     "# HELP pmd_stats_available 1 when the plugin offers pmd.ext.stats/1, else 0 "
+                     "and no other pmd_ metrics.\n"
+                     "# TYPE pmd_stats_available gauge\n"
+                     "pmd_stats_available 0\n");
+    free(text);
+}
+
+Test(metrics_format, snapshot_copies_strings_and_respects_a_small_struct)
+{
+    shim_metrics_snapshot_t snap;
+    memset(&snap, 0, sizeof(snap));
+    pmd_stats_t st = {.struct_size = PMD_STATS_MIN_SIZE, .state = 2, .node_id = "ignored"};
+    shim_metrics_snapshot_set_stats(&snap, &st);
+    cr_assert_str_eq(snap.node_id, "");
+    cr_assert_eq(snap.stats_available, 1);
+    char id[] = "gpu-9";
+    st = (pmd_stats_t){.struct_size = sizeof(st), .node_id = id};
+    shim_metrics_snapshot_set_stats(&snap, &st);
+    id[0] = 'X';
+    cr_assert_str_eq(snap.node_id, "gpu-9");
+    cr_assert_null(snap.stats.node_id);
+}
+
+Test(status_line, state_heartbeat_age_and_failures)
+{
+    char out[128];
+    shim_metrics_snapshot_t snap = stats_snapshot("gpu-1");
+    shim_status_format(out, sizeof(out), &snap, -1, 1700000003105ull);
+    cr_assert_str_eq(out, "degraded, last heartbeat 2.1 s ago, 3 failures");
+    snap.stats.state = PMD_NODE_REGISTERED;
+    snap.stats.consecutive_failures = 1;
+    shim_status_format(out, sizeof(out), &snap, -1, 1700000001005ull);
+    cr_assert_str_eq(out, "registered, last heartbeat 0.0 s ago, 1 failure");
+    snap.stats.last_heartbeat_ok_unix_ms = 0;
+    snap.stats.state = 42;
+    shim_status_format(out, sizeof(out), &snap, -1, 1700000001005ull);
+    cr_assert_str_eq(out, "state-42, no heartbeat yet, 1 failure");
+    memset(&snap, 0, sizeof(snap));
+    shim_status_format(out, sizeof(out), &snap, PMD_NODE_REGISTERED, 0);
+    cr_assert_str_eq(out, "registered, no stats from the plugin");
+    shim_status_format(out, sizeof(out), &snap, -1, 0);
+    cr_assert_str_eq(out, "no state yet, no stats from the plugin");
+}
+
+Test(log_line, quote_leaves_bare_words_and_escapes_the_rest)
+{
+    char out[64];
+    cr_assert_str_eq(log_line_quote(out, sizeof(out), "registered"), "registered");
+    cr_assert_str_eq(log_line_quote(out, sizeof(out), "HTTP 500"), "\"HTTP 500\"");
+    cr_assert_str_eq(log_line_quote(out, sizeof(out), ""), "\"\"");
+    cr_assert_str_eq(log_line_quote(out, sizeof(out), "a=b"), "\"a=b\"");
+    cr_assert_str_eq(log_line_quote(out, sizeof(out), "say \"hi\" \\o/"), "\"say \\\"hi\\\" \\\\o/\"");
+    cr_assert_str_eq(log_line_quote(out, sizeof(out), "two\nlines"), "\"two\nlines\"");
+    cr_assert_str_eq(log_line_quote(out, 8, "abc def ghi"), "\"abc d\"");
+}
+
+Test(call_rules, no_callback_during_stats_get)
+{
+    cr_assert_not(shim_callback_allowed_in(SHIM_CB_LOG, SHIM_CALL_STATS));
+    cr_assert_not(shim_callback_allowed_in(SHIM_CB_STATE_CHANGED, SHIM_CALL_STATS));
+    cr_assert_not(shim_callback_allowed_in(SHIM_CB_LIST_POOLS, SHIM_CALL_STATS));
+    cr_assert_str_eq(shim_call_name(SHIM_CALL_STATS), "stats get");
 }

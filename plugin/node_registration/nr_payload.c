@@ -329,3 +329,19 @@ char *nr_payload_path_segment(const char *s)
     out[w] = '\0';
     return out;
 }
+
+void nr_payload_log_value(const char *s, char *out, size_t size)
+{
+    size_t n = 0;
+    if (size == 0)
+        return;
+    for (; s != NULL && *s != '\0' && n + 1 < size; s++) {
+        int escape = *s == '"' || *s == '\\';
+        if (n + 1 + (size_t)escape >= size)
+            break;
+        if (escape)
+            out[n++] = '\\';
+        out[n++] = *s;
+    }
+    out[n] = '\0';
+}

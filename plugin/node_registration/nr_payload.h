@@ -41,6 +41,11 @@ nr_heartbeat_reply_t nr_payload_parse_heartbeat_reply(const char *body, size_t l
  * when the body is JSON with one, else "" (never raw bytes). */
 void nr_payload_error_message(const char *body, size_t len, char *out, size_t size);
 
+/* Copies s into out for a log line's key="value": backslash and double
+ * quote are escaped, so a control plane's message cannot break the line's
+ * key=value shape. Truncates to fit; out is always NUL-terminated. */
+void nr_payload_log_value(const char *s, char *out, size_t size);
+
 /* Percent-encodes s as one path segment (RFC 3986 unreserved kept). malloc'd. */
 char *nr_payload_path_segment(const char *s);
 

@@ -245,15 +245,18 @@ static int send_request(nr_worker_t *w, const char *method, const char *suffix, 
     return rc;
 }
 
+/* A one-line reason, safe inside a log line's reason="..." (quotes escaped). */
 static void describe_response(const nr_http_response_t *r, char *out, size_t size)
 {
+    char text[200];
     if (!r->responded) {
-        snprintf(out, size, "no response: %.180s", r->error);
-        return;
+        snprintf(text, sizeof(text), "no response: %.180s", r->error);
+    } else {
+        char msg[120];
+        nr_payload_error_message(r->body, r->body_len, msg, sizeof(msg));
+        snprintf(text, sizeof(text), "HTTP %ld%s%s", r->status, msg[0] ? ": " : "", msg);
     }
-    char msg[120];
-    nr_payload_error_message(r->body, r->body_len, msg, sizeof(msg));
-    snprintf(out, size, "HTTP %ld%s%s", r->status, msg[0] ? ": " : "", msg);
+    nr_payload_log_value(text, out, size);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -446,7 +449,9 @@ static void check_inputs(nr_worker_t *w, uint64_t now)
         nr_decision_t d = nr_machine_on_token_changed(&w->machine, now);
         apply(w, &d, "token changed");
     } else if (changed < 0) {
-        logf_event(w, PMD_LOG_WARN, "event=token_reload_failed reason=\"%s\"", w->token.last_error);
+        char why[sizeof(w->token.last_error) * 2];
+        nr_payload_log_value(w->token.last_error, why, sizeof(why));
+        logf_event(w, PMD_LOG_WARN, "event=token_reload_failed reason=\"%s\"", why);
     }
     pthread_mutex_lock(&w->lock);
     int pools_changed = w->pools_changed;

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "nr_config.h"
+#include "nr_payload.h"
 #include "nr_records.h"
 #include "nr_transport.h"
 #include "nr_worker.h"
@@ -101,8 +102,10 @@ static void note_pool_problem(struct pmd_instance *in, const char *problem)
     if (strcmp(problem, in->last_pool_problem) == 0)
         return; /* said already; a host error repeated every tick is one line */
     snprintf(in->last_pool_problem, sizeof(in->last_pool_problem), "%s", problem);
+    char why[sizeof(in->last_pool_problem) * 2];
+    nr_payload_log_value(problem, why, sizeof(why));
     if (problem[0] != '\0')
-        say(in, PMD_LOG_ERROR, "event=host_data_rejected what=pools reason=\"%s\"", problem);
+        say(in, PMD_LOG_ERROR, "event=host_data_rejected what=pools reason=\"%s\"", why);
 }
 
 /* Returns 0 with *out filled, -1 when the host could not list (logged). */
@@ -132,9 +135,11 @@ static void pull_capabilities(struct pmd_instance *in, nr_capabilities_t *out)
     if (rc != PMD_OK)
         say(in, PMD_LOG_ERROR, "event=host_data_rejected what=capabilities reason=\"host "
             "get_capabilities returned %d; registering without GPUs\"", (int)rc);
-    else if (out->first_error[0] != '\0')
-        say(in, PMD_LOG_ERROR, "event=host_data_rejected what=capabilities reason=\"%s\"",
-            out->first_error);
+    else if (out->first_error[0] != '\0') {
+        char why[sizeof(out->first_error) * 2];
+        nr_payload_log_value(out->first_error, why, sizeof(why));
+        say(in, PMD_LOG_ERROR, "event=host_data_rejected what=capabilities reason=\"%s\"", why);
+    }
 }
 
 static void deliver_events(struct pmd_instance *in)
