@@ -1,7 +1,23 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, builds, runs every test.
+# The README's test command: installs what is missing, builds with warnings
+# as errors, runs every ctest suite, then the hardening runs CI requires:
+# ASan+UBSan and TSan, pmd-abi-check under valgrind, 30 s of each fuzzer,
+# and a 10,000-heartbeat soak with faults.
+#
+#   scripts/test.sh           everything (what CI runs)
+#   scripts/test.sh --quick   build and ctest only
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+t0=$SECONDS
 scripts/deps.sh
 scripts/build.sh
-ctest --test-dir build --output-on-failure --timeout 300
+ctest --test-dir build --output-on-failure --timeout 300 -j2
+if [ "$quick" = 1 ]; then
+  exit 0
+fi
+scripts/sanitize.sh
+scripts/fuzz.sh 30
+scripts/soak.sh 10000
+echo "== all tests and hardening runs passed in $((SECONDS - t0)) s"

@@ -378,7 +378,9 @@ Test(nr_plugin, two_instances_register_independently)
     cr_assert_eq(th_init(h2, fx.p, cfg, &in2, err, sizeof(err)), PMD_OK, "%s", err);
     free(cfg);
     cr_assert_eq(th_start(h2, fx.p, in2), PMD_OK);
-    for (int i = 0; i < 400 && !(orchd_node(fx.cp, "gpu-node-b") && node_online(NULL)); i++) {
+    for (int i = 0; i < 400 && !(node_online(NULL) &&
+                                 orchd_wait_node_status(fx.cp, "gpu-node-b", "Online", 0) == 0);
+         i++) {
         th_tick(fx.host, fx.p, fx.in, th_now_ns());
         th_tick(h2, fx.p, in2, th_now_ns());
         usleep(5000);

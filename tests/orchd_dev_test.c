@@ -20,6 +20,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 extern char **environ;
 
@@ -932,6 +936,74 @@ Test(orchd_dev, fault_trickle_sends_one_byte_per_second)
     r = call((call_t){.path = "/v2/nodes", .timeout_ms = 1500});
     cr_assert_eq(r.rc, CURLE_OPERATION_TIMEDOUT);
     cr_assert(r.len >= 1 && r.len <= 3, "got %zu bytes in 1.5 s", r.len);
+    reply_free(&r);
+}
+
+/* A raw GET of /v2/nodes on a fresh TCP connection: what arrived (up to
+ * CAP - 1 bytes, NUL-terminated) and in how many recv() calls. */
+static size_t raw_get(char *buf, size_t cap, int *reads)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)orchd_port(srv))};
+    const char *rq = "GET /v2/nodes HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    struct timeval tv = {5, 0};
+    size_t got = 0;
+    ssize_t n;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(send(fd, rq, strlen(rq), 0), (ssize_t)strlen(rq));
+    *reads = 0;
+    while (got + 1 < cap && (n = recv(fd, buf + got, cap - 1 - got, 0)) > 0) {
+        got += (size_t)n;
+        (*reads)++;
+    }
+    buf[got] = '\0';
+    close(fd);
+    return got;
+}
+
+Test(orchd_dev, fault_tiny_segments_sends_the_answer_a_byte_at_a_time)
+{
+    char buf[4096];
+    int reads;
+    reply_t r;
+    start(NULL);
+    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"body_mode\":\"tiny_segments\",\"count\":1}"), 0);
+    size_t n = raw_get(buf, sizeof buf, &reads);
+    cr_assert_eq(strncmp(buf, "HTTP/1.1 200 ", 13), 0, "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\n\r\n{\"nodes\":[],\"count\":0}"), "%s", buf);
+    cr_assert_gt(reads, (int)n / 2, "%zu bytes came in only %d reads", n, reads);
+    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"body_mode\":\"tiny_segments\",\"count\":1}"), 0);
+    r = call((call_t){.path = "/v2/nodes"});
+    cr_assert_eq(r.status, 200, "an HTTP client reassembles it");
+    cr_assert_str_eq(r.body, "{\"nodes\":[],\"count\":0}");
+    reply_free(&r);
+}
+
+Test(orchd_dev, fault_204_with_a_body_sends_the_body)
+{
+    char buf[4096];
+    int reads;
+    start(NULL);
+    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"status\":204,\"body\":\"xyz\",\"count\":1}"), 0);
+    raw_get(buf, sizeof buf, &reads);
+    cr_assert_eq(strncmp(buf, "HTTP/1.1 204 ", 13), 0, "%s", buf);
+    cr_assert_not_null(strstr(buf, "Content-Length: 3\r\n"), "%s", buf);
+    cr_assert_not_null(strstr(buf, "\r\n\r\nxyz"), "%s", buf);
+}
+
+Test(orchd_dev, fault_reset_resets_the_connection)
+{
+    reply_t r;
+    start(NULL);
+    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"reset\":true,\"count\":1}"), 0);
+    r = call((call_t){.path = "/v2/nodes"});
+    cr_assert_eq(r.rc, CURLE_RECV_ERROR, "expected a reset, got %d (%s)", r.rc, curl_easy_strerror(r.rc));
+    reply_free(&r);
+    r = call((call_t){.path = "/v2/nodes"});
+    cr_assert_eq(r.status, 200);
     reply_free(&r);
 }
 

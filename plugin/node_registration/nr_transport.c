@@ -282,8 +282,11 @@ int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req,
     curl_off_t retry_after = 0;
     if (curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
         retry_after > 0) {
+        /* A server cannot park a node for longer than an hour: past that
+         * it is as good as gone, and a bogus header must not be fatal. */
+        curl_off_t capped = retry_after > NR_MAX_RETRY_AFTER_S ? NR_MAX_RETRY_AFTER_S : retry_after;
         resp->has_retry_after = 1;
-        resp->retry_after_ms = (uint64_t)retry_after * 1000u;
+        resp->retry_after_ms = (uint64_t)capped * 1000u;
     }
     resp->responded = 1;
     return 0;

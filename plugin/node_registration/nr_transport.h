@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define NR_MAX_RESPONSE_BYTES (64u * 1024u)
+#define NR_MAX_RETRY_AFTER_S 3600 /* Retry-After is honoured up to an hour */
 
 typedef struct nr_transport_opts {
     uint32_t connect_timeout_ms;

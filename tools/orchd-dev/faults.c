@@ -91,14 +91,14 @@ static int parse_match(json_object *v, od_fault_t *f, od_verdict_t *vd)
 
 static int parse_body_mode(json_object *v, od_fault_t *f, od_verdict_t *vd)
 {
-    static const char *const NAMES[] = {"huge", "endless", "trickle"};
+    static const char *const NAMES[] = {"huge", "endless", "trickle", "tiny_segments"};
     const char *s = json_object_get_string(v);
-    for (int i = 0; json_object_is_type(v, json_type_string) && i < 3; i++)
+    for (int i = 0; json_object_is_type(v, json_type_string) && i < 4; i++)
         if (strcmp(s, NAMES[i]) == 0) {
             f->body_mode = (enum od_body_mode)(OD_BODY_HUGE + i);
             return 0;
         }
-    return bad(vd, "body_mode", "expected huge|endless|trickle");
+    return bad(vd, "body_mode", "expected huge|endless|trickle|tiny_segments");
 }
 
 static int parse_string(json_object *v, const char *key, char **out, size_t *len, od_verdict_t *vd)
@@ -138,6 +138,8 @@ static int parse_key(const char *key, json_object *v, od_fault_t *f, od_verdict_
         return parse_bool(v, key, &f->hang, vd);
     if (strcmp(key, "drop") == 0)
         return parse_bool(v, key, &f->drop, vd);
+    if (strcmp(key, "reset") == 0)
+        return parse_bool(v, key, &f->reset, vd);
     if (strcmp(key, "count") == 0 && get_int(v, key, 0, UINT32_MAX, &n, vd) == 0)
         return f->count = (uint32_t)n, 0;
     if (strcmp(key, "status") == 0 && get_int(v, key, 100, 599, &n, vd) == 0)

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum od_body_mode { OD_BODY_NORMAL, OD_BODY_HUGE, OD_BODY_ENDLESS, OD_BODY_TRICKLE };
+enum od_body_mode { OD_BODY_NORMAL, OD_BODY_HUGE, OD_BODY_ENDLESS, OD_BODY_TRICKLE, OD_BODY_TINY_SEGMENTS };
 
 typedef struct od_fault {
     int match_any;         /* 1 = any endpoint, else only MATCH */
@@ -24,6 +24,7 @@ typedef struct od_fault {
     int64_t retry_after;   /* seconds for Retry-After, or -1 */
     uint32_t delay_ms;
     int hang, drop;
+    int reset;             /* close with RST (SO_LINGER 0) instead of answering */
     enum od_body_mode body_mode;
     char *redirect;        /* Location for a 302, or NULL */
 } od_fault_t;

@@ -14,6 +14,7 @@
 #include "faults.h"
 #include "journal.h"
 #include "nodeapi.h"
+#include "rawsend.h"
 #include "registry.h"
 #include "route.h"
 #include "slowbody.h"
@@ -253,16 +254,55 @@ static enum MHD_Result no_answer(od_server_t *s, struct request *rq, struct exch
     return MHD_NO;
 }
 
+/* The socket under C, or -1 (TLS: raw bytes would bypass the encryption). */
+static int raw_socket(const od_server_t *s, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return s->cert_pem || !ci ? -1 : (int)ci->connect_fd;
+}
+
+/* "reset": no answer, and the close MHD does next sends RST, not FIN. */
+static enum MHD_Result reset_answer(od_server_t *s, struct MHD_Connection *c, struct request *rq, struct exchange *x)
+{
+    int fd = raw_socket(s, c);
+    if (fd >= 0)
+        od_raw_reset(fd);
+    return no_answer(s, rq, x, 0);
+}
+
+/* Answers MHD cannot send (1-byte segments, a 204 with a body), written to
+ * the socket; MHD then closes the connection. */
+static int wants_raw(const od_fault_t *f, const od_answer_t *a)
+{
+    return f->body_mode == OD_BODY_TINY_SEGMENTS || (a->status == 204 && a->len > 0);
+}
+
+static enum MHD_Result raw_finish(od_server_t *s, struct MHD_Connection *c, struct request *rq, struct exchange *x)
+{
+    const od_fault_t *f = &x->fault;
+    od_raw_answer_t ra = {x->answer.status, x->answer.body, x->answer.len, x->answer.is_json, rq->cid,
+                          f->retry_after};
+    int fd = raw_socket(s, c);
+    if (fd < 0)
+        return finish(s, c, rq, x);
+    record(s, rq, x, x->answer.status);
+    rq->status = x->answer.status;
+    od_raw_send(fd, &ra, f->body_mode == OD_BODY_TINY_SEGMENTS);
+    cleanup(x);
+    return MHD_NO;
+}
+
 static void describe_fault(const od_fault_t *f, char *out, size_t cap)
 {
-    static const char *const MODES[] = {"", " body_mode=huge", " body_mode=endless", " body_mode=trickle"};
-    snprintf(out, cap, "%s%s%s%s status=%d delay_ms=%u retry_after=%lld%s",
-             f->match_any ? "any" : od_kind_name(f->match),
-             f->drop ? " drop" : "", f->hang ? " hang" : "", f->redirect ? " redirect" : "", f->status,
+    static const char *const MODES[] = {"", " body_mode=huge", " body_mode=endless", " body_mode=trickle",
+                                        " body_mode=tiny_segments"};
+    snprintf(out, cap, "%s%s%s%s%s status=%d delay_ms=%u retry_after=%lld%s",
+             f->match_any ? "any" : od_kind_name(f->match), f->drop ? " drop" : "", f->hang ? " hang" : "",
+             f->reset ? " reset" : "", f->redirect ? " redirect" : "", f->status,
              (unsigned)f->delay_ms, (long long)f->retry_after, MODES[f->body_mode]);
 }
 
-/* Carry out an injected fault: delay, then drop / hang / redirect /
+/* Carry out an injected fault: delay, then drop / hang / reset / redirect /
  * status, or (only a delay or body_mode) the normal answer. */
 static enum MHD_Result faulted(od_server_t *s, struct MHD_Connection *c, struct request *rq, struct exchange *x)
 {
@@ -274,13 +314,17 @@ static enum MHD_Result faulted(od_server_t *s, struct MHD_Connection *c, struct 
         return no_answer(s, rq, x, 0);
     if (f->hang)
         return no_answer(s, rq, x, HANG_MAX_MS);
+    if (f->reset)
+        return reset_answer(s, c, rq, x);
     if (f->redirect)
         od_answer_raw(&x->answer, f->status >= 300 && f->status < 400 ? f->status : 302, NULL, 0, 0);
+    else if (f->status == 204 && f->body)
+        od_answer_raw(&x->answer, 204, f->body, f->body_len, 1);
     else if (f->status)
         od_node_api_fault_answer(&s->api, &x->nr, f, &x->answer);
     else
         od_node_api_handle(&s->api, &x->nr, &x->answer, x->error, sizeof x->error);
-    return finish(s, c, rq, x);
+    return wants_raw(f, &x->answer) ? raw_finish(s, c, rq, x) : finish(s, c, rq, x);
 }
 
 static enum MHD_Result serve_node(od_server_t *s, struct MHD_Connection *c, struct request *rq)

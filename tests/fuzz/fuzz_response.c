@@ -1,0 +1,231 @@
+/*
+ * fuzz_response.c - libFuzzer target for what the network thread does with
+ * a server's answer: the heartbeat reply and error-body parsers, and the
+ * state machine fed the outcome they produce (nr_worker.c's outcome_of).
+ *
+ * Input: 10 bytes of parameters (interval, retry base/max choices, the
+ * machine's seed), then steps until the input ends. A step is one byte of
+ * opcode: 14 = the token file changed, 15 = the pool set changed, else the
+ * request the machine asked for completes, with a flags byte (responded,
+ * Retry-After present, body present, Retry-After raw 64-bit), a status, a
+ * latency, a Retry-After and a body. Time moves as in the worker: a request
+ * starts when it is due and ends after its latency.
+ *
+ * Invariants after every step: the state is a running one, exactly one
+ * request is scheduled and it fits the state, it is never due in the past,
+ * delays stay inside the documented bounds (backoff <= retry_max or
+ * Retry-After, heartbeat <= interval, auth backoff 2.5..60 s, register at
+ * once after a 404), a state change is always reported, and the parsers'
+ * facts agree with an independent parse of the body.
+ */
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_harness.h"
+#include "nr_machine.h"
+#include "nr_payload.h"
+
+#define MAX_STEPS 4000
+#define FAR_NS (10ull * 365 * 24 * 3600 * 1000000000ull) /* ten years */
+
+static const uint32_t intervals_ms[] = {1, 2, 10, 100, 1000, 5000, 10000, 60000, 86400000};
+static const uint32_t bases_ms[] = {1, 20, 250, 1000, 86400000};
+static const uint32_t maxes_ms[] = {1, 200, 10000, 86400000};
+static const long statuses[] = {200, 201, 204, 301, 302, 400, 401, 403, 404,
+                                408, 413, 422, 429, 500, 502, 503, 504};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct sim {
+    nr_machine_t m;
+    uint64_t now;
+    uint64_t interval_ns, retry_max_ns;
+} sim_t;
+
+static int running(nr_state_t s)
+{
+    return s == NR_STATE_REGISTERING || s == NR_STATE_REGISTERED || s == NR_STATE_DEGRADED ||
+           s == NR_STATE_UNAUTHORIZED;
+}
+
+static void check_common(const sim_t *s, nr_state_t before, const nr_decision_t *d)
+{
+    const nr_machine_t *m = &s->m;
+    FUZZ_CHECK(running(m->state), "state %d", m->state);
+    FUZZ_CHECK(m->next_request == NR_REQUEST_REGISTER || m->next_request == NR_REQUEST_HEARTBEAT,
+               "next_request %d", m->next_request);
+    FUZZ_CHECK(m->next_due_ns >= s->now, "next request due in the past: due %llu now %llu",
+               (unsigned long long)m->next_due_ns, (unsigned long long)s->now);
+    if (m->state == NR_STATE_REGISTERING || m->state == NR_STATE_UNAUTHORIZED)
+        FUZZ_CHECK(m->next_request == NR_REQUEST_REGISTER, "heartbeat while %s",
+                   nr_state_name(m->state));
+    if (m->next_request == NR_REQUEST_HEARTBEAT)
+        FUZZ_CHECK(m->ever_registered, "heartbeat before any registration");
+    if (m->state != before)
+        FUZZ_CHECK(d->state_changed, "%s -> %s not reported", nr_state_name(before),
+                   nr_state_name(m->state));
+    if (m->heartbeat_failures >= NR_DEGRADED_AFTER &&
+        (m->state == NR_STATE_REGISTERED || m->state == NR_STATE_DEGRADED))
+        FUZZ_CHECK(m->state == NR_STATE_DEGRADED, "%u failures, not degraded",
+                   m->heartbeat_failures);
+}
+
+static void check_reply(const char *body, size_t len, nr_heartbeat_reply_t r)
+{
+    struct json_tokener *tok;
+    json_object *root, *v;
+
+    if (!r.has_next)
+        return;
+    tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    root = json_tokener_parse_ex(tok, body, (int)len);
+    FUZZ_CHECK(root != NULL && json_object_is_type(root, json_type_object),
+               "has_next from a body that is not an object");
+    FUZZ_CHECK(json_object_object_get_ex(root, "next_heartbeat_ms", &v) &&
+                   json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0 &&
+                   json_object_get_uint64(v) == r.next_heartbeat_ms,
+               "next_heartbeat_ms %llu", (unsigned long long)r.next_heartbeat_ms);
+    json_object_put(root);
+    json_tokener_free(tok);
+}
+
+static void check_error_message(const char *body, size_t len, size_t out_size)
+{
+    char out[256];
+    memset(out, 0x5A, sizeof(out));
+    nr_payload_error_message(body, len, out, out_size);
+    FUZZ_CHECK(memchr(out, '\0', out_size) != NULL, "error message not terminated");
+    FUZZ_CHECK(fuzz_utf8_valid(out, strlen(out)), "error message not UTF-8");
+    for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+        FUZZ_CHECK(*p >= 0x20 && *p != 0x7F, "control byte %02x in error message", *p);
+    FUZZ_CHECK(out_size == sizeof(out) || (unsigned char)out[out_size] == 0x5A,
+               "error message wrote past its buffer");
+}
+
+/* Bounds that depend on which outcome it was. */
+static void check_outcome(const sim_t *s, const nr_outcome_t *o, const nr_decision_t *d)
+{
+    const nr_machine_t *m = &s->m;
+    uint64_t delay = m->next_due_ns - s->now;
+    int ok = o->responded && o->status >= 200 && o->status < 300;
+    int auth = o->responded && (o->status == 401 || o->status == 403);
+    uint64_t ra = o->has_retry_after && o->responded && (o->status == 429 || o->status == 503)
+                      ? (o->retry_after_ms > UINT64_MAX / NR_MS ? UINT64_MAX
+                                                                : o->retry_after_ms * NR_MS)
+                      : 0;
+
+    if (auth) {
+        FUZZ_CHECK(m->state == NR_STATE_UNAUTHORIZED, "401/403 -> %s", nr_state_name(m->state));
+        FUZZ_CHECK(delay >= NR_AUTH_BACKOFF_MIN_MS * NR_MS / 2 &&
+                       delay <= NR_AUTH_BACKOFF_MAX_MS * NR_MS,
+                   "auth backoff %llu ns", (unsigned long long)delay);
+    } else if (o->request == NR_REQUEST_REGISTER && ok) {
+        uint64_t jitter = s->interval_ns / 10 < 1000 * NR_MS ? s->interval_ns / 10 : 1000 * NR_MS;
+        FUZZ_CHECK(m->state == NR_STATE_REGISTERED && m->next_request == NR_REQUEST_HEARTBEAT,
+                   "register 2xx -> %s", nr_state_name(m->state));
+        FUZZ_CHECK(delay <= jitter, "first heartbeat after %llu ns", (unsigned long long)delay);
+    } else if (o->request == NR_REQUEST_REGISTER) {
+        FUZZ_CHECK(m->state == NR_STATE_REGISTERING, "register failure -> %s",
+                   nr_state_name(m->state));
+        FUZZ_CHECK(delay <= (s->retry_max_ns > ra ? s->retry_max_ns : ra), "backoff %llu ns",
+                   (unsigned long long)delay);
+        FUZZ_CHECK(delay >= ra || m->next_due_ns == UINT64_MAX, "Retry-After not honoured");
+        FUZZ_CHECK(o->responded || d->reset_connection, "no reset after a transport failure");
+    } else if (o->responded && o->status == 404) {
+        FUZZ_CHECK(m->state == NR_STATE_REGISTERING && delay == 0, "heartbeat 404 -> %s in %llu",
+                   nr_state_name(m->state), (unsigned long long)delay);
+    } else if (ok) {
+        FUZZ_CHECK(m->state == NR_STATE_REGISTERED, "heartbeat 2xx -> %s", nr_state_name(m->state));
+        FUZZ_CHECK(delay > 0 && delay <= s->interval_ns, "next heartbeat in %llu ns",
+                   (unsigned long long)delay);
+    } else {
+        FUZZ_CHECK(m->next_request == NR_REQUEST_HEARTBEAT, "heartbeat failure -> register");
+        FUZZ_CHECK(delay > 0 && delay <= (s->interval_ns > ra ? s->interval_ns : ra),
+                   "heartbeat retry in %llu ns", (unsigned long long)delay);
+        FUZZ_CHECK(delay >= ra || m->next_due_ns == UINT64_MAX, "Retry-After not honoured");
+    }
+}
+
+/* One request completes; returns 0 to stop the run (time ran out). */
+static int step_outcome(sim_t *s, fuzz_reader_t *r)
+{
+    uint8_t flags = fr_u8(r);
+    uint16_t st = fr_u16(r);
+    uint64_t latency = (uint64_t)fr_u16(r) * NR_MS / 8;
+    uint64_t retry = flags & 8 ? fr_u64(r) : (uint64_t)fr_u16(r) * 1000;
+    size_t len = 0;
+    char *body = flags & 4 ? fr_string(r, 400, &len) : NULL;
+    nr_outcome_t o;
+    nr_state_t before = s->m.state;
+
+    if (s->m.next_due_ns > s->now)
+        s->now = s->m.next_due_ns;
+    s->now += latency;
+    memset(&o, 0, sizeof(o));
+    o.request = s->m.next_request;
+    o.responded = flags & 1;
+    o.status = st & 0x8000 ? statuses[st % COUNT(statuses)] : (long)(st % 1000);
+    o.has_retry_after = (flags & 2) != 0;
+    o.retry_after_ms = retry;
+    if (o.request == NR_REQUEST_HEARTBEAT && o.responded && o.status == 200) {
+        nr_heartbeat_reply_t reply = nr_payload_parse_heartbeat_reply(body, len);
+        check_reply(body, len, reply);
+        o.has_next = reply.has_next;
+        o.next_heartbeat_ms = reply.next_heartbeat_ms;
+    } else if (body != NULL) {
+        check_error_message(body, len, 1 + flags % 255u);
+    }
+    free(body);
+    nr_decision_t d = nr_machine_on_outcome(&s->m, &o, s->now);
+    check_common(s, before, &d);
+    check_outcome(s, &o, &d);
+    return s->m.next_due_ns - s->now < FAR_NS;
+}
+
+int nr_fuzz_response(const uint8_t *data, size_t size)
+{
+    fuzz_reader_t r = {data, size};
+    sim_t s;
+    nr_machine_params_t p;
+    uint8_t b = fr_u8(&r), c = fr_u8(&r);
+    uint64_t base_ns = (uint64_t)bases_ms[c % COUNT(bases_ms)] * NR_MS;
+    uint64_t max_ns = (uint64_t)maxes_ms[(c / 8) % COUNT(maxes_ms)] * NR_MS;
+
+    memset(&s, 0, sizeof(s));
+    s.interval_ns = (uint64_t)intervals_ms[b % COUNT(intervals_ms)] * NR_MS;
+    s.retry_max_ns = max_ns > base_ns ? max_ns : base_ns;
+    p.interval_ns = s.interval_ns;
+    p.retry_base_ns = base_ns;
+    p.retry_max_ns = s.retry_max_ns;
+    p.pacing_floor_ns = NR_PACING_FLOOR_MS * NR_MS;
+    nr_machine_init(&s.m, &p, fr_u64(&r));
+    s.now = 1000000000ull + (uint64_t)b * 7777;
+    nr_decision_t d = nr_machine_start(&s.m, s.now);
+    check_common(&s, NR_STATE_IDLE, &d);
+
+    for (int i = 0; i < MAX_STEPS && r.left > 0; i++) {
+        uint8_t op = fr_u8(&r);
+        nr_state_t before = s.m.state;
+        if (op % 16 == 14 || op % 16 == 15) {
+            uint64_t due = s.m.next_due_ns;
+            s.now += (uint64_t)fr_u16(&r) * 1000;
+            if (s.now > due && s.m.next_request != NR_REQUEST_NONE)
+                s.now = due; /* the worker checks inputs before a due request */
+            d = op % 16 == 14 ? nr_machine_on_token_changed(&s.m, s.now)
+                              : nr_machine_on_pools_changed(&s.m, s.now);
+            check_common(&s, before, &d);
+        } else if (!step_outcome(&s, &r)) {
+            break;
+        }
+    }
+    return 0;
+}
+
+#ifndef NR_FUZZ_NO_ENTRY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return nr_fuzz_response(data, size);
+}
+#endif
