@@ -199,25 +199,38 @@ static json_object *pool_status_object(const nr_pool_t *p)
     return o;
 }
 
-char *nr_payload_heartbeat(const nr_pool_list_t *pools, struct timespec now)
+char *nr_payload_pools_json(const nr_pool_list_t *pools)
 {
-    char stamp[40];
-    json_object *root = json_object_new_object();
-    json_object *arr;
-    int bad;
-
-    if (root == NULL)
-        return NULL;
-    nr_payload_timestamp(now, stamp, sizeof(stamp));
-    arr = json_object_new_array();
-    bad = put_string(root, "timestamp", stamp) != 0 || put(root, "pools", arr) != 0;
+    json_object *arr = json_object_new_array();
+    int bad = arr == NULL;
     for (size_t i = 0; pools != NULL && i < pools->count && !bad; i++)
         bad = append(arr, pool_status_object(&pools->items[i])) != 0;
     if (bad) {
-        json_object_put(root);
+        json_object_put(arr);
         return NULL;
     }
-    return finish(root);
+    return finish(arr);
+}
+
+char *nr_payload_heartbeat_with(const char *pools_json, struct timespec now)
+{
+    char stamp[80]; /* room for any year gmtime_r can give */
+    char *body = NULL;
+    nr_payload_timestamp(now, stamp, sizeof(stamp));
+    /* The timestamp is fixed-format ASCII (digits, '-', ':', '.', 'T', 'Z'):
+     * nothing in it needs escaping, and pools_json is json-c's own output. */
+    if (pools_json == NULL ||
+        asprintf(&body, "{\"timestamp\":\"%s\",\"pools\":%s}", stamp, pools_json) < 0)
+        return NULL;
+    return body;
+}
+
+char *nr_payload_heartbeat(const nr_pool_list_t *pools, struct timespec now)
+{
+    char *pools_json = nr_payload_pools_json(pools);
+    char *body = nr_payload_heartbeat_with(pools_json, now);
+    free(pools_json);
+    return body;
 }
 
 void nr_payload_timestamp(struct timespec t, char *buf, size_t size)

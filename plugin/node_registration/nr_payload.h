@@ -25,6 +25,12 @@ char *nr_payload_register(const nr_config_t *cfg, const nr_pool_list_t *host_poo
  * unknown). now: wall-clock time, formatted RFC 3339 UTC with milliseconds. */
 char *nr_payload_heartbeat(const nr_pool_list_t *pools, struct timespec now);
 
+/* The same in two steps, so the network thread serialises the pools only
+ * when they change (most heartbeats carry the same pools as the last one):
+ * the pools array as JSON text, then a body around it. malloc'd, or NULL. */
+char *nr_payload_pools_json(const nr_pool_list_t *pools);
+char *nr_payload_heartbeat_with(const char *pools_json, struct timespec now);
+
 /* Formats t as "2026-11-27T07:00:00.123Z" into buf (>= 25 bytes). */
 void nr_payload_timestamp(struct timespec t, char *buf, size_t size);
 

@@ -83,6 +83,9 @@ void nr_pool_list_clear(nr_pool_list_t *list);
 int nr_capabilities_copy(nr_capabilities_t *dst, const nr_capabilities_t *src);
 void nr_capabilities_clear(nr_capabilities_t *caps);
 
+/* 1 when both lists hold the same records in the same order. */
+int nr_pool_list_equal(const nr_pool_list_t *a, const nr_pool_list_t *b);
+
 /* 1 when both lists name the same set of pool ids (order ignored). */
 int nr_pool_ids_equal(const nr_pool_list_t *a, char *const *ids, size_t id_count);
 

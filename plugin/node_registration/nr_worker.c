@@ -54,6 +54,7 @@ struct nr_worker {
     nr_machine_t machine;
     nr_token_t token;
     nr_pool_list_t pools;
+    char *pools_json;            /* pools serialised; NULL = serialise again */
     nr_capabilities_t caps;
     char *path_node;             /* percent-encoded node id */
     uint64_t request_seq;
@@ -166,7 +167,8 @@ void nr_worker_offer_pools(nr_worker_t *w, nr_pool_list_t *pools)
         nr_transport_wakeup(w->transport);
 }
 
-/* Network thread: adopt the newest snapshot, if any. */
+/* Network thread: adopt the newest snapshot, if any. An unchanged snapshot
+ * keeps the serialised pools (the JSON is rebuilt only when they change). */
 static void take_offered_pools(nr_worker_t *w)
 {
     pthread_mutex_lock(&w->lock);
@@ -175,6 +177,10 @@ static void take_offered_pools(nr_worker_t *w)
         w->pools = w->offered;
         w->offered = mine; /* freed by the host's next offer, or at the end */
         w->offered_fresh = 0;
+        if (!nr_pool_list_equal(&w->pools, &w->offered)) {
+            free(w->pools_json);
+            w->pools_json = NULL;
+        }
     }
     pthread_mutex_unlock(&w->lock);
 }
@@ -390,9 +396,11 @@ static char *build_body(nr_worker_t *w, nr_request_t kind)
     take_offered_pools(w);
     if (kind == NR_REQUEST_REGISTER)
         return nr_payload_register(w->cfg, &w->pools, &w->caps, w->version);
+    if (w->pools_json == NULL)
+        w->pools_json = nr_payload_pools_json(&w->pools);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    return nr_payload_heartbeat(&w->pools, now);
+    return nr_payload_heartbeat_with(w->pools_json, now);
 }
 
 /* One request as the machine asked; returns 0, or -1 when stop interrupted. */
@@ -423,7 +431,9 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
     }
     if (resp.responded && (resp.status == 401 || resp.status == 403))
         nr_token_refresh(&w->token, mono_ns(), 1); /* maybe rotated: read it again */
-    describe_response(&resp, what, sizeof(what));
+    what[0] = '\0';
+    if (!(resp.responded && resp.status >= 200 && resp.status < 300))
+        describe_response(&resp, what, sizeof(what)); /* only failures need words */
     record(w, kind, &resp, what);
     nr_outcome_t o = outcome_of(kind, &resp);
     nr_decision_t d = nr_machine_on_outcome(&w->machine, &o, mono_ns());
@@ -546,6 +556,8 @@ nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *er
 void nr_worker_seed(nr_worker_t *w, nr_pool_list_t *pools, nr_capabilities_t *caps)
 {
     nr_pool_list_clear(&w->pools);
+    free(w->pools_json);
+    w->pools_json = NULL;
     w->pools = *pools;
     memset(pools, 0, sizeof(*pools));
     nr_capabilities_clear(&w->caps);
@@ -603,6 +615,7 @@ void nr_worker_free(nr_worker_t *w)
     nr_transport_free(w->transport);
     nr_token_free(&w->token);
     nr_pool_list_clear(&w->pools);
+    free(w->pools_json);
     nr_pool_list_clear(&w->offered);
     nr_capabilities_clear(&w->caps);
     free_ids(w->registered_ids, w->registered_count);
