@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define NR_TOKEN_CHECK_PERIOD_NS 500000000ull /* twice a second */
+#define NR_TOKEN_CHECK_PERIOD_NS 900000000ull /* a little under the 1 s wake-up */
 
 typedef struct nr_token {
     char *value;            /* NULL = send no Authorization header */

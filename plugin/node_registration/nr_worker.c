@@ -26,7 +26,7 @@
 #define NR_WORKER_STACK (512u * 1024u)
 /* With a token file, wake at least this often to notice its rotation;
  * otherwise sleep until the next request is due (or stop wakes us). */
-#define NR_TOKEN_POLL_MS 500u
+#define NR_TOKEN_POLL_MS 1000u
 #define NR_MAX_SLEEP_MS 60000u
 
 struct nr_worker {
