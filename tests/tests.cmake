@@ -49,3 +49,23 @@ endif()
 # plugin directory, shim, checker).
 add_test(NAME install_tree
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/install_test.sh ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})
+
+# Version negotiation and struct growth, seen from a host.
+if(TARGET example AND TARGET node_registration AND TARGET pmd_test_host)
+  pmd_add_plugin(major2_plugin fixtures/major2_plugin.c)
+  add_executable(abi_test abi_test.c)
+  target_link_libraries(abi_test PRIVATE pmd_test_host pmd_loader PkgConfig::CRITERION)
+  target_compile_definitions(abi_test PRIVATE
+    EXAMPLE_SO="$<TARGET_FILE:example>"
+    NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>"
+    MAJOR2_SO="$<TARGET_FILE:major2_plugin>")
+  add_dependencies(abi_test example node_registration major2_plugin)
+  add_test(NAME abi COMMAND abi_test --jobs 2)
+  if(TARGET pmd-host-shim)
+    add_test(NAME shim_refuses_another_major
+             COMMAND pmd-host-shim --plugin $<TARGET_FILE:major2_plugin>
+                     --config ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/deploy-shim-config.json)
+    set_tests_properties(shim_refuses_another_major PROPERTIES
+      PASS_REGULAR_EXPRESSION "ABI major mismatch: plugin future speaks ABI 2.0")
+  endif()
+endif()
