@@ -8,12 +8,14 @@
 #include <stdarg.h>
 #include <string.h>
 
-/* Length of the UTF-8 sequence starting at s when it is valid and not a C1
- * control (U+0080..U+009F), 0 otherwise. */
-static size_t utf8_printable_len(const unsigned char *s)
+/* Length of the valid UTF-8 sequence at s (1 for ASCII), 0 when it is not
+ * one: no overlongs, surrogates or code points past U+10FFFF. */
+size_t shim_utf8_len(const unsigned char *s)
 {
     size_t len;
     uint32_t cp;
+    if (s[0] < 0x80)
+        return 1;
     if (s[0] < 0xc2 || s[0] > 0xf4)
         return 0;
     len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
@@ -26,7 +28,17 @@ static size_t utf8_printable_len(const unsigned char *s)
     static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
     if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
         return 0;
-    return (cp >= 0x80 && cp <= 0x9f) ? 0 : len;
+    return len;
+}
+
+/* Length of a valid multi-byte UTF-8 sequence at s that is not a C1
+ * control (U+0080..U+009F, encoded as C2 80..C2 9F), 0 otherwise. */
+static size_t utf8_printable_len(const unsigned char *s)
+{
+    size_t len = shim_utf8_len(s);
+    if (len == 2 && s[0] == 0xc2 && s[1] <= 0x9f)
+        return 0;
+    return len;
 }
 
 /* The text one input character becomes: itself, or an escape in buf. */

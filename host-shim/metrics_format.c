@@ -10,6 +10,7 @@
  * == 1" works with "for:" and no series goes stale on a transition.
  */
 #include "metrics_format.h"
+#include "log_line.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,28 +51,6 @@ static void buf_printf(buf_t *b, const char *fmt, ...)
     }
 }
 
-/* Length of the valid UTF-8 sequence at s, 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-    size_t len;
-    uint32_t cp;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] < 0xc2 || s[0] > 0xf4)
-        return 0;
-    len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-    cp = s[0] & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 size_t shim_metrics_escape_label(char *out, size_t out_size, const char *value)
 {
     const unsigned char *s = (const unsigned char *)(value ? value : "");
@@ -80,7 +59,7 @@ size_t shim_metrics_escape_label(char *out, size_t out_size, const char *value)
         return 0;
     while (*s != '\0') {
         const char *piece = (const char *)s;
-        size_t n = utf8_len(s), step = n;
+        size_t n = shim_utf8_len(s), step = n;
         if (*s == '\\' || *s == '"' || *s == '\n') {
             piece = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : "\\n";
             n = 2;
