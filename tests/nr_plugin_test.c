@@ -353,7 +353,7 @@ Test(nr_plugin, tick_stays_short_while_the_server_hangs)
 {
     start_control_plane(NULL);
     cr_assert_eq(orchd_fault(fx.cp, "{\"match\":\"any\",\"hang\":true}"), 0);
-    init_and_start("gpu-node-tick", "\"deregister_timeout_ms\":200");
+    init_and_start("gpu-node-tick", "\"deregister_timeout_ms\":200,\"request_timeout_ms\":3000");
     uint64_t worst = 0;
     for (int i = 0; i < 400; i++) {
         uint64_t t0 = th_now_ns();
@@ -363,8 +363,8 @@ Test(nr_plugin, tick_stays_short_while_the_server_hangs)
         usleep(1000);
     }
     /* Generous: a shared machine can stall any thread; a blocking tick would
-     * take the whole request timeout (seconds). */
-    cr_assert_lt(worst, 50 * 1000000ull, "worst tick %llu ns", (unsigned long long)worst);
+     * take the whole request timeout (3 s here). */
+    cr_assert_lt(worst, 500 * 1000000ull, "worst tick %llu ns", (unsigned long long)worst);
 }
 
 Test(nr_plugin, two_instances_register_independently)
