@@ -56,7 +56,9 @@ struct nr_worker {
     nr_pool_list_t pools;
     char *pools_json;            /* pools serialised; NULL = serialise again */
     nr_capabilities_t caps;
-    char *path_node;             /* percent-encoded node id */
+    char *url_register;          /* the request URLs, made once: the node id */
+    char *url_heartbeat;         /* percent-encoded, the base's path prefix kept */
+    char *url_node;
     uint64_t request_seq;
     uint64_t rng;
     int register_sent;
@@ -218,37 +220,14 @@ static int stop_requested(void *ctx)
     return stop;
 }
 
-static char *request_url(const nr_worker_t *w, const char *suffix)
-{
-    size_t n = strlen(w->cfg->base_url) + strlen(w->path_node) + strlen(suffix) + 32;
-    char *url = malloc(n);
-    if (url == NULL)
-        return NULL;
-    if (suffix[0] == '\0')
-        snprintf(url, n, "%s/v2/nodes/%s", w->cfg->base_url, w->path_node);
-    else if (strcmp(suffix, "register") == 0)
-        snprintf(url, n, "%s/v2/nodes/register", w->cfg->base_url);
-    else
-        snprintf(url, n, "%s/v2/nodes/%s/%s", w->cfg->base_url, w->path_node, suffix);
-    return url;
-}
-
 /* Sends one request; returns 0 when a response arrived. */
-static int send_request(nr_worker_t *w, const char *method, const char *suffix, const char *body,
+static int send_request(nr_worker_t *w, const char *method, const char *url, const char *body,
                         uint32_t timeout_ms, int abortable, nr_http_response_t *resp, char *cid)
 {
-    char *url = request_url(w, suffix);
-    if (url == NULL) {
-        memset(resp, 0, sizeof(*resp));
-        snprintf(resp->error, sizeof(resp->error), "out of memory");
-        return -1;
-    }
     snprintf(cid, 40, "%016llx-%llu", (unsigned long long)nr_rand_next(&w->rng),
              (unsigned long long)++w->request_seq);
     nr_http_request_t req = {method, url, body, w->token.value, cid, timeout_ms};
-    int rc = nr_transport_perform(w->transport, &req, resp, abortable ? stop_requested : NULL, w);
-    free(url);
-    return rc;
+    return nr_transport_perform(w->transport, &req, resp, abortable ? stop_requested : NULL, w);
 }
 
 /* A one-line reason, safe inside a log line's reason="..." (quotes escaped). */
@@ -422,7 +401,7 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
     w->register_sent |= is_register;
     char cid[40], what[200];
     nr_http_response_t resp;
-    send_request(w, "POST", is_register ? "register" : "heartbeat", body,
+    send_request(w, "POST", is_register ? w->url_register : w->url_heartbeat, body,
                  w->cfg->request_timeout_ms, 1, &resp, cid);
     free(body);
     if (resp.aborted) {
@@ -484,7 +463,7 @@ static void deregister(nr_worker_t *w)
         return;
     char cid[40], what[200];
     nr_http_response_t resp;
-    send_request(w, "DELETE", "", NULL, (uint32_t)((deadline - now) / NR_MS), 0, &resp, cid);
+    send_request(w, "DELETE", w->url_node, NULL, (uint32_t)((deadline - now) / NR_MS), 0, &resp, cid);
     describe_response(&resp, what, sizeof(what));
     int ok = resp.responded && (resp.status == 204 || resp.status == 200 || resp.status == 404);
     record_deregistration(w, ok, what);
@@ -534,11 +513,21 @@ nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *er
     snprintf(w->version, sizeof(w->version), "%s", version);
     snprintf(w->user_agent, sizeof(w->user_agent), "pmd-node-registration/%s", version);
     pthread_mutex_init(&w->lock, NULL);
-    w->path_node = nr_payload_path_segment(cfg->node_id);
+    char *node = nr_payload_path_segment(cfg->node_id);
+    if (node != NULL) {
+        if (asprintf(&w->url_register, "%s/v2/nodes/register", cfg->base_url) < 0)
+            w->url_register = NULL;
+        if (asprintf(&w->url_heartbeat, "%s/v2/nodes/%s/heartbeat", cfg->base_url, node) < 0)
+            w->url_heartbeat = NULL;
+        if (asprintf(&w->url_node, "%s/v2/nodes/%s", cfg->base_url, node) < 0)
+            w->url_node = NULL;
+        free(node);
+    }
     nr_transport_opts_t topts = {cfg->connect_timeout_ms, cfg->ca_file, cfg->client_cert,
                                  cfg->client_key, cfg->tls_insecure, w->user_agent};
     w->transport = nr_transport_new(&topts);
-    if (w->path_node == NULL || w->transport == NULL ||
+    if (w->url_register == NULL || w->url_heartbeat == NULL || w->url_node == NULL ||
+        w->transport == NULL ||
         nr_token_init(&w->token, cfg->api_token, cfg->api_token_file) != 0) {
         snprintf(err, err_size, "cannot create the HTTP client (libcurl) or out of memory");
         nr_worker_free(w);
@@ -619,7 +608,9 @@ void nr_worker_free(nr_worker_t *w)
     nr_pool_list_clear(&w->offered);
     nr_capabilities_clear(&w->caps);
     free_ids(w->registered_ids, w->registered_count);
-    free(w->path_node);
+    free(w->url_register);
+    free(w->url_heartbeat);
+    free(w->url_node);
     free(w->events);
     pthread_mutex_destroy(&w->lock);
     free(w);
