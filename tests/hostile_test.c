@@ -20,6 +20,7 @@
 
 #include "loader.h"
 #include "orchd.h"
+#include "proc_usage.h"
 #include "test_host.h"
 
 #define NODE "node-hostile"
@@ -69,19 +70,6 @@ TestSuite(hostile, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---------------------------------------------------------------------- */
 
-static long rss_kb(void)
-{
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
-
 static void start_cp(void)
 {
     orchd_options_t opt = {.token = TOKEN, .next_heartbeat_ms = 100};
@@ -111,7 +99,7 @@ static void tick(void)
     uint64_t t0 = th_now_ns();
     th_tick(fx.host, fx.p, fx.in, t0);
     uint64_t dt = th_now_ns() - t0;
-    long kb = rss_kb();
+    long kb = proc_rss_kb();
     if (dt > fx.max_tick_ns)
         fx.max_tick_ns = dt;
     if (kb > fx.rss_max_kb)
@@ -218,7 +206,7 @@ static void bounded_body(const char *fault)
 {
     online_now();
     tick_for(300);
-    long base = rss_kb();
+    long base = proc_rss_kb();
     fx.rss_max_kb = base;
     hb_failed_mark = (int)(stats().heartbeats_failed_transport + stats().heartbeats_failed_status);
     set_fault(fault);
@@ -244,7 +232,7 @@ Test(hostile, a_huge_registration_answer_is_retried_not_swallowed)
 {
     start_cp();
     set_fault("{\"match\":\"register\",\"body_mode\":\"huge\",\"count\":3}");
-    long base = rss_kb();
+    long base = proc_rss_kb();
     fx.rss_max_kb = base;
     start_node(NULL);
     cr_assert_geq(tick_until(online, 15000), 0, "never Online");

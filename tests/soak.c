@@ -23,7 +23,6 @@
  * every log line and would itself grow): it counts log lines and states,
  * serves two pools and one GPU, and keeps nothing.
  */
-#include <dirent.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 
 #include "loader.h"
 #include "orchd.h"
+#include "proc_usage.h"
 
 #define FAULT_EVERY 1000
 #define WARMUP 2000
@@ -87,31 +87,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static long rss_kb(void)
-{
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
-
-static int count_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    struct dirent *e;
-    int n = 0;
-    while (d && (e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n - (d != NULL && strcmp(path, "/proc/self/fd") == 0); /* opendir's own fd */
-}
-
 typedef struct usage {
     long rss_kb;
     int fds, threads;
@@ -119,7 +94,7 @@ typedef struct usage {
 
 static usage_t usage(void)
 {
-    usage_t u = {rss_kb(), count_dir("/proc/self/fd"), count_dir("/proc/self/task")};
+    usage_t u = {proc_rss_kb(), proc_fd_count(), proc_thread_count()};
     return u;
 }
 
