@@ -1,7 +1,7 @@
 # Unit tests of nr_core's pure modules (Criterion). Included from this
 # directory's CMakeLists.txt; skipped when Criterion is not installed.
 if(CRITERION_FOUND)
-  foreach(name nr_config nr_records nr_payload)
+  foreach(name nr_config nr_records nr_payload nr_retry_after)
     add_executable(${name}_test ${PROJECT_SOURCE_DIR}/tests/${name}_test.c)
     target_link_libraries(${name}_test PRIVATE nr_core PkgConfig::CRITERION)
     add_test(NAME ${name} COMMAND ${name}_test --jobs 2)
