@@ -5,8 +5,13 @@
  */
 #include "log_line.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
+
+/* Lines that could not be written; read by the metrics (any thread). */
+static _Atomic uint64_t write_failures;
 
 /* Length of the valid UTF-8 sequence at s (1 for ASCII), 0 when it is not
  * one: no overlongs, surrogates or code points past U+10FFFF. */
@@ -170,10 +175,21 @@ void log_line_emit(FILE *stream, const char *tag, const char *message)
 {
     char line[LOG_LINE_MAX];
     struct timespec now;
+    int saved_errno = errno; /* a failed write must not change the caller's errno */
     clock_gettime(CLOCK_REALTIME, &now);
     size_t len = log_line_format(line, sizeof(line), &now, tag, message);
-    fwrite(line, 1, len, stream);
-    fflush(stream);
+    int failed = fwrite(line, 1, len, stream) != len;
+    failed |= fflush(stream) != 0;
+    if (failed) {
+        clearerr(stream);
+        atomic_fetch_add_explicit(&write_failures, 1, memory_order_relaxed);
+    }
+    errno = saved_errno;
+}
+
+uint64_t log_line_write_failures(void)
+{
+    return atomic_load_explicit(&write_failures, memory_order_relaxed);
 }
 
 void log_line_emitf(FILE *stream, const char *tag, const char *fmt, ...)

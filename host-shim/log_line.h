@@ -40,8 +40,14 @@ size_t log_line_format(char *out, size_t out_size, const struct timespec *wall, 
 const char *log_line_level_tag(int32_t level);
 
 /* Formats with the current CLOCK_REALTIME and writes the line with one
- * fwrite (stdio locks the stream, so lines from threads do not mix). */
+ * fwrite (stdio locks the stream, so lines from threads do not mix). A
+ * write that fails (stderr a closed pipe, a closed descriptor, a hung-up
+ * terminal) is dropped and counted, and the stream's error flag cleared:
+ * losing the log never stops the caller. Any thread. */
 void log_line_emit(FILE *stream, const char *tag, const char *message);
+
+/* Lines log_line_emit could not write, since the process started. Any thread. */
+uint64_t log_line_write_failures(void);
 
 /*
  * The shape of an event line's message: "plugin=<source> [node=<id>]

@@ -3,15 +3,16 @@
  * pool-managerd will (loader.h), feeds it pools and capabilities from files,
  * ticks it on a drift-free monotonic schedule, prints its log lines and
  * state changes to stderr, and tears it down on SIGINT/SIGTERM or after
- * --run-for seconds. With --metrics-port it serves the plugin's
- * pmd.ext.stats/1 counters to Prometheus (metrics_server.h), read here on
- * the host thread; on a terminal it prints a status line every 10 s.
- * This file is the CLI and the run loop only.
+ * --run-for seconds; SIGHUP re-reads the pools and capabilities files
+ * (signals.h says what every signal does). With --metrics-port it serves
+ * the plugin's pmd.ext.stats/1 counters to Prometheus (metrics_server.h),
+ * read here on the host thread; on a terminal it prints a status line every
+ * 10 s. A lost stderr costs only the log lines. This file is the CLI and
+ * the run loop only.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "metrics_format.h"
 #include "metrics_server.h"
 #include "pools_file.h"
+#include "signals.h"
 
 #ifndef PMD_SHIM_VERSION
 #define PMD_SHIM_VERSION "0.0.0"
@@ -74,10 +76,6 @@ typedef struct shim {
     uint64_t next_stats_ns, next_status_ns;
 } shim_t;
 
-static volatile sig_atomic_t g_stop_signal;
-
-static void on_stop_signal(int sig) { g_stop_signal = sig; }
-
 static const char usage_text[] =
     "usage: pmd-host-shim --plugin PATH --config FILE [--pools FILE]\n"
     "                     [--capabilities FILE] [--tick-ms N] [--run-for SECONDS]\n"
@@ -88,7 +86,8 @@ static const char usage_text[] =
     "Loads a pmd plugin (" PMD_PLUGIN_ENTRY_SYMBOL "), hands it the text of the config\n"
     "file, starts it and ticks it every --tick-ms (1..60000, default 100) until\n"
     "SIGINT/SIGTERM (a second one kills) or --run-for seconds (decimal) have\n"
-    "passed; then stop(), destroy() and exit.\n"
+    "passed; then stop(), destroy() and exit. SIGHUP re-reads the --pools and\n"
+    "--capabilities files; SIGPIPE, SIGUSR1 and SIGUSR2 are ignored.\n"
     "  --pools FILE         JSON array of pools, re-read when it changes\n"
     "  --capabilities FILE  NodeCapabilities JSON; default: discovered (CPU, RAM,\n"
     "                       GPUs through libnvidia-ml.so.1 or $PMD_NVML_LIBRARY)\n"
@@ -233,17 +232,6 @@ static int parse_args(int argc, char **argv, options_t *o)
         }
     }
     return check_args(argc, argv, o);
-}
-
-static void install_signal_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second signal kills a hung teardown */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* "event=start_failed stage=<stage> reason=\"<why>\"" and EXIT_FAILURE. */
@@ -416,8 +404,8 @@ static void tick_once(shim_t *s)
 }
 
 /* Reads the plugin's stats (an ABI call: host thread only, which is why
- * the metrics server never makes it) into s->snap and hands a copy to the
- * server. A failing result is logged when it differs from the last one. */
+ * the metrics server never makes it) into s->snap. A failing result is
+ * logged when it differs from the last one. */
 static void read_stats(shim_t *s)
 {
     if (s->stats_ext == NULL || s->instance == NULL)
@@ -441,6 +429,14 @@ static void read_stats(shim_t *s)
     shim_metrics_snapshot_set_stats(&s->snap, &st);
     if (s->host.node_id[0] == '\0')
         shim_host_set_node_id(&s->host, s->snap.node_id);
+}
+
+/* Fresh stats and the host's own counters into s->snap, and a copy to the
+ * metrics server when there is one. Host thread. */
+static void refresh_snapshot(shim_t *s)
+{
+    read_stats(s);
+    s->snap.log_write_failures = log_line_write_failures();
     if (s->metrics != NULL)
         shim_metrics_server_publish(s->metrics, &s->snap);
 }
@@ -457,7 +453,7 @@ static uint64_t wall_ms(void)
 static void after_tick(shim_t *s, uint64_t now)
 {
     if ((s->metrics != NULL || s->status_line) && now >= s->next_stats_ns) {
-        read_stats(s);
+        refresh_snapshot(s);
         s->next_stats_ns = now + STATS_PERIOD_NS;
     }
     if (s->status_line && now >= s->next_status_ns) {
@@ -467,6 +463,77 @@ static void after_tick(shim_t *s, uint64_t now)
         log_line_emit(stderr, "STATUS", text);
         s->next_status_ns = now + s->opt.status_every_ns;
     }
+}
+
+/* What SIGHUP did with one input. */
+typedef enum { RELOAD_NOT_GIVEN, RELOAD_DONE, RELOAD_REJECTED } reload_result_t;
+
+static const char *const reload_names[] = {"not_given", "reloaded", "rejected"};
+
+/* Re-reads the --capabilities file, if given, into s->caps (what
+ * get_capabilities serves from its next call on); the old set is kept when
+ * the file is unreadable or invalid, and why says why. */
+static reload_result_t reload_capabilities(shim_t *s, char *why, size_t why_size)
+{
+    shim_capabilities_t fresh;
+    if (s->opt.capabilities_path == NULL)
+        return RELOAD_NOT_GIVEN;
+    if (shim_capabilities_load(s->opt.capabilities_path, &fresh, why, why_size) != 0)
+        return RELOAD_REJECTED;
+    shim_capabilities_free(&s->caps);
+    s->caps = fresh;
+    return RELOAD_DONE;
+}
+
+/* Re-reads the --pools file, if given; the last good list is kept when it
+ * is unreadable or invalid, and why says why. */
+static reload_result_t reload_pools(shim_t *s, char *why, size_t why_size)
+{
+    if (s->opt.pools_path == NULL)
+        return RELOAD_NOT_GIVEN;
+    if (shim_pools_file_reload_now(&s->pools_file, why, why_size) > 0)
+        return RELOAD_DONE;
+    return RELOAD_REJECTED;
+}
+
+/* printf at the end of the NUL-terminated text in buf (cut to fit). */
+static void append(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void append(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t len = strlen(buf);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, size - len, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * SIGHUP: reload what can be reloaded, now, on the host thread between two
+ * ticks (no ABI call is running), and say what in one line:
+ * "event=reload signal=SIGHUP pools=reloaded pool_count=3
+ * capabilities=not_given" (WARN, with pools_reason= / capabilities_reason=,
+ * when a file was rejected and the old data kept). Today that is the
+ * --pools and --capabilities files; the config and the plugin are read
+ * once at start. Everything SIGHUP does belongs here.
+ */
+static void on_sighup(shim_t *s)
+{
+    char pools_why[1024] = "", caps_why[768] = "", q[1100], line[LOG_LINE_MAX] = "";
+    reload_result_t pools = reload_pools(s, pools_why, sizeof(pools_why));
+    reload_result_t caps = reload_capabilities(s, caps_why, sizeof(caps_why));
+    append(line, sizeof(line), "event=reload signal=SIGHUP pools=%s", reload_names[pools]);
+    if (pools == RELOAD_DONE)
+        append(line, sizeof(line), " pool_count=%zu", s->pools_file.list.count);
+    append(line, sizeof(line), " capabilities=%s", reload_names[caps]);
+    if (caps == RELOAD_DONE)
+        append(line, sizeof(line), " gpu_count=%zu", s->caps.gpu_count);
+    if (pools == RELOAD_REJECTED)
+        append(line, sizeof(line), " pools_reason=%s", log_line_quote(q, sizeof(q), pools_why));
+    if (caps == RELOAD_REJECTED)
+        append(line, sizeof(line), " capabilities_reason=%s",
+               log_line_quote(q, sizeof(q), caps_why));
+    EVENT(pools == RELOAD_REJECTED || caps == RELOAD_REJECTED ? "WARN" : "INFO", "%s", line);
 }
 
 /* Ticks at t0 + k * period (missed slots are skipped, not bunched) until a
@@ -482,11 +549,13 @@ static void run_loop(shim_t *s)
         EVENT("WARN", "event=config_warning reason=\"--tick-ms %llu is outside the 10..1000 ms "
               "that the ABI promises plugins\"", (unsigned long long)(period / NS_PER_MS));
     s->next_status_ns = t0 + s->opt.status_every_ns;
-    while (!g_stop_signal) {
+    while (!shim_signals_stop_requested()) {
         sleep_until(next < deadline ? next : deadline);
         uint64_t now = monotonic_ns();
-        if (g_stop_signal || now >= deadline)
+        if (shim_signals_stop_requested() || now >= deadline)
             break;
+        if (shim_signals_take_reload())
+            on_sighup(s);
         if (now < next)
             continue;
         poll_pools(s, now);
@@ -495,8 +564,9 @@ static void run_loop(shim_t *s)
         after_tick(s, now);
         next = t0 + ((now - t0) / period + 1) * period;
     }
-    if (g_stop_signal)
-        EVENT("INFO", "event=stopping reason=%s", g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    int sig = shim_signals_stop_requested();
+    if (sig != 0)
+        EVENT("INFO", "event=stopping reason=%s", shim_signal_name(sig));
     else
         EVENT("INFO", "event=stopping reason=run_for");
 }
@@ -512,7 +582,7 @@ static int stop_and_destroy(shim_t *s, int started)
         shim_host_enter(&s->host, SHIM_CALL_STOP);
         rc = p->stop(s->instance);
         shim_host_leave(&s->host);
-        read_stats(s);
+        refresh_snapshot(s);
     }
     char result[128];
     if (rc != PMD_OK)
@@ -582,12 +652,16 @@ static void release(shim_t *s)
 int main(int argc, char **argv)
 {
     static shim_t s; /* large (snapshots): not on the stack */
+    /* Before anything opens a file or writes: no SIGPIPE, and descriptors
+     * 0-2 held even when closed (signals.h). Failing that, go on as before. */
+    (void)shim_signals_early_setup();
     int rc = parse_args(argc, argv, &s.opt);
     if (rc != 0)
         return rc < 0 ? EXIT_SUCCESS : rc;
     if (s.opt.discover_only)
         return discover_and_print();
-    install_signal_handlers();
+    if (shim_signals_install() != 0)
+        return start_failed("signals", strerror(errno));
     rc = read_inputs(&s);
     if (rc == 0)
         rc = load_plugin(&s);

@@ -131,8 +131,17 @@ static void format_plugin(buf_t *b, const shim_metrics_snapshot_t *s)
         buf_printf(b, "pmd_plugin_info{plugin=\"%s\",version=\"%s\"} 1\n", name, version);
     }
     family(b, "pmd_stats_available", "gauge",
-           "1 when the plugin offers pmd.ext.stats/1, else 0 and no other pmd_ metrics.");
+           "1 when the plugin offers pmd.ext.stats/1, else 0 and none of the plugin's counters.");
     buf_printf(b, "pmd_stats_available %d\n", s->stats_available ? 1 : 0);
+}
+
+/* The host's own series: no node_id, present whether or not there are stats. */
+static void format_host(buf_t *b, const shim_metrics_snapshot_t *s)
+{
+    family(b, "pmd_log_write_failures_total", "counter",
+           "Log lines the host could not write to its stderr (closed pipe or descriptor).");
+    buf_printf(b, "pmd_log_write_failures_total %llu\n",
+               (unsigned long long)s->log_write_failures);
 }
 
 static void format_state(buf_t *b, const shim_metrics_snapshot_t *s)
@@ -213,6 +222,7 @@ char *shim_metrics_format(const shim_metrics_snapshot_t *snap, size_t *len)
         format_requests(&b, snap);
         format_health(&b, snap);
     }
+    format_host(&b, snap);
     if (b.failed) {
         free(b.data);
         return NULL;

@@ -22,6 +22,7 @@ typedef struct shim_metrics_snapshot {
     int stats_available; /* 0: only pmd_plugin_info and pmd_stats_available */
     pmd_stats_t stats;   /* string pointers are NULL: use node_id below */
     char node_id[SHIM_METRICS_STR_MAX];
+    uint64_t log_write_failures; /* the host's own: log lines it could not write */
 } shim_metrics_snapshot_t;
 
 /* Copies a plugin's stats (strings included) into snap and sets

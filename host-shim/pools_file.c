@@ -233,6 +233,25 @@ int shim_pools_file_poll(shim_pools_file_t *pf, uint64_t now_ns, char *msg, size
     return 1;
 }
 
+int shim_pools_file_reload_now(shim_pools_file_t *pf, char *msg, size_t msg_size)
+{
+    struct stat st;
+    char problem[sizeof(pf->last_problem)];
+    if (stat(pf->path, &st) != 0) {
+        snprintf(problem, sizeof(problem), "%s: %s", pf->path, strerror(errno));
+        pf->have_stat = 0;
+    } else {
+        stamp_store(pf, &st);
+        if (reload(pf, problem, sizeof(problem)) == 0) {
+            pf->last_problem[0] = '\0';
+            snprintf(msg, msg_size, "%s: reloaded, %zu pool(s)", pf->path, pf->list.count);
+            return 1;
+        }
+    }
+    pf->last_problem[0] = '\0'; /* report_once reports it, and remembers it for poll */
+    return report_once(pf, problem, msg, msg_size);
+}
+
 void shim_pools_file_close(shim_pools_file_t *pf)
 {
     shim_pools_free(&pf->list);

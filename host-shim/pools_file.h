@@ -85,6 +85,15 @@ int shim_pools_file_open(shim_pools_file_t *pf, const char *path, char *err, siz
  */
 int shim_pools_file_poll(shim_pools_file_t *pf, uint64_t now_ns, char *msg, size_t msg_size);
 
+/*
+ * Re-reads the file now, whether or not it changed (SIGHUP). Returns 1 and
+ * "<path>: reloaded, N pool(s)" in msg when a new list was loaded; -1 and
+ * the problem in msg (always, even when poll already reported it) when the
+ * last good list is kept. Either way the next poll compares against the
+ * file as it is now.
+ */
+int shim_pools_file_reload_now(shim_pools_file_t *pf, char *msg, size_t msg_size);
+
 void shim_pools_file_close(shim_pools_file_t *pf);
 
 #endif /* SHIM_POOLS_FILE_H */

@@ -19,6 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef NODE_REGISTRATION_SO
+#include <curl/curl.h>
+
+#include "orchd.h"
+#endif
+
 extern char **environ;
 
 static char dir[64];      /* per-test scratch directory */
@@ -33,9 +39,23 @@ static void scratch_setup(void)
     snprintf(out_path, sizeof(out_path), "%s/stdout.txt", dir);
 }
 
+#ifdef NODE_REGISTRATION_SO
+static orchd_t *g_cp;   /* the private control plane, when a test started one */
+static pid_t g_node;    /* a shim a test may leave running when it fails */
+#endif
+
 static void scratch_teardown(void)
 {
     char cmd[128];
+#ifdef NODE_REGISTRATION_SO
+    if (g_node > 0) {
+        kill(g_node, SIGKILL);
+        waitpid(g_node, NULL, 0);
+        g_node = 0;
+    }
+    orchd_stop(g_cp);
+    g_cp = NULL;
+#endif
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         cr_log_warn("could not remove %s", dir);
@@ -73,8 +93,12 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Starts pmd-host-shim with argv (NULL-terminated, without argv[0]). */
-static pid_t spawn_shim(const char *const *args)
+#define STDERR_TO_FILE -1 /* spawn_shim_stderr: stderr to err_path */
+#define STDERR_CLOSED -2  /* spawn_shim_stderr: no descriptor 2 at all */
+
+/* Starts pmd-host-shim with argv (NULL-terminated, without argv[0]) and
+ * its stderr on err_path, on the descriptor stderr_fd, or closed. */
+static pid_t spawn_shim_stderr(const char *const *args, int stderr_fd)
 {
     const char *argv[32] = {SHIM_EXE};
     int n = 1;
@@ -84,12 +108,22 @@ static pid_t spawn_shim(const char *const *args)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (stderr_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, stderr_fd, 2);
+    else if (stderr_fd == STDERR_CLOSED)
+        posix_spawn_file_actions_addclose(&fa, 2);
+    else
+        posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_t pid;
     int rc = posix_spawn(&pid, SHIM_EXE, &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     cr_assert_eq(rc, 0, "posix_spawn: %s", strerror(rc));
     return pid;
+}
+
+static pid_t spawn_shim(const char *const *args)
+{
+    return spawn_shim_stderr(args, STDERR_TO_FILE);
 }
 
 /* The exit code, or 128 + signal; kills and fails after timeout_ms. */
@@ -558,3 +592,198 @@ Test(shim, no_status_line_when_stderr_is_not_a_terminal)
                                "--tick-ms", "10", "--status-every", "0.1", "--run-for", "0.5")), 0);
     cr_assert_eq(count_of(err_text(), "STATUS"), 0, "%s", err_text());
 }
+
+/* ---- signals and a lost stderr: the node always deregisters ---- */
+
+#ifdef NODE_REGISTRATION_SO
+
+#define NODE "shim-signals-node"
+#define TOKEN "shim-signals-token-3b8e41d7"
+
+/* A private orchd-dev (g_cp) and a node_registration config for it. */
+static const char *start_control_plane(void)
+{
+    orchd_options_t opt = {.token = TOKEN, .next_heartbeat_ms = 100};
+    g_cp = orchd_start(&opt);
+    cr_assert_not_null(g_cp, "orchd-dev did not start");
+    char text[512];
+    snprintf(text, sizeof(text),
+             "{\"node_id\": \"" NODE "\", \"address\": \"http://127.0.0.1:9200\", "
+             "\"orchestratord_url\": \"%s\", \"api_token\": \"" TOKEN "\", "
+             "\"heartbeat_interval_ms\": 100, \"request_timeout_ms\": 1000, "
+             "\"retry_base_ms\": 50, \"retry_max_ms\": 200}",
+             orchd_url(g_cp));
+    return put_file("node.json", text);
+}
+
+/* The shim with node_registration, the pools and capabilities fixtures and
+ * a metrics port (written to dir/metrics.port), stderr as stderr_fd says;
+ * returns once the control plane lists the node Online. */
+static pid_t start_node(const char *config, const char *pools, int stderr_fd)
+{
+    char port_file[128];
+    snprintf(port_file, sizeof(port_file), "%s/metrics.port", dir);
+    g_node = spawn_shim_stderr(ARGS("--plugin", NODE_REGISTRATION_SO, "--config", config,
+                                    "--pools", pools, "--capabilities",
+                                    FIXTURE("capabilities_h200.json"), "--tick-ms", "20",
+                                    "--metrics-port", "0", "--metrics-port-file", port_file),
+                               stderr_fd);
+    cr_assert_eq(orchd_wait_node_status(g_cp, NODE, "Online", 5000), 0,
+                 "the node never came Online; stderr (when captured):\n%s", err_text());
+    return g_node;
+}
+
+/* Fails unless the shim is still running. */
+static void assert_running(pid_t pid, const char *when)
+{
+    int status;
+    pid_t got = waitpid(pid, &status, WNOHANG);
+    if (got == pid)
+        g_node = 0;
+    cr_assert_eq(got, 0, "the shim ended %s: %s %d; stderr (when captured):\n%s", when,
+                 WIFSIGNALED(status) ? "killed by signal" : "exit status",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), err_text());
+}
+
+/* Heartbeats go on: the control plane sees more of them within 3 s, and
+ * the shim stays up meanwhile. */
+static void assert_heartbeats_continue(pid_t pid)
+{
+    long before = orchd_stat(g_cp, "requests.heartbeat");
+    uint64_t end = now_ms() + 3000;
+    while (orchd_stat(g_cp, "requests.heartbeat") < before + 3) {
+        assert_running(pid, "while heartbeats were awaited");
+        cr_assert(now_ms() < end, "heartbeats stopped at %ld", before);
+        sleep_ms(20);
+    }
+}
+
+/* SIGTERM: exit 0, one DELETE seen, the node gone from the control plane,
+ * and no request the control plane could not read. */
+static void assert_sigterm_deregisters(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int rc = wait_exit(pid, 5000);
+    g_node = 0;
+    cr_assert_eq(rc, 0, "exit status %d; stderr (when captured):\n%s", rc, err_text());
+    cr_assert_eq(orchd_stat(g_cp, "requests.deregister"), 1);
+    cr_assert_eq(orchd_wait_node_status(g_cp, NODE, NULL, 2000), 0, "the node is still listed");
+    cr_assert_eq(orchd_stat(g_cp, "status.400"), 0, "the control plane got unreadable requests");
+}
+
+static size_t collect_body(char *data, size_t size, size_t n, void *arg)
+{
+    char *buf = arg;
+    size_t old = strlen(buf), add = size * n;
+    if (old + add >= 64 * 1024)
+        add = 64 * 1024 - 1 - old;
+    memcpy(buf + old, data, add);
+    buf[old + add] = '\0';
+    return size * n;
+}
+
+/* One value from the shim's /metrics (-1 when the series is absent). */
+static double scrape_value(const char *series)
+{
+    static char body[64 * 1024];
+    char url[64], path[128], port[16];
+    snprintf(path, sizeof(path), "%s/metrics.port", dir);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics",
+             atoi(read_all(path, port, sizeof(port))));
+    body[0] = '\0';
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    cr_assert_eq(rc, CURLE_OK, "scrape %s: %s", url, curl_easy_strerror(rc));
+    for (const char *p = body; (p = strstr(p, series)) != NULL; p += strlen(series))
+        if ((p == body || p[-1] == '\n') && p[strlen(series)] == ' ')
+            return atof(p + strlen(series) + 1);
+    return -1;
+}
+
+/* wait_for, failing at once (with how it ended) when the shim ends. */
+static void wait_for_running(pid_t pid, const char *needle, int times, int timeout_ms)
+{
+    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    while (count_of(err_text(), needle) < times) {
+        assert_running(pid, "while a line was awaited");
+        cr_assert(now_ms() < end, "no \"%s\" (x%d) within %d ms; stderr:\n%s", needle, times,
+                  timeout_ms, err_text());
+        sleep_ms(10);
+    }
+}
+
+Test(shim, sighup_reloads_pools_and_capabilities_and_the_node_keeps_running)
+{
+    const char *config = start_control_plane();
+    const char *pools = put_file("pools.json", "[{\"pool_id\":\"a\"},{\"pool_id\":\"b\"}]");
+    pid_t pid = start_node(config, pools, STDERR_TO_FILE);
+    put_file("pools.json", "[{\"pool_id\":\"a\"},{\"pool_id\":\"b\"},{\"pool_id\":\"c\"}]");
+    kill(pid, SIGHUP);
+    wait_for_running(pid, " INFO  plugin=pmd-host-shim event=reload signal=SIGHUP pools=reloaded "
+                     "pool_count=3 capabilities=reloaded gpu_count=1\n", 1, 3000);
+    kill(pid, SIGHUP); /* a second one is a second reload, not the default action */
+    wait_for_running(pid, "event=reload signal=SIGHUP", 2, 3000);
+    assert_running(pid, "after SIGHUP");
+    assert_heartbeats_continue(pid);
+    cr_assert_eq(count_of(err_text(), "event=stopping"), 0, "%s", err_text());
+    assert_sigterm_deregisters(pid);
+    cr_assert(strstr(err_text(), "event=stopping reason=SIGTERM") != NULL, "%s", err_text());
+    cr_assert(strstr(err_text(), "event=deregistered status=204") != NULL, "%s", err_text());
+}
+
+/* Like "pmd-host-shim ... 2>&1 | head -c 300": the reader takes a few
+ * hundred bytes and goes away; every later log line meets EPIPE. */
+Test(shim, stderr_pipe_closed_by_its_reader_does_not_stop_the_node)
+{
+    const char *config = start_control_plane();
+    const char *pools = put_file("pools.json", "[{\"pool_id\":\"a\"}]");
+    int fds[2];
+    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    pid_t pid = start_node(config, pools, fds[1]);
+    close(fds[1]);
+    char buf[300];
+    size_t got = 0;
+    uint64_t end = now_ms() + 5000;
+    while (got < sizeof(buf) && now_ms() < end) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (poll(&p, 1, 50) > 0) {
+            ssize_t n = read(fds[0], buf + got, sizeof(buf) - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+    }
+    close(fds[0]);
+    cr_assert_eq(got, sizeof(buf), "read only %zu bytes of stderr", got);
+    assert_heartbeats_continue(pid); /* each one logs a line into the closed pipe */
+    assert_running(pid, "after its stderr pipe closed");
+    cr_assert_gt(scrape_value("pmd_log_write_failures_total"), 0);
+    assert_sigterm_deregisters(pid);
+}
+
+/* Started with descriptor 2 closed: log lines have nowhere to go, and no
+ * socket or file the shim opens may take descriptor 2 and receive them. */
+Test(shim, stderr_closed_from_the_start_does_not_stop_the_node)
+{
+    const char *config = start_control_plane();
+    const char *pools = put_file("pools.json", "[{\"pool_id\":\"a\"}]");
+    pid_t pid = start_node(config, pools, STDERR_CLOSED);
+    assert_heartbeats_continue(pid);
+    assert_running(pid, "with stderr closed");
+    char link[128], target[256] = "";
+    snprintf(link, sizeof(link), "/proc/%d/fd/2", (int)pid);
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    target[n > 0 ? n : 0] = '\0';
+    cr_assert(n < 0 || strcmp(target, "/dev/null") == 0,
+              "descriptor 2 is %s: log lines would go into it", target);
+    cr_assert_gt(scrape_value("pmd_log_write_failures_total"), 0);
+    assert_sigterm_deregisters(pid);
+}
+
+#endif /* NODE_REGISTRATION_SO */

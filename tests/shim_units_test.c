@@ -303,6 +303,37 @@ Test(pools_file, vanished_file_reported_once_then_recovers, .init = pools_file_s
     shim_pools_file_close(&pf);
 }
 
+/* SIGHUP's reload: now, changed or not, and every rejection said, while
+ * poll still reports a problem only once. */
+Test(pools_file, reload_now_rereads_at_once_and_always_reports, .init = pools_file_setup,
+     .fini = pools_file_teardown)
+{
+    shim_pools_file_t pf;
+    char msg[1024];
+    cr_assert_eq(shim_pools_file_open(&pf, pools_path, msg, sizeof(msg)), 0, "%s", msg);
+    cr_assert_eq(shim_pools_file_poll(&pf, 10 * SEC, msg, sizeof(msg)), 0);
+    cr_assert_eq(shim_pools_file_reload_now(&pf, msg, sizeof(msg)), 1, "an unchanged file too");
+    cr_assert(strstr(msg, "reloaded, 2 pool(s)") != NULL, "%s", msg);
+
+    write_file(pools_path, "[{\"pool_id\":\"a\",\"slots_free\":-3}]");
+    cr_assert_eq(shim_pools_file_reload_now(&pf, msg, sizeof(msg)), -1);
+    cr_assert(strstr(msg, "slots_free") && strstr(msg, "keeping the last good list (2 pool(s))"),
+              "%s", msg);
+    cr_assert_eq(shim_pools_file_reload_now(&pf, msg, sizeof(msg)), -1, "said again when asked");
+    cr_assert_eq(shim_pools_file_poll(&pf, 11 * SEC, msg, sizeof(msg)), 0, "poll: already said");
+    cr_assert_eq(pf.list.count, 2);
+
+    write_file(pools_path, "[{\"pool_id\":\"z\"}]"); /* within the 200 ms poll period */
+    cr_assert_eq(shim_pools_file_reload_now(&pf, msg, sizeof(msg)), 1);
+    cr_assert_eq(pf.list.count, 1);
+    cr_assert_eq(shim_pools_file_poll(&pf, 12 * SEC, msg, sizeof(msg)), 0, "nothing new for poll");
+    unlink(pools_path);
+    cr_assert_eq(shim_pools_file_reload_now(&pf, msg, sizeof(msg)), -1);
+    cr_assert(strstr(msg, "No such file") != NULL, "%s", msg);
+    cr_assert_eq(pf.list.count, 1);
+    shim_pools_file_close(&pf);
+}
+
 Test(pools_file, missing_or_bad_file_fails_to_open)
 {
     shim_pools_file_t pf;
@@ -753,6 +784,7 @@ static shim_metrics_snapshot_t stats_snapshot(const char *node_id)
     st.node_id = node_id;
     st.last_error = "HTTP 500";
     shim_metrics_snapshot_set_stats(&snap, &st);
+    snap.log_write_failures = 15;
     return snap;
 }
 
@@ -773,7 +805,8 @@ Test(metrics_format, every_family_announced_and_valid_prometheus_text)
         {"pmd_deregistrations_total", "counter"}, {"pmd_heartbeat_consecutive_failures", "gauge"},
         {"pmd_last_heartbeat_success_seconds", "gauge"},
         {"pmd_last_heartbeat_latency_seconds", "gauge"},
-        {"pmd_connections_opened_total", "counter"}, {"pmd_events_dropped_total", "counter"}};
+        {"pmd_connections_opened_total", "counter"}, {"pmd_events_dropped_total", "counter"},
+        {"pmd_log_write_failures_total", "counter"}};
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
         char type[128];
         snprintf(type, sizeof(type), "# TYPE %s %s\n", families[i][0], families[i][1]);
@@ -809,7 +842,8 @@ Test(metrics_format, values_are_exact)
         "pmd_last_heartbeat_success_seconds{node_id=\"gpu-1\"} 1700000001.005\n",
         "pmd_last_heartbeat_latency_seconds{node_id=\"gpu-1\"} 1.234567\n",
         "pmd_connections_opened_total{node_id=\"gpu-1\"} 12\n",
-        "pmd_events_dropped_total{node_id=\"gpu-1\"} 13\n"};
+        "pmd_events_dropped_total{node_id=\"gpu-1\"} 13\n",
+        "pmd_log_write_failures_total 15\n"};
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
         cr_assert(strstr(text, lines[i]) != NULL, "no \"%s\" in\n%s", lines[i], text);
     cr_assert_eq(count_in(text, "pmd_node_state_info{"), 7, "%s", text);
@@ -842,21 +876,26 @@ Test(metrics_format, label_escape_rules)
     cr_assert_str_eq(out, "ab");
 }
 
-Test(metrics_format, without_stats_only_plugin_info_and_stats_available_zero)
+Test(metrics_format, without_stats_only_plugin_info_stats_available_zero_and_host_series)
 {
     shim_metrics_snapshot_t snap;
     memset(&snap, 0, sizeof(snap));
     snprintf(snap.plugin_name, sizeof(snap.plugin_name), "ex\"ample");
     snprintf(snap.plugin_version, sizeof(snap.plugin_version), "1.0");
+    snap.log_write_failures = 3;
     char *text = shim_metrics_format(&snap, NULL);
     cr_assert_str_eq(text,
                      "# HELP pmd_plugin_info The plugin the host loaded (always 1).\n"
                      "# TYPE pmd_plugin_info gauge\n"
                      "pmd_plugin_info{plugin=\"ex\\\"ample\",version=\"1.0\"} 1\n"
                      "# HELP pmd_stats_available 1 when the plugin offers pmd.ext.stats/1, else 0 "
-                     "and no other pmd_ metrics.\n"
+                     "and none of the plugin's counters.\n"
                      "# TYPE pmd_stats_available gauge\n"
-                     "pmd_stats_available 0\n");
+                     "pmd_stats_available 0\n"
+                     "# HELP pmd_log_write_failures_total Log lines the host could not write to "
+                     "its stderr (closed pipe or descriptor).\n"
+                     "# TYPE pmd_log_write_failures_total counter\n"
+                     "pmd_log_write_failures_total 3\n");
     free(text);
 }
 
