@@ -77,15 +77,95 @@ Test(machine, registration_503_honours_retry_after)
     cr_assert_geq(m.next_due_ns, 30000 * MS);
 }
 
-Test(machine, heartbeat_404_registers_again_at_once)
+static void heartbeat_ok(uint64_t now)
+{
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 200);
+    nr_machine_on_outcome(&m, &o, now);
+}
+
+Test(machine, heartbeat_404_after_a_good_heartbeat_registers_again_at_once)
+{
+    register_ok(0);
+    heartbeat_ok(m.next_due_ns);
+    uint64_t now = m.next_due_ns + 5 * MS;
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 404);
+    nr_decision_t d = nr_machine_on_outcome(&m, &o, now);
+    cr_assert(d.state_changed);
+    cr_assert_eq(d.reason, NR_REASON_NOT_REGISTERED);
+    cr_assert_eq(m.state, NR_STATE_REGISTERING);
+    cr_assert_eq(m.next_request, NR_REQUEST_REGISTER);
+    cr_assert_eq(m.next_due_ns, now);
+}
+
+Test(machine, heartbeat_410_is_treated_like_404)
+{
+    register_ok(0);
+    heartbeat_ok(m.next_due_ns);
+    uint64_t now = m.next_due_ns;
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 410);
+    nr_decision_t d = nr_machine_on_outcome(&m, &o, now);
+    cr_assert_eq(d.reason, NR_REASON_NOT_REGISTERED);
+    cr_assert_eq(m.state, NR_STATE_REGISTERING);
+    cr_assert_eq(m.next_due_ns, now);
+}
+
+Test(machine, first_heartbeat_404_after_registration_backs_off)
 {
     register_ok(0);
     nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 404);
-    nr_decision_t d = nr_machine_on_outcome(&m, &o, 500 * MS);
-    cr_assert(d.state_changed);
+    uint64_t now = m.next_due_ns;
+    nr_decision_t d = nr_machine_on_outcome(&m, &o, now);
+    cr_assert_eq(d.reason, NR_REASON_NOT_REGISTERED);
     cr_assert_eq(m.state, NR_STATE_REGISTERING);
     cr_assert_eq(m.next_request, NR_REQUEST_REGISTER);
-    cr_assert_eq(m.next_due_ns, 500 * MS);
+    cr_assert_eq(m.reregister_backoffs, 1, "the loop counter was not bumped");
+    cr_assert_leq(d.delay_ns, 250 * MS); /* attempt 0: up to retry_base */
+}
+
+/* Register answered 200, every heartbeat 404 (a proxy mangling the node id,
+ * replicas with separate registries): 60 simulated seconds at a 1 s
+ * interval, 10 ms per request. Before the fix: ~40 requests a second. */
+Test(machine, register_ok_heartbeat_404_loop_is_bounded_and_backs_off_to_retry_max)
+{
+    uint64_t now = 0, end = 60000 * MS, max_late = 0, max_delay = 0;
+    unsigned requests = 0;
+    nr_machine_start(&m, now);
+    while (now < end) {
+        now = (m.next_due_ns > now ? m.next_due_ns : now) + 10 * MS;
+        requests++;
+        nr_request_t r = m.next_request;
+        nr_outcome_t o = reply(r, r == NR_REQUEST_REGISTER ? 200 : 404);
+        nr_decision_t d = nr_machine_on_outcome(&m, &o, now);
+        if (r == NR_REQUEST_HEARTBEAT) {
+            cr_assert_eq(m.next_request, NR_REQUEST_REGISTER);
+            cr_assert_leq(d.delay_ns, 10000 * MS, "backoff over retry_max");
+            max_delay = d.delay_ns > max_delay ? d.delay_ns : max_delay;
+            if (now > end / 2)
+                max_late = d.delay_ns > max_late ? d.delay_ns : max_late;
+        }
+    }
+    cr_assert_lt(requests, 50, "%u requests in 60 s", requests);
+    cr_assert_geq(max_late, 5000 * MS, "backoff did not grow toward retry_max");
+    cr_assert_geq(m.reregister_backoffs, 6, "the attempt count did not survive registration");
+    cr_assert_leq(max_delay, 10000 * MS);
+}
+
+Test(machine, a_good_heartbeat_ends_the_reregister_backoff)
+{
+    register_ok(0);
+    for (int i = 0; i < 4; i++) {
+        nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 404);
+        nr_machine_on_outcome(&m, &o, m.next_due_ns);
+        o = reply(NR_REQUEST_REGISTER, 200);
+        nr_machine_on_outcome(&m, &o, m.next_due_ns);
+    }
+    cr_assert_eq(m.reregister_backoffs, 4);
+    heartbeat_ok(m.next_due_ns);
+    cr_assert_eq(m.reregister_backoffs, 0);
+    uint64_t now = m.next_due_ns;
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 404);
+    nr_machine_on_outcome(&m, &o, now);
+    cr_assert_eq(m.next_due_ns, now, "the control plane forgot us: at once");
 }
 
 Test(machine, three_heartbeat_failures_degrade_and_reset_the_connection)
@@ -187,4 +267,187 @@ Test(machine, states_map_to_the_abi)
     cr_assert_eq(nr_machine_node_state(NR_STATE_DEGRADED), PMD_NODE_DEGRADED);
     cr_assert_eq(nr_machine_node_state(NR_STATE_UNAUTHORIZED), PMD_NODE_UNAUTHORIZED);
     cr_assert_eq(nr_machine_node_state(NR_STATE_REGISTERING), PMD_NODE_REGISTERING);
+}
+
+Test(machine, heartbeat_retry_after_is_capped_at_one_interval_past_the_slot)
+{
+    register_ok(0);
+    heartbeat_ok(m.next_due_ns);
+    uint64_t sent = m.next_due_ns, now = sent + 20 * MS;
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 503);
+    o.has_retry_after = 1;
+    o.retry_after_ms = 3600000; /* an hour: the control plane drops us after 30 s */
+    nr_decision_t d = nr_machine_on_outcome(&m, &o, now);
+    cr_assert_eq(m.next_request, NR_REQUEST_HEARTBEAT);
+    cr_assert_eq(m.state, NR_STATE_REGISTERED);
+    /* the slot it would have had is sent + 1 s; one interval past it */
+    cr_assert_eq(m.next_due_ns, sent + 2000 * MS);
+    cr_assert_eq(d.delay_ns, sent + 2000 * MS - now);
+}
+
+Test(machine, heartbeat_retry_after_within_an_interval_is_honoured)
+{
+    register_ok(0);
+    heartbeat_ok(m.next_due_ns);
+    uint64_t now = m.next_due_ns + 20 * MS;
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 429);
+    o.has_retry_after = 1;
+    o.retry_after_ms = 1500;
+    nr_machine_on_outcome(&m, &o, now);
+    cr_assert_eq(m.next_due_ns, now + 1500 * MS);
+}
+
+Test(machine, registration_retry_after_is_honoured_up_to_an_hour)
+{
+    nr_machine_start(&m, 0);
+    nr_outcome_t o = reply(NR_REQUEST_REGISTER, 503);
+    o.has_retry_after = 1;
+    o.retry_after_ms = 3600000;
+    nr_machine_on_outcome(&m, &o, 0);
+    cr_assert_eq(m.next_due_ns, 3600000 * MS);
+    o.retry_after_ms = UINT64_MAX; /* a raw value that skipped the transport's cap */
+    nr_machine_on_outcome(&m, &o, 0);
+    cr_assert_eq(m.next_due_ns, 3600000 * MS);
+}
+
+Test(machine, retry_after_applies_to_transient_statuses_only)
+{
+    nr_machine_start(&m, 0);
+    nr_outcome_t o = reply(NR_REQUEST_REGISTER, 500);
+    o.has_retry_after = 1;
+    o.retry_after_ms = 60000;
+    nr_machine_on_outcome(&m, &o, 0);
+    cr_assert_eq(m.next_due_ns, 60000 * MS, "5xx with Retry-After");
+    o.status = 400;
+    nr_machine_on_outcome(&m, &o, 0);
+    cr_assert_leq(m.next_due_ns, 10000 * MS, "a rejection's Retry-After was honoured");
+}
+
+static void expect_class(long status, nr_status_class_t c)
+{
+    cr_assert_eq(nr_machine_status_class(1, status), c, "status %ld: %s", status,
+                 nr_status_class_name(nr_machine_status_class(1, status)));
+}
+
+Test(machine, every_status_has_a_class)
+{
+    cr_assert_eq(nr_machine_status_class(0, 200), NR_STATUS_NO_RESPONSE);
+    for (long s = 200; s < 300; s++)
+        expect_class(s, NR_STATUS_OK);
+    expect_class(401, NR_STATUS_UNAUTHORIZED);
+    expect_class(403, NR_STATUS_UNAUTHORIZED);
+    expect_class(404, NR_STATUS_NOT_REGISTERED);
+    expect_class(410, NR_STATUS_NOT_REGISTERED);
+    for (long s = 500; s < 600; s++)
+        expect_class(s, NR_STATUS_TRANSIENT);
+    expect_class(408, NR_STATUS_TRANSIENT);
+    expect_class(425, NR_STATUS_TRANSIENT);
+    expect_class(429, NR_STATUS_TRANSIENT);
+    const long rejected[] = {400, 402, 405, 409, 413, 415, 418, 422, 451, 499};
+    for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++)
+        expect_class(rejected[i], NR_STATUS_REJECTED);
+    const long odd[] = {-1, 0, 100, 101, 199, 301, 302, 304, 399, 600, 999};
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+        expect_class(odd[i], NR_STATUS_UNEXPECTED);
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 409);
+    cr_assert_eq(nr_machine_classify(&o), NR_STATUS_REJECTED);
+    cr_assert_str_eq(nr_status_class_name(NR_STATUS_NOT_REGISTERED), "not_registered");
+}
+
+Test(machine, success_and_auth_helpers_agree_with_the_classes)
+{
+    cr_assert(nr_machine_is_success(200) && nr_machine_is_success(204));
+    cr_assert(!nr_machine_is_success(199) && !nr_machine_is_success(300));
+    cr_assert(nr_machine_is_auth_failure(401) && nr_machine_is_auth_failure(403));
+    cr_assert(!nr_machine_is_auth_failure(404) && !nr_machine_is_auth_failure(407));
+}
+
+Test(machine, deregistration_counts_gone_as_success)
+{
+    cr_assert(nr_machine_deregister_succeeded(1, 204));
+    cr_assert(nr_machine_deregister_succeeded(1, 200));
+    cr_assert(nr_machine_deregister_succeeded(1, 404));
+    cr_assert(nr_machine_deregister_succeeded(1, 410));
+    cr_assert(!nr_machine_deregister_succeeded(0, 204), "no response is not success");
+    cr_assert(!nr_machine_deregister_succeeded(1, 401));
+    cr_assert(!nr_machine_deregister_succeeded(1, 503));
+    cr_assert(!nr_machine_deregister_succeeded(1, 202));
+}
+
+static nr_decision_t heartbeat_status(long status)
+{
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, status);
+    return nr_machine_on_outcome(&m, &o, m.next_due_ns);
+}
+
+Test(machine, heartbeat_rejections_degrade_then_register_again_with_backoff)
+{
+    register_ok(0);
+    heartbeat_ok(m.next_due_ns);
+    const long statuses[] = {409, 418, 422};
+    for (int i = 0; i < 3; i++) {
+        nr_decision_t d = heartbeat_status(statuses[i]);
+        if (i < 2) {
+            cr_assert_eq(m.next_request, NR_REQUEST_HEARTBEAT);
+            cr_assert_eq(d.reason, NR_REASON_HEARTBEAT_FAILED);
+            continue;
+        }
+        cr_assert_eq(d.reason, NR_REASON_HEARTBEAT_REJECTED);
+        cr_assert(d.state_changed && d.reset_connection);
+        cr_assert_eq(m.state, NR_STATE_DEGRADED, "degraded until the registration answers");
+        cr_assert_eq(m.next_request, NR_REQUEST_REGISTER);
+        cr_assert_leq(d.delay_ns, 250 * MS);
+    }
+    nr_outcome_t o = reply(NR_REQUEST_REGISTER, 200);
+    nr_decision_t d = nr_machine_on_outcome(&m, &o, m.next_due_ns);
+    cr_assert(d.state_changed);
+    cr_assert_eq(m.state, NR_STATE_REGISTERED);
+}
+
+Test(machine, rejections_mixed_with_other_failures_still_register_again)
+{
+    register_ok(0);
+    const long statuses[] = {409, 503, 409, 0, 409};
+    for (int i = 0; i < 5; i++) {
+        if (statuses[i] == 0) {
+            nr_outcome_t o = no_response(NR_REQUEST_HEARTBEAT);
+            nr_machine_on_outcome(&m, &o, m.next_due_ns);
+        } else {
+            heartbeat_status(statuses[i]);
+        }
+        cr_assert_eq(m.next_request, i < 4 ? NR_REQUEST_HEARTBEAT : NR_REQUEST_REGISTER);
+    }
+}
+
+/* 409 forever: degraded, registered again, degraded... with the backoff
+ * growing, never a tight loop and never stuck degraded without trying. */
+Test(machine, heartbeat_409_forever_keeps_registering_with_growing_backoff)
+{
+    uint64_t now = 0, end = 120000 * MS;
+    unsigned registers = 0, requests = 0;
+    nr_machine_start(&m, now);
+    while (now < end) {
+        now = (m.next_due_ns > now ? m.next_due_ns : now) + 10 * MS;
+        requests++;
+        nr_request_t r = m.next_request;
+        registers += r == NR_REQUEST_REGISTER;
+        nr_outcome_t o = reply(r, r == NR_REQUEST_REGISTER ? 200 : 409);
+        nr_machine_on_outcome(&m, &o, now);
+    }
+    cr_assert_geq(registers, 5, "never registered again");
+    cr_assert_lt(requests, 150, "%u requests in 120 s at a 1 s interval", requests);
+    cr_assert_geq(m.reregister_backoffs, 5);
+}
+
+Test(machine, heartbeat_redirect_or_1xx_is_a_failure_like_5xx)
+{
+    register_ok(0);
+    heartbeat_ok(m.next_due_ns);
+    const long statuses[] = {302, 101, 600};
+    for (int i = 0; i < 3; i++) {
+        nr_decision_t d = heartbeat_status(statuses[i]);
+        cr_assert_eq(d.reason, NR_REASON_HEARTBEAT_FAILED);
+        cr_assert_eq(m.next_request, NR_REQUEST_HEARTBEAT);
+    }
+    cr_assert_eq(m.state, NR_STATE_DEGRADED);
 }

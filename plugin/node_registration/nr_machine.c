@@ -8,23 +8,63 @@
 
 #include <string.h>
 
+#include "nr_retry_after.h"
 #include "pmd_plugin.h"
 
-static int is_auth_failure(const nr_outcome_t *o)
+nr_status_class_t nr_machine_status_class(int responded, long status)
 {
-    return o->responded && (o->status == 401 || o->status == 403);
+    if (!responded)
+        return NR_STATUS_NO_RESPONSE;
+    if (status >= 200 && status < 300)
+        return NR_STATUS_OK;
+    if (status == 401 || status == 403)
+        return NR_STATUS_UNAUTHORIZED;
+    if (status == 404 || status == 410)
+        return NR_STATUS_NOT_REGISTERED;
+    if (status == 408 || status == 425 || status == 429 || (status >= 500 && status < 600))
+        return NR_STATUS_TRANSIENT;
+    if (status >= 400 && status < 500)
+        return NR_STATUS_REJECTED;
+    return NR_STATUS_UNEXPECTED;
 }
 
-static int is_success(const nr_outcome_t *o)
+nr_status_class_t nr_machine_classify(const nr_outcome_t *o)
 {
-    return o->responded && o->status >= 200 && o->status < 300;
+    return nr_machine_status_class(o->responded, o->status);
 }
 
+const char *nr_status_class_name(nr_status_class_t c)
+{
+    static const char *const names[] = {"no_response", "ok",       "unauthorized", "not_registered",
+                                        "transient",   "rejected", "unexpected"};
+    return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "unknown";
+}
+
+int nr_machine_is_success(long status)
+{
+    return nr_machine_status_class(1, status) == NR_STATUS_OK;
+}
+
+int nr_machine_is_auth_failure(long status)
+{
+    return nr_machine_status_class(1, status) == NR_STATUS_UNAUTHORIZED;
+}
+
+int nr_machine_deregister_succeeded(int responded, long status)
+{
+    return responded && (status == 200 || status == 204 ||
+                         nr_machine_status_class(1, status) == NR_STATUS_NOT_REGISTERED);
+}
+
+/* The server's wait, honoured on transient statuses only, never over the
+ * hour the transport also caps it at (a raw value here must not mean a
+ * node silent for years). */
 static uint64_t retry_after_ns(const nr_outcome_t *o)
 {
-    if (!o->has_retry_after || !o->responded || (o->status != 429 && o->status != 503))
+    const uint64_t cap_ms = (uint64_t)NR_MAX_RETRY_AFTER_S * 1000u;
+    if (!o->has_retry_after || nr_machine_classify(o) != NR_STATUS_TRANSIENT)
         return 0;
-    return o->retry_after_ms > UINT64_MAX / NR_MS ? UINT64_MAX : o->retry_after_ms * NR_MS;
+    return (o->retry_after_ms < cap_ms ? o->retry_after_ms : cap_ms) * NR_MS;
 }
 
 static nr_decision_t set_state(nr_machine_t *m, nr_state_t s, nr_reason_t why)
@@ -82,28 +122,43 @@ static nr_decision_t on_unauthorized(nr_machine_t *m, uint64_t now_ns)
     return d;
 }
 
+static nr_decision_t on_registered(nr_machine_t *m, uint64_t now_ns)
+{
+    nr_decision_t d = set_state(m, NR_STATE_REGISTERED, NR_REASON_REGISTERED);
+    d.state_changed = 1; /* re-registration is news even when the state is the same */
+    m->register_failures = m->auth_failures = m->heartbeat_failures = 0;
+    m->heartbeat_rejections = 0;
+    m->heartbeat_ok_since_register = 0; /* reregister_backoffs stays: see nr_machine.h */
+    m->ever_registered = 1;
+    uint64_t first = now_ns + nr_first_heartbeat_jitter_ns(m->p.interval_ns, &m->rng);
+    nr_grid_start(&m->grid, first, m->p.interval_ns);
+    schedule(m, &d, NR_REQUEST_HEARTBEAT, now_ns, first - now_ns);
+    return d;
+}
+
 static nr_decision_t on_register_outcome(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
 {
-    if (is_success(o)) {
-        nr_decision_t d = set_state(m, NR_STATE_REGISTERED, NR_REASON_REGISTERED);
-        d.state_changed = 1; /* re-registration is news even when the state is the same */
-        m->register_failures = m->auth_failures = m->heartbeat_failures = 0;
-        m->ever_registered = 1;
-        uint64_t first = now_ns + nr_first_heartbeat_jitter_ns(m->p.interval_ns, &m->rng);
-        nr_grid_start(&m->grid, first, m->p.interval_ns);
-        schedule(m, &d, NR_REQUEST_HEARTBEAT, now_ns, first - now_ns);
-        return d;
-    }
-    if (is_auth_failure(o))
+    nr_status_class_t c = nr_machine_classify(o);
+    if (c == NR_STATUS_OK)
+        return on_registered(m, now_ns);
+    if (c == NR_STATUS_UNAUTHORIZED)
         return on_unauthorized(m, now_ns);
     nr_decision_t d = set_state(m, NR_STATE_REGISTERING, NR_REASON_REGISTER_FAILED);
     uint64_t delay = nr_backoff_ns(m->p.retry_base_ns, m->p.retry_max_ns, m->register_failures,
                                    &m->rng);
     uint64_t floor = retry_after_ns(o);
     m->register_failures++;
-    d.reset_connection = !o->responded;
+    d.reset_connection = c == NR_STATUS_NO_RESPONSE;
     schedule(m, &d, NR_REQUEST_REGISTER, now_ns, delay > floor ? delay : floor);
     return d;
+}
+
+/* A registration that did not lead to a good heartbeat: back off before the
+ * next one, longer each time until a heartbeat succeeds. */
+static uint64_t reregister_delay_ns(nr_machine_t *m)
+{
+    return nr_backoff_ns(m->p.retry_base_ns, m->p.retry_max_ns, m->reregister_backoffs++,
+                         &m->rng);
 }
 
 static nr_decision_t on_heartbeat_failure(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
@@ -114,31 +169,63 @@ static nr_decision_t on_heartbeat_failure(nr_machine_t *m, const nr_outcome_t *o
     d.reset_connection = m->heartbeat_failures >= NR_DEGRADED_AFTER;
     nr_grid_advance(&m->grid, now_ns);
     uint64_t due = nr_grid_due(&m->grid);
-    uint64_t floor = add_sat(now_ns, retry_after_ns(o));
-    schedule(m, &d, NR_REQUEST_HEARTBEAT, now_ns, (due > floor ? due : floor) - now_ns);
+    /* Retry-After, but never more than one interval past the slot: a longer
+     * silence would get the node marked offline while we say registered. */
+    uint64_t wait = add_sat(now_ns, retry_after_ns(o));
+    uint64_t latest = add_sat(due, m->p.interval_ns);
+    if (wait > latest)
+        wait = latest;
+    schedule(m, &d, NR_REQUEST_HEARTBEAT, now_ns, (due > wait ? due : wait) - now_ns);
     return d;
 }
 
-static nr_decision_t on_heartbeat_outcome(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
+/* 404/410 on a heartbeat. After a good heartbeat the control plane really
+ * forgot us: register at once. Before any (right after a registration that
+ * succeeded), whatever answers heartbeats does not know what answered the
+ * registration; registering at once would loop tens of times a second. */
+static nr_decision_t on_not_registered(nr_machine_t *m, uint64_t now_ns)
 {
-    if (o->responded && o->status == 404) {
-        /* The control plane lost its registry: register again at once. */
-        nr_decision_t d = set_state(m, NR_STATE_REGISTERING, NR_REASON_NOT_REGISTERED);
-        m->register_failures = m->heartbeat_failures = 0;
-        schedule(m, &d, NR_REQUEST_REGISTER, now_ns, 0);
+    nr_decision_t d = set_state(m, NR_STATE_REGISTERING, NR_REASON_NOT_REGISTERED);
+    uint64_t delay = m->heartbeat_ok_since_register ? 0 : reregister_delay_ns(m);
+    m->register_failures = m->heartbeat_failures = 0;
+    schedule(m, &d, NR_REQUEST_REGISTER, now_ns, delay);
+    return d;
+}
+
+/* Another 4xx: the control plane refuses what we send. A failure; after
+ * NR_DEGRADED_AFTER of them, register again to refresh the node's info. */
+static nr_decision_t on_heartbeat_rejected(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
+{
+    nr_decision_t d = on_heartbeat_failure(m, o, now_ns);
+    if (++m->heartbeat_rejections < NR_DEGRADED_AFTER)
         return d;
-    }
-    if (is_auth_failure(o))
-        return on_unauthorized(m, now_ns);
-    if (!is_success(o))
-        return on_heartbeat_failure(m, o, now_ns);
+    d.reason = NR_REASON_HEARTBEAT_REJECTED;
+    m->heartbeat_rejections = 0;
+    schedule(m, &d, NR_REQUEST_REGISTER, now_ns, reregister_delay_ns(m));
+    return d;
+}
+
+static nr_decision_t on_heartbeat_ok(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
+{
     nr_decision_t d = set_state(m, NR_STATE_REGISTERED, NR_REASON_HEARTBEAT_OK);
-    m->heartbeat_failures = 0;
+    m->heartbeat_failures = m->heartbeat_rejections = m->reregister_backoffs = 0;
+    m->heartbeat_ok_since_register = 1;
     nr_grid_set_period(&m->grid, nr_paced_interval_ns(m->p.interval_ns, o->has_next,
                                                       o->next_heartbeat_ms, m->p.pacing_floor_ns));
     nr_grid_advance(&m->grid, now_ns);
     schedule(m, &d, NR_REQUEST_HEARTBEAT, now_ns, nr_grid_due(&m->grid) - now_ns);
     return d;
+}
+
+static nr_decision_t on_heartbeat_outcome(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
+{
+    switch (nr_machine_classify(o)) {
+    case NR_STATUS_OK: return on_heartbeat_ok(m, o, now_ns);
+    case NR_STATUS_UNAUTHORIZED: return on_unauthorized(m, now_ns);
+    case NR_STATUS_NOT_REGISTERED: return on_not_registered(m, now_ns);
+    case NR_STATUS_REJECTED: return on_heartbeat_rejected(m, o, now_ns);
+    default: return on_heartbeat_failure(m, o, now_ns);
+    }
 }
 
 nr_decision_t nr_machine_on_outcome(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
@@ -189,6 +276,7 @@ const char *nr_reason_name(nr_reason_t r)
 {
     static const char *const names[] = {"none", "started", "registered", "register_failed",
                                         "heartbeat_ok", "heartbeat_failed", "not_registered",
-                                        "unauthorized", "token_changed", "pools_changed"};
+                                        "unauthorized", "token_changed", "pools_changed",
+                                        "heartbeat_rejected"};
     return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }

@@ -4,11 +4,51 @@
  * request and the current time; it answers with the next request to make,
  * when, and what the host should be told.
  *
- *   REGISTERING --200--> REGISTERED --3 failed heartbeats--> DEGRADED
+ *   REGISTERING --2xx--> REGISTERED --3 failed heartbeats--> DEGRADED
  *        ^  |                |  ^                                |
- *        |  +-fail: backoff  |  +------- heartbeat ok -----------+
- *        +------ 404 --------+
+ *        |  +-fail: backoff  |  +------- heartbeat 2xx ----------+
+ *        +-- 404/410, 3 rejections (see below) ------------------+
  *   any --401/403--> UNAUTHORIZED --(token changed | long backoff)--> register
+ *
+ * What each HTTP status means (nr_machine_classify; the worker asks these
+ * functions and never re-derives "success" or "auth" itself):
+ *
+ *   no response   refused, timeout, reset, oversized reply: a failure; the
+ *                 connection is dropped.
+ *   2xx           ok.
+ *   401, 403      unauthorized: long backoff, a changed token retries at once.
+ *   404, 410      not registered. On a heartbeat: if a heartbeat has
+ *                 succeeded since the last registration, the control plane
+ *                 forgot us: register again at once. If none has (the very
+ *                 heartbeats after a 2xx registration say "unknown node": a
+ *                 proxy mangling the node id, replicas with separate
+ *                 registries), registering at once would loop, so register
+ *                 again after exponential backoff with jitter whose attempt
+ *                 count survives the registration's success and is cleared
+ *                 only by a successful heartbeat. On a registration: a
+ *                 failure (backoff).
+ *   408, 425, 429, 5xx
+ *                 transient: a failure; Retry-After is honoured (see below).
+ *   other 4xx     (400, 409, 413, 415, 418, 422, ...) the request was
+ *                 rejected: a failure. On heartbeats, after NR_DEGRADED_AFTER
+ *                 rejections with no successful heartbeat between them,
+ *                 register again (idempotent, refreshes the node's info)
+ *                 after the same backoff as above; the state stays DEGRADED
+ *                 until that registration is answered.
+ *   1xx, 3xx, anything outside 100-599
+ *                 unexpected (a redirect is never followed): a failure, as
+ *                 5xx but without Retry-After.
+ *
+ * A failure is: on registration, a retry after exponential backoff with full
+ * jitter (retry_base..retry_max); on heartbeats, the next slot of the grid,
+ * DEGRADED and a new connection after NR_DEGRADED_AFTER in a row.
+ *
+ * Retry-After (transient statuses only) is a floor under the next request.
+ * On registration it is honoured up to NR_MAX_RETRY_AFTER_S (1 h). On a
+ * heartbeat it is honoured only up to one heartbeat interval past the slot
+ * the next beat would have had, so the control plane (which marks a node
+ * offline after ~30 s without a heartbeat) never sees a node go silent
+ * while the plugin reports it registered.
  */
 #ifndef NR_MACHINE_H
 #define NR_MACHINE_H
@@ -36,6 +76,17 @@ typedef enum nr_request {
  * connection be dropped and made afresh. */
 #define NR_DEGRADED_AFTER 3u
 
+/* Every class of reply; see the table at the top of this file. */
+typedef enum nr_status_class {
+    NR_STATUS_NO_RESPONSE = 0, /* no HTTP response */
+    NR_STATUS_OK,              /* 2xx */
+    NR_STATUS_UNAUTHORIZED,    /* 401, 403 */
+    NR_STATUS_NOT_REGISTERED,  /* 404, 410 */
+    NR_STATUS_TRANSIENT,       /* 408, 425, 429, 5xx */
+    NR_STATUS_REJECTED,        /* every other 4xx */
+    NR_STATUS_UNEXPECTED       /* 1xx, 3xx, outside 100-599 */
+} nr_status_class_t;
+
 /* Backoff against an auth wall: long, because only a new token can help
  * (and a token change triggers an immediate retry anyway). */
 #define NR_AUTH_BACKOFF_MIN_MS 5000u
@@ -55,7 +106,7 @@ typedef struct nr_outcome {
     long status;              /* HTTP status when responded */
     int has_next;             /* heartbeat 200 carried next_heartbeat_ms */
     uint64_t next_heartbeat_ms;
-    int has_retry_after;      /* 429/503 carried Retry-After */
+    int has_retry_after;      /* the reply carried a valid Retry-After (any status) */
     uint64_t retry_after_ms;
 } nr_outcome_t;
 
@@ -70,7 +121,8 @@ typedef enum nr_reason {
     NR_REASON_NOT_REGISTERED,  /* heartbeat 404: the control plane forgot us */
     NR_REASON_UNAUTHORIZED,
     NR_REASON_TOKEN_CHANGED,
-    NR_REASON_POOLS_CHANGED
+    NR_REASON_POOLS_CHANGED,
+    NR_REASON_HEARTBEAT_REJECTED /* heartbeats rejected (4xx) NR_DEGRADED_AFTER times: register */
 } nr_reason_t;
 
 /* What the caller must do after an event. */
@@ -92,6 +144,9 @@ typedef struct nr_machine {
     nr_grid_t grid;
     uint64_t rng;
     int ever_registered;
+    int heartbeat_ok_since_register; /* a heartbeat got 2xx since the last registration */
+    uint32_t reregister_backoffs;    /* re-registrations not yet followed by a good heartbeat */
+    uint32_t heartbeat_rejections;   /* rejected (other 4xx) heartbeats since the last good one */
 } nr_machine_t;
 
 void nr_machine_init(nr_machine_t *m, const nr_machine_params_t *p, uint64_t seed);
@@ -108,6 +163,29 @@ nr_decision_t nr_machine_on_token_changed(nr_machine_t *m, uint64_t now_ns);
 /* The host's pool set no longer matches what was registered: register
  * again at once to update the node's info (registration is idempotent). */
 nr_decision_t nr_machine_on_pools_changed(nr_machine_t *m, uint64_t now_ns);
+
+/* The class of a reply. responded = 0 gives NR_STATUS_NO_RESPONSE whatever
+ * the status. Pure; any thread. */
+nr_status_class_t nr_machine_status_class(int responded, long status);
+
+/* The same for an outcome (o must not be NULL). */
+nr_status_class_t nr_machine_classify(const nr_outcome_t *o);
+
+/* A short lowercase name for a class, for log lines and metrics labels
+ * ("ok", "unauthorized", "not_registered", ...); never NULL. */
+const char *nr_status_class_name(nr_status_class_t c);
+
+/* 1 when a status that came back is a success (2xx), else 0. */
+int nr_machine_is_success(long status);
+
+/* 1 when a status that came back is an auth failure (401, 403): the worker
+ * re-reads the token file. Else 0. */
+int nr_machine_is_auth_failure(long status);
+
+/* 1 when a DELETE's reply means the node is gone from the control plane:
+ * 200 or 204 (removed now), 404 or 410 (was not registered). 0 when there
+ * was no response or any other status. */
+int nr_machine_deregister_succeeded(int responded, long status);
 
 /* The state as the ABI names it (enum pmd_node_state). */
 int32_t nr_machine_node_state(nr_state_t s);

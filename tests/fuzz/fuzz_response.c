@@ -14,9 +14,13 @@
  * Invariants after every step: the state is a running one, exactly one
  * request is scheduled and it fits the state, it is never due in the past,
  * delays stay inside the documented bounds (backoff <= retry_max or
- * Retry-After, heartbeat <= interval, auth backoff 2.5..60 s, register at
- * once after a 404), a state change is always reported, and the parsers'
- * facts agree with an independent parse of the body.
+ * Retry-After capped at 1 h, heartbeat <= interval, a heartbeat failure's
+ * retry <= 2 intervals with Retry-After honoured up to one interval, auth
+ * backoff 2.5..60 s, register at once after a 404/410 only when a heartbeat
+ * had succeeded since the registration, else within retry_max; only
+ * repeated 4xx rejections turn heartbeats into a registration), a state
+ * change is always reported, and the parsers' facts agree with an
+ * independent parse of the body.
  */
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -32,8 +36,8 @@
 static const uint32_t intervals_ms[] = {1, 2, 10, 100, 1000, 5000, 10000, 60000, 86400000};
 static const uint32_t bases_ms[] = {1, 20, 250, 1000, 86400000};
 static const uint32_t maxes_ms[] = {1, 200, 10000, 86400000};
-static const long statuses[] = {200, 201, 204, 301, 302, 400, 401, 403, 404,
-                                408, 413, 422, 429, 500, 502, 503, 504};
+static const long statuses[] = {200, 201, 204, 301, 302, 400, 401, 403, 404, 408, 409,
+                                410, 413, 418, 422, 425, 429, 500, 502, 503, 504};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -41,6 +45,7 @@ typedef struct sim {
     nr_machine_t m;
     uint64_t now;
     uint64_t interval_ns, retry_max_ns;
+    int hb_ok_since_register; /* the harness's own record, not the machine's */
 } sim_t;
 
 static int running(nr_state_t s)
@@ -104,17 +109,49 @@ static void check_error_message(const char *body, size_t len, size_t out_size)
                "error message wrote past its buffer");
 }
 
-/* Bounds that depend on which outcome it was. */
-static void check_outcome(const sim_t *s, const nr_outcome_t *o, const nr_decision_t *d)
+/* The wait the machine must honour: Retry-After on a transient status only,
+ * capped at an hour (computed here from the status, not by the machine). */
+static uint64_t honoured_retry_after_ns(const nr_outcome_t *o)
+{
+    long st = o->status;
+    int transient = o->responded && (st == 408 || st == 425 || st == 429 || (st >= 500 && st < 600));
+    uint64_t ms = o->retry_after_ms < 3600000u ? o->retry_after_ms : 3600000u;
+    return o->has_retry_after && transient ? ms * NR_MS : 0;
+}
+
+static void check_heartbeat_failure(const sim_t *s, const nr_outcome_t *o, const nr_decision_t *d,
+                                    int rejected)
+{
+    const nr_machine_t *m = &s->m;
+    uint64_t delay = m->next_due_ns - s->now;
+    uint64_t ra = honoured_retry_after_ns(o), interval = s->interval_ns;
+
+    if (m->next_request == NR_REQUEST_REGISTER) {
+        /* only NR_DEGRADED_AFTER rejections re-register, after a backoff */
+        FUZZ_CHECK(rejected && d->reason == NR_REASON_HEARTBEAT_REJECTED &&
+                       m->state == NR_STATE_DEGRADED,
+                   "heartbeat failure %ld -> register (%s)", o->status, nr_state_name(m->state));
+        FUZZ_CHECK(delay <= s->retry_max_ns, "re-register backoff %llu ns",
+                   (unsigned long long)delay);
+        return;
+    }
+    FUZZ_CHECK(delay > 0 && delay <= 2 * interval, "heartbeat retry in %llu ns (interval %llu)",
+               (unsigned long long)delay, (unsigned long long)interval);
+    FUZZ_CHECK(delay >= (ra < interval ? ra : interval), "Retry-After not honoured");
+}
+
+/* Bounds that depend on which outcome it was. hb_ok: a heartbeat had
+ * succeeded since the last registration, before this outcome. */
+static void check_outcome(const sim_t *s, const nr_outcome_t *o, const nr_decision_t *d, int hb_ok)
 {
     const nr_machine_t *m = &s->m;
     uint64_t delay = m->next_due_ns - s->now;
     int ok = o->responded && o->status >= 200 && o->status < 300;
     int auth = o->responded && (o->status == 401 || o->status == 403);
-    uint64_t ra = o->has_retry_after && o->responded && (o->status == 429 || o->status == 503)
-                      ? (o->retry_after_ms > UINT64_MAX / NR_MS ? UINT64_MAX
-                                                                : o->retry_after_ms * NR_MS)
-                      : 0;
+    int gone = o->responded && (o->status == 404 || o->status == 410);
+    int rejected = o->responded && o->status >= 400 && o->status < 500 && !auth && !gone &&
+                   o->status != 408 && o->status != 425 && o->status != 429;
+    uint64_t ra = honoured_retry_after_ns(o);
 
     if (auth) {
         FUZZ_CHECK(m->state == NR_STATE_UNAUTHORIZED, "401/403 -> %s", nr_state_name(m->state));
@@ -131,20 +168,24 @@ static void check_outcome(const sim_t *s, const nr_outcome_t *o, const nr_decisi
                    nr_state_name(m->state));
         FUZZ_CHECK(delay <= (s->retry_max_ns > ra ? s->retry_max_ns : ra), "backoff %llu ns",
                    (unsigned long long)delay);
-        FUZZ_CHECK(delay >= ra || m->next_due_ns == UINT64_MAX, "Retry-After not honoured");
+        FUZZ_CHECK(delay >= ra, "Retry-After not honoured");
         FUZZ_CHECK(o->responded || d->reset_connection, "no reset after a transport failure");
-    } else if (o->responded && o->status == 404) {
-        FUZZ_CHECK(m->state == NR_STATE_REGISTERING && delay == 0, "heartbeat 404 -> %s in %llu",
-                   nr_state_name(m->state), (unsigned long long)delay);
+    } else if (gone) {
+        FUZZ_CHECK(m->state == NR_STATE_REGISTERING && m->next_request == NR_REQUEST_REGISTER,
+                   "heartbeat %ld -> %s", o->status, nr_state_name(m->state));
+        /* at once only when the control plane had known us: never a loop */
+        if (hb_ok)
+            FUZZ_CHECK(delay == 0, "heartbeat 404 after a good one: register in %llu ns",
+                       (unsigned long long)delay);
+        else
+            FUZZ_CHECK(delay <= s->retry_max_ns, "first heartbeat 404: register in %llu ns",
+                       (unsigned long long)delay);
     } else if (ok) {
         FUZZ_CHECK(m->state == NR_STATE_REGISTERED, "heartbeat 2xx -> %s", nr_state_name(m->state));
         FUZZ_CHECK(delay > 0 && delay <= s->interval_ns, "next heartbeat in %llu ns",
                    (unsigned long long)delay);
     } else {
-        FUZZ_CHECK(m->next_request == NR_REQUEST_HEARTBEAT, "heartbeat failure -> register");
-        FUZZ_CHECK(delay > 0 && delay <= (s->interval_ns > ra ? s->interval_ns : ra),
-                   "heartbeat retry in %llu ns", (unsigned long long)delay);
-        FUZZ_CHECK(delay >= ra || m->next_due_ns == UINT64_MAX, "Retry-After not honoured");
+        check_heartbeat_failure(s, o, d, rejected);
     }
 }
 
@@ -178,9 +219,12 @@ static int step_outcome(sim_t *s, fuzz_reader_t *r)
         check_error_message(body, len, 1 + flags % 255u);
     }
     free(body);
+    int hb_ok = s->hb_ok_since_register;
     nr_decision_t d = nr_machine_on_outcome(&s->m, &o, s->now);
     check_common(s, before, &d);
-    check_outcome(s, &o, &d);
+    check_outcome(s, &o, &d, hb_ok);
+    if (o.responded && o.status >= 200 && o.status < 300)
+        s->hb_ok_since_register = o.request == NR_REQUEST_HEARTBEAT;
     return s->m.next_due_ns - s->now < FAR_NS;
 }
 
