@@ -321,6 +321,19 @@ static void tick_until_online(int timeout_ms)
     th_tick_for(fx.host, fx.p, fx.in, 50); /* let queued log lines reach the host */
 }
 
+static uint64_t heartbeats_ok(void)
+{
+    const pmd_ext_stats_t *ext = fx.p->get_extension(PMD_EXT_STATS);
+    cr_assert_not_null(ext);
+    pmd_stats_t st;
+    memset(&st, 0, sizeof(st));
+    st.struct_size = sizeof(st);
+    test_host_enter(fx.host);
+    cr_assert_eq(ext->get(fx.in, &st), PMD_OK);
+    test_host_leave(fx.host);
+    return st.heartbeats_ok;
+}
+
 static void dump_log(void)
 {
     for (int i = 0; i < test_host_log_count(fx.host); i++)
@@ -563,10 +576,14 @@ Test(faults, stop_is_bounded_when_the_resolver_never_answers)
                                    "exercise a hanging resolve");
 
     /* The resolve honours connect_timeout_ms: the first attempt fails soon,
-     * and no line claims a timeout shorter than the time attempts took. */
+     * and no line claims a timeout shorter than the time attempts took.
+     * Only lines printed before "event=stopping": the shim prints the
+     * plugin's lines at its ticks, and during stop not until stop returns. */
     long t_registering = -1, t_prev = -1, retry_prev = 0;
     int failures = 0;
     for (char *line = strtok(log, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (strstr(line, "event=stopping"))
+            break;
         if (strstr(line, "event=registering") && t_registering < 0)
             t_registering = line_time_ms(line);
         if (strstr(line, "event=register_failed") == NULL)
@@ -669,11 +686,14 @@ Test(faults, heartbeat_404_after_every_registration_backs_off)
     long reg = orchd_stat(fx.cp, "requests.register"), hb = orchd_stat(fx.cp, "requests.heartbeat");
     int lines = test_host_log_count(fx.host);
     cr_assert_geq(reg, 2, "the node stopped trying (%ld registrations)", reg);
-    cr_assert_leq(requests, 16,
+    /* a fresh registration then a 404 is a failure: with register backoff
+     * (full jitter, 250 ms doubling to 4 s) about 12 requests in 6 s; today
+     * about 230 */
+    cr_assert_leq(requests, 20,
                   "%zu requests in 6 s (%ld registrations, %ld heartbeats) against a control "
                   "plane that answers every heartbeat 404: a register/heartbeat loop without "
                   "backoff", requests, reg, hb);
-    cr_assert_leq(lines, 60, "%d log lines in 6 s", lines);
+    cr_assert_leq(lines, 80, "%d log lines in 6 s", lines);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -745,14 +765,28 @@ Test(faults, configured_proxy_is_used)
 /* 13. Descriptors are close-on-exec                                       */
 /* ---------------------------------------------------------------------- */
 
-/* Socket inodes among the descriptors listed in DIR (/proc/PID/fd). With
- * NOCLOEXEC_ONLY, only those without FD_CLOEXEC (read from fdinfo). */
-static size_t socket_inodes(pid_t pid, unsigned long *out, size_t max, int noncloexec_only)
+static int contains(const unsigned long *v, size_t n, unsigned long x)
 {
-    char dir[64];
-    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return 1;
+    return 0;
+}
+
+/* Socket inodes in the descriptor table of task TID of process PID (TID 0:
+ * the process's main table, the one a fork from the host thread copies),
+ * appended to out[*n] without duplicates. With NONCLOEXEC_ONLY, only those
+ * without close-on-exec (read from fdinfo). */
+static void task_socket_inodes(pid_t pid, pid_t tid, unsigned long *out, size_t *np, size_t max,
+                               int noncloexec_only)
+{
+    char dir[96];
+    if (tid)
+        snprintf(dir, sizeof(dir), "/proc/%d/task/%d/fd", (int)pid, (int)tid);
+    else
+        snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
     DIR *d = opendir(dir);
-    size_t n = 0;
+    size_t n = *np;
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL && n < max) {
         char path[400], target[128];
@@ -764,9 +798,11 @@ static size_t socket_inodes(pid_t pid, unsigned long *out, size_t max, int noncl
         unsigned long ino;
         if (sscanf(target, "socket:[%lu]", &ino) != 1)
             continue;
+        if (contains(out, n, ino))
+            continue;
         if (noncloexec_only) {
             char info[400];
-            snprintf(info, sizeof(info), "/proc/%d/fdinfo/%s", (int)pid, de->d_name);
+            snprintf(info, sizeof(info), "%.*sinfo/%s", (int)strlen(dir), dir, de->d_name);
             char *text = read_text(info);
             const char *f = strstr(text, "flags:");
             unsigned long flags = f ? strtoul(f + 6, NULL, 8) : 0;
@@ -778,26 +814,46 @@ static size_t socket_inodes(pid_t pid, unsigned long *out, size_t max, int noncl
     }
     if (d)
         closedir(d);
+    *np = n;
+}
+
+/* Socket inodes in the main table of PID (noncloexec_only as above). */
+static size_t socket_inodes(pid_t pid, unsigned long *out, size_t max, int noncloexec_only)
+{
+    size_t n = 0;
+    task_socket_inodes(pid, 0, out, &n, max, noncloexec_only);
     return n;
 }
 
-static int contains(const unsigned long *v, size_t n, unsigned long x)
+/* Socket inodes in every thread's table of PID: a thread may have a private
+ * one (unshare(CLONE_FILES)), which no fork from another thread copies. */
+static size_t socket_inodes_all_tasks(pid_t pid, unsigned long *out, size_t max)
 {
-    for (size_t i = 0; i < n; i++)
-        if (v[i] == x)
-            return 1;
-    return 0;
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            task_socket_inodes(pid, (pid_t)atoi(de->d_name), out, &n, max, 0);
+    if (d)
+        closedir(d);
+    return n;
 }
 
 Test(faults, a_child_spawned_by_the_host_inherits_no_plugin_socket)
 {
     unsigned long before[256], during[256];
-    size_t n_before = socket_inodes(getpid(), before, 256, 0);
     start_cp(NULL);
+    /* from here on only the plugin opens sockets in this process (no orchd_*
+     * call until the child has run) */
+    size_t n_before = socket_inodes_all_tasks(getpid(), before, 256);
     start_node(orchd_url(fx.cp), FAST_KEYS);
-    tick_until_online(10000);
-    th_tick_for(fx.host, fx.p, fx.in, 300); /* heartbeating on a kept-alive connection */
-    size_t n_during = socket_inodes(getpid(), during, 256, 0);
+    cr_assert_geq(tick_until_state(PMD_NODE_REGISTERED, 10000), 0, "never registered");
+    th_tick_for(fx.host, fx.p, fx.in, 500); /* heartbeating on a kept-alive connection */
+    cr_assert_gt(heartbeats_ok(), 0, "no heartbeat yet");
+    size_t n_during = socket_inodes_all_tasks(getpid(), during, 256);
     size_t plugin_sockets = 0;
     for (size_t i = 0; i < n_during; i++)
         plugin_sockets += !contains(before, n_before, during[i]);
@@ -859,20 +915,26 @@ Test(faults, the_shims_plugin_sockets_are_close_on_exec)
     }
     sleep_ms(300);
     unsigned long all[64], open_on_exec[64];
-    size_t n_all = socket_inodes(pid, all, 64, 0);
+    size_t n_all = socket_inodes_all_tasks(pid, all, 64);
     size_t n_bad = socket_inodes(pid, open_on_exec, 64, 1);
     kill(pid, SIGTERM);
     long took;
     int status = wait_child(pid, 5000, &took);
     cr_assert_gt(n_all, 0, "the shim holds no socket while heartbeating: nothing to check");
     cr_assert_eq(n_bad, 0, "%zu of the shim's %zu sockets (all the plugin's: no metrics port) "
-                           "lack close-on-exec", n_bad, n_all);
+                           "are in the table a fork copies without close-on-exec", n_bad, n_all);
     cr_assert_eq(status, 0);
 }
 
 /* ---------------------------------------------------------------------- */
 /* 6, 7, 8. Token rotation                                                 */
 /* ---------------------------------------------------------------------- */
+
+static int got_401(void *arg)
+{
+    (void)arg;
+    return orchd_stat(fx.cp, "status.401") >= 1;
+}
 
 Test(faults, a_token_fixed_while_the_401_is_in_flight_is_used_at_once)
 {
@@ -891,7 +953,8 @@ Test(faults, a_token_fixed_while_the_401_is_in_flight_is_used_at_once)
     start_node(orchd_url(fx.cp), keys);
     th_tick_for(fx.host, fx.p, fx.in, 300);
     write_file(node, TOKEN_B "\n");
-    cr_assert_geq(tick_until_state(PMD_NODE_UNAUTHORIZED, 3000), 0, "no 401 seen");
+    /* from the 401 on (the plugin may or may not report unauthorized first) */
+    cr_assert(th_tick_until(fx.host, fx.p, fx.in, got_401, NULL, 3000), "no 401 seen");
     long ms = tick_until_state(PMD_NODE_REGISTERED, 6000);
     th_tick_for(fx.host, fx.p, fx.in, 50);
     if (ms < 0 || ms > 2000)
@@ -920,7 +983,7 @@ Test(faults, a_delete_refused_401_after_a_rotation_is_retried_with_the_new_token
     tick_until_online(10000); /* the next heartbeat is 5 s away */
     write_file(server, TOKEN_B "\n");
     write_file(node, TOKEN_B "\n");
-    th_tick_for(fx.host, fx.p, fx.in, 50); /* stop before the once-a-second check */
+    th_tick_for(fx.host, fx.p, fx.in, 20); /* stop before the once-a-second check */
     uint64_t t0 = now_ms();
     cr_assert_eq(th_stop(fx.host, fx.p, fx.in), PMD_OK);
     long stop_ms = (long)(now_ms() - t0);
