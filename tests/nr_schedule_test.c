@@ -100,3 +100,31 @@ Test(schedule, first_heartbeat_jitter_is_small_and_spreads_nodes)
     cr_assert_gt(hi - lo, 100 * MS);
     cr_assert_leq(nr_first_heartbeat_jitter_ns(50 * MS, &b), 5 * MS);
 }
+
+Test(schedule, backoff_cap_doubles_up_to_the_maximum_without_overflow)
+{
+    cr_assert_eq(nr_backoff_cap_ns(250 * MS, 10000 * MS, 0), 250 * MS);
+    cr_assert_eq(nr_backoff_cap_ns(250 * MS, 10000 * MS, 3), 2000 * MS);
+    cr_assert_eq(nr_backoff_cap_ns(250 * MS, 10000 * MS, 6), 10000 * MS);
+    cr_assert_eq(nr_backoff_cap_ns(250 * MS, 10000 * MS, UINT32_MAX), 10000 * MS);
+    cr_assert_eq(nr_backoff_cap_ns(UINT64_MAX / 3, UINT64_MAX, 5), UINT64_MAX);
+    cr_assert_eq(nr_backoff_cap_ns(5000 * MS, 1000 * MS, 0), 1000 * MS, "base over max");
+}
+
+Test(schedule, equal_jitter_backoff_stays_in_the_upper_half)
+{
+    uint64_t rng = 11;
+    int differs = 0;
+    for (uint32_t attempt = 0; attempt < 12; attempt++) {
+        uint64_t cap = nr_backoff_cap_ns(250 * MS, 10000 * MS, attempt);
+        uint64_t first = nr_backoff_equal_jitter_ns(250 * MS, 10000 * MS, attempt, &rng);
+        for (int k = 0; k < 200; k++) {
+            uint64_t d = nr_backoff_equal_jitter_ns(250 * MS, 10000 * MS, attempt, &rng);
+            cr_assert_geq(d, cap / 2);
+            cr_assert_leq(d, cap);
+            differs |= d != first;
+        }
+    }
+    cr_assert(differs, "no jitter");
+    cr_assert_eq(nr_backoff_equal_jitter_ns(0, 0, 3, &rng), 0);
+}

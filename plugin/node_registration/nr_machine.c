@@ -110,15 +110,11 @@ nr_decision_t nr_machine_start(nr_machine_t *m, uint64_t now_ns)
 static nr_decision_t on_unauthorized(nr_machine_t *m, uint64_t now_ns)
 {
     nr_decision_t d = set_state(m, NR_STATE_UNAUTHORIZED, NR_REASON_UNAUTHORIZED);
-    uint64_t lo = NR_AUTH_BACKOFF_MIN_MS * NR_MS, hi = NR_AUTH_BACKOFF_MAX_MS * NR_MS;
-    uint64_t cap = lo;
-    for (uint32_t i = 0; i < m->auth_failures && cap < hi; i++)
-        cap *= 2;
-    if (cap > hi)
-        cap = hi;
-    m->auth_failures++;
     /* Half fixed, half jitter: never a tight loop, still spread out. */
-    schedule(m, &d, NR_REQUEST_REGISTER, now_ns, cap / 2 + nr_rand_upto(&m->rng, cap / 2));
+    uint64_t delay = nr_backoff_equal_jitter_ns(NR_AUTH_BACKOFF_MIN_MS * NR_MS,
+                                                NR_AUTH_BACKOFF_MAX_MS * NR_MS, m->auth_failures++,
+                                                &m->rng);
+    schedule(m, &d, NR_REQUEST_REGISTER, now_ns, delay);
     return d;
 }
 
@@ -154,11 +150,13 @@ static nr_decision_t on_register_outcome(nr_machine_t *m, const nr_outcome_t *o,
 }
 
 /* A registration that did not lead to a good heartbeat: back off before the
- * next one, longer each time until a heartbeat succeeds. */
+ * next one, longer each time until a heartbeat succeeds. Equal jitter, so
+ * the loop has a hard bound on requests (full jitter can draw a run of
+ * near-zero waits). */
 static uint64_t reregister_delay_ns(nr_machine_t *m)
 {
-    return nr_backoff_ns(m->p.retry_base_ns, m->p.retry_max_ns, m->reregister_backoffs++,
-                         &m->rng);
+    return nr_backoff_equal_jitter_ns(m->p.retry_base_ns, m->p.retry_max_ns,
+                                      m->reregister_backoffs++, &m->rng);
 }
 
 static nr_decision_t on_heartbeat_failure(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)

@@ -23,10 +23,10 @@
  *                 heartbeats after a 2xx registration say "unknown node": a
  *                 proxy mangling the node id, replicas with separate
  *                 registries), registering at once would loop, so register
- *                 again after exponential backoff with jitter whose attempt
- *                 count survives the registration's success and is cleared
- *                 only by a successful heartbeat. On a registration: a
- *                 failure (backoff).
+ *                 again after exponential backoff with equal jitter
+ *                 (retry_base/2 .. retry_max) whose attempt count survives
+ *                 the registration's success and is cleared only by a
+ *                 successful heartbeat. On a registration: a failure.
  *   408, 425, 429, 5xx
  *                 transient: a failure; Retry-After is honoured (see below).
  *   other 4xx     (400, 409, 413, 415, 418, 422, ...) the request was
@@ -40,7 +40,7 @@
  *                 5xx but without Retry-After.
  *
  * A failure is: on registration, a retry after exponential backoff with full
- * jitter (retry_base..retry_max); on heartbeats, the next slot of the grid,
+ * jitter (0..retry_base doubling to retry_max); on heartbeats, the next slot of the grid,
  * DEGRADED and a new connection after NR_DEGRADED_AFTER in a row.
  *
  * Retry-After (transient statuses only) is a floor under the next request.

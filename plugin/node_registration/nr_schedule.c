@@ -37,14 +37,24 @@ uint64_t nr_seed(const char *node_id, uint64_t now_ns, uintptr_t salt)
     return h ? h : 1;
 }
 
-uint64_t nr_backoff_ns(uint64_t base_ns, uint64_t max_ns, uint32_t attempt, uint64_t *rng)
+uint64_t nr_backoff_cap_ns(uint64_t base_ns, uint64_t max_ns, uint32_t attempt)
 {
     uint64_t cap = base_ns;
     for (uint32_t i = 0; i < attempt && cap < max_ns; i++)
         cap = cap > max_ns / 2 ? max_ns : cap * 2;
-    if (cap > max_ns)
-        cap = max_ns;
-    return nr_rand_upto(rng, cap);
+    return cap > max_ns ? max_ns : cap;
+}
+
+uint64_t nr_backoff_ns(uint64_t base_ns, uint64_t max_ns, uint32_t attempt, uint64_t *rng)
+{
+    return nr_rand_upto(rng, nr_backoff_cap_ns(base_ns, max_ns, attempt));
+}
+
+uint64_t nr_backoff_equal_jitter_ns(uint64_t base_ns, uint64_t max_ns, uint32_t attempt,
+                                    uint64_t *rng)
+{
+    uint64_t cap = nr_backoff_cap_ns(base_ns, max_ns, attempt);
+    return cap / 2 + nr_rand_upto(rng, cap - cap / 2);
 }
 
 uint64_t nr_paced_interval_ns(uint64_t configured_ns, int has_server, uint64_t server_ms,

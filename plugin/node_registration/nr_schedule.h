@@ -24,9 +24,18 @@ uint64_t nr_rand_upto(uint64_t *state, uint64_t bound);
 /* A seed that differs per node and per run. */
 uint64_t nr_seed(const char *node_id, uint64_t now_ns, uintptr_t salt);
 
-/* "Full jitter" backoff: uniform in [0, min(max, base * 2^attempt)].
+/* The exponential bound: min(max, base * 2^attempt), never overflowing.
  * attempt counts from 0 (the first retry). */
+uint64_t nr_backoff_cap_ns(uint64_t base_ns, uint64_t max_ns, uint32_t attempt);
+
+/* "Full jitter" backoff: uniform in [0, nr_backoff_cap_ns(...)]. */
 uint64_t nr_backoff_ns(uint64_t base_ns, uint64_t max_ns, uint32_t attempt, uint64_t *rng);
+
+/* "Equal jitter" backoff: uniform in [cap / 2, cap] with cap as above. For
+ * loop guards: unlike full jitter it never draws a run of near-zero waits,
+ * so the number of requests in a given time has a hard bound. */
+uint64_t nr_backoff_equal_jitter_ns(uint64_t base_ns, uint64_t max_ns, uint32_t attempt,
+                                    uint64_t *rng);
 
 /* The interval that follows a heartbeat reply: the sooner of the configured
  * interval and the server's next_heartbeat_ms, but never below

@@ -17,7 +17,7 @@
  * Retry-After capped at 1 h, heartbeat <= interval, a heartbeat failure's
  * retry <= 2 intervals with Retry-After honoured up to one interval, auth
  * backoff 2.5..60 s, register at once after a 404/410 only when a heartbeat
- * had succeeded since the registration, else within retry_max; only
+ * had succeeded since the registration, else in retry_base/2..retry_max; only
  * repeated 4xx rejections turn heartbeats into a registration), a state
  * change is always reported, and the parsers' facts agree with an
  * independent parse of the body.
@@ -44,7 +44,7 @@ static const long statuses[] = {200, 201, 204, 301, 302, 400, 401, 403, 404, 408
 typedef struct sim {
     nr_machine_t m;
     uint64_t now;
-    uint64_t interval_ns, retry_max_ns;
+    uint64_t interval_ns, retry_base_ns, retry_max_ns;
     int hb_ok_since_register; /* the harness's own record, not the machine's */
 } sim_t;
 
@@ -131,8 +131,8 @@ static void check_heartbeat_failure(const sim_t *s, const nr_outcome_t *o, const
         FUZZ_CHECK(rejected && d->reason == NR_REASON_HEARTBEAT_REJECTED &&
                        m->state == NR_STATE_DEGRADED,
                    "heartbeat failure %ld -> register (%s)", o->status, nr_state_name(m->state));
-        FUZZ_CHECK(delay <= s->retry_max_ns, "re-register backoff %llu ns",
-                   (unsigned long long)delay);
+        FUZZ_CHECK(delay >= s->retry_base_ns / 2 && delay <= s->retry_max_ns,
+                   "re-register backoff %llu ns", (unsigned long long)delay);
         return;
     }
     FUZZ_CHECK(delay > 0 && delay <= 2 * interval, "heartbeat retry in %llu ns (interval %llu)",
@@ -178,8 +178,8 @@ static void check_outcome(const sim_t *s, const nr_outcome_t *o, const nr_decisi
             FUZZ_CHECK(delay == 0, "heartbeat 404 after a good one: register in %llu ns",
                        (unsigned long long)delay);
         else
-            FUZZ_CHECK(delay <= s->retry_max_ns, "first heartbeat 404: register in %llu ns",
-                       (unsigned long long)delay);
+            FUZZ_CHECK(delay >= s->retry_base_ns / 2 && delay <= s->retry_max_ns,
+                       "first heartbeat 404: register in %llu ns", (unsigned long long)delay);
     } else if (ok) {
         FUZZ_CHECK(m->state == NR_STATE_REGISTERED, "heartbeat 2xx -> %s", nr_state_name(m->state));
         FUZZ_CHECK(delay > 0 && delay <= s->interval_ns, "next heartbeat in %llu ns",
@@ -239,6 +239,7 @@ int nr_fuzz_response(const uint8_t *data, size_t size)
 
     memset(&s, 0, sizeof(s));
     s.interval_ns = (uint64_t)intervals_ms[b % COUNT(intervals_ms)] * NR_MS;
+    s.retry_base_ns = base_ns;
     s.retry_max_ns = max_ns > base_ns ? max_ns : base_ns;
     p.interval_ns = s.interval_ns;
     p.retry_base_ns = base_ns;
