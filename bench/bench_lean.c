@@ -152,7 +152,7 @@ static int run_hb(const char *plugin, const char *url, uint64_t n, uint64_t warm
     bh_host_init(&r.host, BH_MAX_POOLS);
     snprintf(cfg, sizeof(cfg),
              "{\"node_id\":\"bench-cpu\",\"address\":\"http://127.0.0.1:9200\","
-             "\"orchestratord_url\":\"%s\",\"heartbeat_interval_ms\":1,"
+             "\"orchestratord_url\":\"%s\",\"heartbeat_interval_ms\":100,"
              "\"request_timeout_ms\":2000,\"connect_timeout_ms\":1000}", url);
     char err[512];
     if (r.p->init(&r.host.abi, cfg, &r.in, err, sizeof(err)) != PMD_OK) {

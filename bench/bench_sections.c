@@ -227,7 +227,7 @@ void bench_overhead(bench_ctx_t *c)
     phase_t h_a = {c->nr.plugin, cfg, o, 1, NULL, 0, 0};
     ok[T_HEALTHY] = run_phase(c, &h_a, &s[T_HEALTHY]) == 0;
     char cfg_b[1024];
-    bench_nr_config(cfg_b, sizeof(cfg_b), "oh-healthy", orchd_url(o), 1,
+    bench_nr_config(cfg_b, sizeof(cfg_b), "oh-healthy", orchd_url(o), 100,
                     ",\"request_timeout_ms\":2000,\"deregister_timeout_ms\":200");
     phase_t h_b = {c->nr.plugin, cfg_b, o, 1, NULL, 0, 1};
     ok[T_HEALTHY] &= run_phase(c, &h_b, &s[T_HEALTHY]) == 0;
@@ -240,7 +240,7 @@ void bench_overhead(bench_ctx_t *c)
     ok[T_REFUSING] = run_phase(c, &r_a, &s[T_REFUSING]) == 0;
     orchd_t *gone = start_orchd(1);
     if (gone) {
-        bench_nr_config(cfg_b, sizeof(cfg_b), "oh-refused", orchd_url(gone), 1,
+        bench_nr_config(cfg_b, sizeof(cfg_b), "oh-refused", orchd_url(gone), 100,
                         ",\"request_timeout_ms\":1000,\"deregister_timeout_ms\":200");
         phase_t r_b = {c->nr.plugin, cfg_b, gone, 1, NULL, 1, 1};
         ok[T_REFUSING] &= run_phase(c, &r_b, &s[T_REFUSING]) == 0;
@@ -251,8 +251,8 @@ void bench_overhead(bench_ctx_t *c)
 
     /* Hanging: heartbeats hang once registered (10 ms request timeout, so
      * that due ticks come often); then every request hangs from the start. */
-    bench_nr_config(cfg_b, sizeof(cfg_b), "oh-hang", orchd_url(o), 1,
-                    ",\"request_timeout_ms\":10,\"connect_timeout_ms\":10,"
+    bench_nr_config(cfg_b, sizeof(cfg_b), "oh-hang", orchd_url(o), 100,
+                    ",\"request_timeout_ms\":100,\"connect_timeout_ms\":50,"
                     "\"deregister_timeout_ms\":100");
     phase_t g_b = {c->nr.plugin, cfg_b, o, 1, "{\"match\":\"heartbeat\",\"hang\":true}", 0, 1};
     ok[T_HANGING] = run_phase(c, &g_b, &s[T_HANGING]) == 0;

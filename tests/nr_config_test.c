@@ -594,13 +594,13 @@ Test(config, interval_in_config_replaces_the_defaults_interval_as_a_group)
 Test(config, rejects_zero_interval_naming_the_range)
 {
     parse_fails_exactly("{" ADDRESS "," URL "," NODE ",\"heartbeat_interval_ms\":0}",
-                        "config: heartbeat_interval_ms must be an integer from 1 to 86400000");
+                        "config: heartbeat_interval_ms must be an integer from 100 to 86400000");
 }
 
 Test(config, rejects_negative_interval)
 {
     parse_fails(CFG("\"heartbeat_interval_ms\":-1000"),
-                "heartbeat_interval_ms must be an integer from 1 to 86400000");
+                "heartbeat_interval_ms must be an integer from 100 to 86400000");
 }
 
 Test(config, rejects_fractional_interval)
@@ -634,7 +634,7 @@ Test(config, rejects_null_interval)
 Test(config, rejects_interval_above_one_day)
 {
     parse_fails(CFG("\"heartbeat_interval_ms\":86400001"),
-                "heartbeat_interval_ms must be an integer from 1 to 86400000");
+                "heartbeat_interval_ms must be an integer from 100 to 86400000");
 }
 
 Test(config, accepts_interval_of_one_day)
@@ -767,13 +767,13 @@ Test(config, keeps_explicit_timeouts_and_retries)
 Test(config, rejects_zero_request_timeout)
 {
     parse_fails(CFG("\"request_timeout_ms\":0"),
-                "config: request_timeout_ms must be an integer from 1");
+                "config: request_timeout_ms must be an integer from 100 to");
 }
 
 Test(config, rejects_zero_connect_timeout)
 {
     parse_fails(CFG("\"connect_timeout_ms\":0"),
-                "config: connect_timeout_ms must be an integer from 1");
+                "config: connect_timeout_ms must be an integer from 50 to");
 }
 
 Test(config, rejects_zero_deregister_timeout)
@@ -784,7 +784,7 @@ Test(config, rejects_zero_deregister_timeout)
 Test(config, rejects_deregister_timeout_above_30000)
 {
     parse_fails(CFG("\"deregister_timeout_ms\":30001"),
-                "config: deregister_timeout_ms must be an integer from 1 to 30000");
+                "config: deregister_timeout_ms must be an integer from 100 to 30000");
 }
 
 Test(config, accepts_deregister_timeout_of_30000)
@@ -796,7 +796,7 @@ Test(config, accepts_deregister_timeout_of_30000)
 
 Test(config, rejects_zero_retry_base)
 {
-    parse_fails(CFG("\"retry_base_ms\":0"), "config: retry_base_ms must be an integer from 1");
+    parse_fails(CFG("\"retry_base_ms\":0"), "config: retry_base_ms must be an integer from 10 to");
 }
 
 Test(config, rejects_retry_base_above_retry_max)
@@ -1445,6 +1445,554 @@ Test(config, rejects_more_than_64_gpus)
     parse_fails(json, "config: capabilities.gpus has more than 64 entries");
     free(list);
     free(json);
+}
+
+/* ---------------------------------------------------------------------- */
+/* floors                                                                 */
+/* ---------------------------------------------------------------------- */
+
+Test(floors, refuse_each_duration_below_its_floor_naming_key_and_floor)
+{
+    static const char *const cases[][2] = {
+        {"\"heartbeat_interval_ms\":99",
+         "config: heartbeat_interval_ms must be an integer from 100 to"},
+        {"\"request_timeout_ms\":99", "config: request_timeout_ms must be an integer from 100 to"},
+        {"\"connect_timeout_ms\":49", "config: connect_timeout_ms must be an integer from 50 to"},
+        {"\"deregister_timeout_ms\":99",
+         "config: deregister_timeout_ms must be an integer from 100 to 30000"},
+        {"\"retry_base_ms\":9", "config: retry_base_ms must be an integer from 10 to"},
+        {"\"retry_max_ms\":9", "config: retry_max_ms must be an integer from 10 to"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char json[512];
+        snprintf(json, sizeof(json), "{" ADDRESS "," URL "," NODE "," TOKEN ",%s}", cases[i][0]);
+        parse_fails(json, cases[i][1]);
+    }
+}
+
+Test(floors, one_millisecond_interval_is_refused)
+{
+    parse_fails(CFG("\"heartbeat_interval_ms\":1"),
+                "config: heartbeat_interval_ms must be an integer from 100 to 86400000");
+}
+
+Test(floors, floors_in_the_defaults_apply_too)
+{
+    parse_fails_env("{\"request_timeout_ms\":10}", MINIMAL, no_env,
+                    "config: request_timeout_ms (in the built-in defaults) must be an integer "
+                    "from 100 to");
+}
+
+Test(floors, values_at_the_floors_are_accepted)
+{
+    nr_config_t c = parse_ok("{" ADDRESS "," URL "," NODE
+                             ",\"heartbeat_interval_ms\":100,\"request_timeout_ms\":100,"
+                             "\"connect_timeout_ms\":50,\"deregister_timeout_ms\":100,"
+                             "\"retry_base_ms\":10,\"retry_max_ms\":10}");
+    cr_assert_eq(c.heartbeat_interval_ms, NR_HEARTBEAT_INTERVAL_MIN_MS);
+    cr_assert_eq(c.request_timeout_ms, NR_REQUEST_TIMEOUT_MIN_MS);
+    cr_assert_eq(c.connect_timeout_ms, NR_CONNECT_TIMEOUT_MIN_MS);
+    cr_assert_eq(c.deregister_timeout_ms, NR_DEREGISTER_TIMEOUT_MIN_MS);
+    cr_assert_eq(c.retry_base_ms, NR_RETRY_BASE_MIN_MS);
+    cr_assert_eq(c.retry_max_ms, NR_RETRY_BASE_MIN_MS);
+    nr_config_free(&c);
+}
+
+Test(floors, documented_values)
+{
+    cr_assert_eq(NR_HEARTBEAT_INTERVAL_MIN_MS, 100);
+    cr_assert_eq(NR_REQUEST_TIMEOUT_MIN_MS, 100);
+    cr_assert_eq(NR_CONNECT_TIMEOUT_MIN_MS, 50);
+    cr_assert_eq(NR_DEREGISTER_TIMEOUT_MIN_MS, 100);
+    cr_assert_eq(NR_RETRY_BASE_MIN_MS, 10);
+}
+
+Test(floors, derived_timeouts_never_fall_below_the_floors)
+{
+    nr_config_t c = parse_ok("{" ADDRESS "," URL "," NODE ",\"heartbeat_interval_ms\":100}");
+    cr_assert_eq(c.request_timeout_ms, 100);
+    cr_assert_eq(c.connect_timeout_ms, 100);
+    cr_assert_geq(c.connect_timeout_ms, NR_CONNECT_TIMEOUT_MIN_MS);
+    nr_config_free(&c);
+    c = parse_ok("{" ADDRESS "," URL "," NODE ",\"request_timeout_ms\":100}");
+    cr_assert_eq(c.connect_timeout_ms, 100);
+    nr_config_free(&c);
+}
+
+Test(floors, retry_max_below_retry_base_is_refused)
+{
+    parse_fails(CFG("\"retry_base_ms\":500,\"retry_max_ms\":100"),
+                "config: retry_base_ms (500) must not exceed retry_max_ms (100)");
+}
+
+/* ---------------------------------------------------------------------- */
+/* identity text                                                          */
+/* ---------------------------------------------------------------------- */
+
+/* A valid config with a token but without node_id. */
+#define CFG_ID(...) "{" ADDRESS "," URL "," TOKEN "," __VA_ARGS__ "}"
+
+Test(identity, node_id_with_a_c1_control_is_refused)
+{
+    parse_fails(CFG_ID("\"node_id\":\"gpu\\u0085node\""),
+                "config: node_id contains a control character");
+    parse_fails(CFG_ID("\"node_id\":\"gpu\\u009f\""),
+                "config: node_id contains a control character");
+    parse_fails(CFG_ID("\"node_id\":\"\\u0080\""), "config: node_id contains a control character");
+}
+
+Test(identity, node_id_with_u00a0_is_accepted)
+{
+    nr_config_t c = parse_ok("{" ADDRESS "," URL ",\"node_id\":\"gpu\\u00a0node\"}");
+    cr_assert_str_eq(c.node_id, "gpu\xC2\xA0node");
+    nr_config_free(&c);
+}
+
+Test(identity, node_id_with_a_lone_surrogate_escape_is_refused)
+{
+    parse_fails(CFG_ID("\"node_id\":\"gpu-\\ud800\""), "config: node_id contains U+FFFD");
+    parse_fails(CFG_ID("\"node_id\":\"gpu-\\udc00-1\""), "config: node_id contains U+FFFD");
+}
+
+Test(identity, node_id_with_a_replacement_character_is_refused)
+{
+    parse_fails(CFG_ID("\"node_id\":\"gpu-\\ufffd\""), "config: node_id contains U+FFFD");
+    parse_fails(CFG_ID("\"node_id\":\"gpu-\xEF\xBF\xBD\""), "config: node_id contains U+FFFD");
+}
+
+Test(identity, node_id_from_env_with_c1_bytes_is_refused_naming_the_variable)
+{
+    static const char *const env[] = {"POOL_MANAGERD_NODE_ID=n\xC2\x9B", NULL};
+    parse_fails_env(NULL, "{" ADDRESS "," URL "}", env,
+                    "config: node_id (from POOL_MANAGERD_NODE_ID) contains a control character");
+}
+
+Test(identity, machine_id_with_c1_or_a_lone_surrogate_is_refused)
+{
+    parse_fails(CFG("\"machine_id\":\"m\\u0090\""),
+                "config: machine_id contains a control character");
+    parse_fails(CFG("\"machine_id\":\"m\\udbff\""), "config: machine_id contains U+FFFD");
+}
+
+Test(identity, pool_id_with_a_lone_surrogate_is_refused_naming_its_index)
+{
+    parse_fails(CFG("\"pools\":[\"a\",\"b\\ud83d\"]"), "config: pools[1] contains U+FFFD");
+}
+
+Test(identity, pool_id_with_c1_is_refused_naming_its_index)
+{
+    parse_fails(CFG("\"pools\":[\"a\\u0085\"]"), "config: pools[0] contains a control character");
+}
+
+Test(identity, env_pool_with_c1_bytes_is_refused_naming_the_variable)
+{
+    static const char *const env[] = {"POOL_MANAGERD_POOLS=a,b\xC2\x80", NULL};
+    parse_fails_env(NULL, MINIMAL, env,
+                    "config: POOL_MANAGERD_POOLS item 1 contains a control character");
+}
+
+Test(identity, gpu_name_keeps_the_descriptive_rules)
+{
+    nr_config_t c =
+        parse_ok("{" ADDRESS "," URL "," NODE ",\"capabilities\":{\"gpus\":[{\"device_id\":0,"
+                 "\"name\":\"H200\\u0085\\ud800\",\"vram_total_bytes\":1,"
+                 "\"compute_capability\":\"9.0\"}]}}");
+    cr_assert_str_eq(c.gpus[0].name, "H200\xC2\x85\xEF\xBF\xBD");
+    nr_config_free(&c);
+}
+
+/* ---------------------------------------------------------------------- */
+/* proxy                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* Records every name the parser asks the environment for. */
+typedef struct asked {
+    const char *const *env;
+    char names[4096];
+} asked_t;
+
+static const char *recording_lookup(const char *name, void *ctx)
+{
+    asked_t *a = ctx;
+    strncat(a->names, name, sizeof(a->names) - strlen(a->names) - 2);
+    strcat(a->names, " ");
+    return env_lookup(name, (void *)a->env);
+}
+
+Test(proxy, absent_or_empty_means_no_proxy)
+{
+    nr_config_t c = parse_ok(MINIMAL);
+    cr_assert_null(c.proxy);
+    nr_config_free(&c);
+    c = parse_ok("{" ADDRESS "," URL "," NODE ",\"proxy\":\"\"}");
+    cr_assert_null(c.proxy);
+    nr_config_free(&c);
+}
+
+Test(proxy, empty_in_config_overrides_a_defaults_proxy)
+{
+    nr_config_t c = parse_ok_env("{\"proxy\":\"http://proxy.example:3128\"}", MINIMAL, no_env);
+    cr_assert_str_eq(c.proxy, "http://proxy.example:3128");
+    nr_config_free(&c);
+    c = parse_ok_env("{\"proxy\":\"http://proxy.example:3128\"}",
+                     "{" ADDRESS "," URL "," NODE ",\"proxy\":\"\"}", no_env);
+    cr_assert_null(c.proxy);
+    nr_config_free(&c);
+}
+
+Test(proxy, accepts_http_https_and_socks5h_with_credentials)
+{
+    static const char *const ok[] = {"http://proxy.example:3128", "HTTPS://proxy.example",
+                                     "socks5h://[::1]:1080", "http://user:pa%40ss@10.0.0.1:8080/",
+                                     NULL};
+    for (size_t i = 0; ok[i] != NULL; i++) {
+        char json[512];
+        snprintf(json, sizeof(json), "{" ADDRESS "," URL "," NODE ",\"proxy\":\"%s\"}", ok[i]);
+        nr_config_t c = parse_ok(json);
+        cr_assert_str_eq(c.proxy, ok[i]);
+        nr_config_free(&c);
+    }
+}
+
+Test(proxy, refuses_other_schemes)
+{
+    static const char *const bad[] = {"socks5://proxy:1080", "ftp://proxy", "proxy.example:3128",
+                                      "socks4://p:1", NULL};
+    for (size_t i = 0; bad[i] != NULL; i++) {
+        char json[512];
+        snprintf(json, sizeof(json), CFG("\"proxy\":\"%s\""), bad[i]);
+        parse_fails(json, "config: proxy must start with http://, https:// or socks5h://");
+    }
+}
+
+Test(proxy, refuses_a_proxy_without_host)
+{
+    parse_fails(CFG("\"proxy\":\"http://\""), "config: proxy is not a valid URL (");
+    parse_fails(CFG("\"proxy\":\"http://:3128\""), "config: proxy is not a valid URL (");
+    parse_fails(CFG("\"proxy\":\"socks5h://user:pw@\""), "config: proxy is not a valid URL (");
+}
+
+Test(proxy, refuses_path_query_fragment_whitespace_and_bad_port)
+{
+    parse_fails(CFG("\"proxy\":\"http://p.example/x\""),
+                "config: proxy must not have a path, a query or a fragment");
+    parse_fails(CFG("\"proxy\":\"http://p.example/?a=b\""),
+                "config: proxy must not have a path, a query or a fragment");
+    parse_fails(CFG("\"proxy\":\"http://p.example#f\""),
+                "config: proxy must not have a path, a query or a fragment");
+    parse_fails(CFG("\"proxy\":\"http://p.example :3128\""),
+                "config: proxy must be visible ASCII without whitespace");
+    parse_fails(CFG("\"proxy\":\"http://p.example:99999\""), "config: proxy is not a valid URL");
+    parse_fails(CFG("\"proxy\":\"http://p.example:0\""), "config: proxy has an invalid port");
+    parse_fails(CFG("\"proxy\":3128"), "config: proxy must be a string");
+}
+
+Test(proxy, errors_never_show_the_proxy_credentials)
+{
+    static const char *const bad[] = {"http://user:SeCrEt@p.example:99999",
+                                      "socks5://user:SeCrEt@p.example", "http://user:SeCrEt@",
+                                      "http://user:SeCrEt@p.example/path", NULL};
+    for (size_t i = 0; bad[i] != NULL; i++) {
+        char json[512];
+        snprintf(json, sizeof(json), CFG("\"proxy\":\"%s\""), bad[i]);
+        parse_fails(json, "config: proxy"); /* assert_no_secret: no "SeCrEt" */
+    }
+}
+
+Test(proxy, environment_variables_are_ignored_and_never_read)
+{
+    static const char *const env[] = {"http_proxy=http://env-proxy:1",
+                                      "HTTP_PROXY=http://env-proxy:1",
+                                      "https_proxy=http://env-proxy:2",
+                                      "HTTPS_PROXY=http://env-proxy:2",
+                                      "all_proxy=socks5h://env-proxy:3",
+                                      "ALL_PROXY=socks5h://env-proxy:3",
+                                      "no_proxy=*",
+                                      "NO_PROXY=*",
+                                      NULL};
+    asked_t a;
+    nr_config_t c;
+    char err[512];
+
+    memset(&a, 0, sizeof(a));
+    a.env = env;
+    cr_assert_eq(nr_config_parse(NULL, MINIMAL, recording_lookup, &a, &c, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_assert_null(c.proxy);
+    cr_assert_null(strstr(a.names, "proxy"), "asked for: %s", a.names);
+    cr_assert_null(strstr(a.names, "PROXY"), "asked for: %s", a.names);
+    cr_assert_not_null(strstr(a.names, "POOL_MANAGERD_POOLS"), "the lookup was not used");
+    nr_config_free(&c);
+}
+
+Test(proxy, display_removes_credentials_path_and_query)
+{
+    char out[128];
+    cr_assert_eq(nr_config_proxy_display("http://user:SeCrEt@proxy.example:3128", out, sizeof(out)),
+                 0);
+    cr_assert_str_eq(out, "http://proxy.example:3128");
+    cr_assert_eq(nr_config_proxy_display("socks5h://u:p@[::1]:1080", out, sizeof(out)), 0);
+    cr_assert_str_eq(out, "socks5h://[::1]:1080");
+    cr_assert_eq(nr_config_proxy_display("https://proxy.example/x?token=SeCrEt", out, sizeof(out)),
+                 0);
+    cr_assert_str_eq(out, "https://proxy.example");
+    cr_assert_eq(nr_config_proxy_display("http://user@10.0.0.1", out, sizeof(out)), 0);
+    cr_assert_str_eq(out, "http://10.0.0.1");
+}
+
+Test(proxy, display_refuses_null_invalid_and_too_small)
+{
+    char out[16];
+    memset(out, 'x', sizeof(out));
+    cr_assert_eq(nr_config_proxy_display(NULL, out, sizeof(out)), -1);
+    cr_assert_str_eq(out, "");
+    cr_assert_eq(nr_config_proxy_display("http://", out, sizeof(out)), -1);
+    cr_assert_str_eq(out, "");
+    cr_assert_eq(
+        nr_config_proxy_display("http://u:SeCrEt@a-long-proxy-name.example:3128", out, sizeof(out)),
+        -1);
+    cr_assert_str_eq(out, "");
+    cr_assert_eq(nr_config_proxy_display("http://p", NULL, 0), -1);
+}
+
+Test(proxy, loopback_hosts)
+{
+    static const char *const yes[] = {"http://localhost:3128",
+                                      "http://LOCALHOST",
+                                      "http://u:p@127.0.0.1:8080",
+                                      "socks5h://127.1.2.3:1080",
+                                      "http://[::1]:3128",
+                                      "https://[0:0:0:0:0:0:0:1]",
+                                      NULL};
+    static const char *const no[] = {"http://10.0.0.1:3128",
+                                     "http://proxy.example",
+                                     "http://[::2]:3128",
+                                     "http://localhost.example",
+                                     "http://",
+                                     "not a url",
+                                     NULL};
+    for (size_t i = 0; yes[i] != NULL; i++)
+        cr_assert_eq(nr_config_proxy_is_loopback(yes[i]), 1, "%s", yes[i]);
+    for (size_t i = 0; no[i] != NULL; i++)
+        cr_assert_eq(nr_config_proxy_is_loopback(no[i]), 0, "%s", no[i]);
+    cr_assert_eq(nr_config_proxy_is_loopback(NULL), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* encrypted client keys                                                  */
+/* ---------------------------------------------------------------------- */
+
+typedef struct keys {
+    char dir[64], plain[128], pkcs8[128], traditional[128], cert[128];
+} keys_t;
+
+/* Real EC keys made by the openssl tool: one plain, one encrypted PKCS#8
+ * (what genpkey -aes256 writes), one encrypted traditional PEM. */
+static void make_keys(keys_t *k)
+{
+    char cmd[1024];
+
+    if (system("openssl version >/dev/null 2>&1") != 0)
+        cr_skip_test("the openssl tool is not installed");
+    snprintf(k->dir, sizeof(k->dir), "/tmp/nr_config_keys.XXXXXX");
+    cr_assert_not_null(mkdtemp(k->dir));
+    snprintf(k->plain, sizeof(k->plain), "%s/plain.pem", k->dir);
+    snprintf(k->pkcs8, sizeof(k->pkcs8), "%s/pkcs8.pem", k->dir);
+    snprintf(k->traditional, sizeof(k->traditional), "%s/traditional.pem", k->dir);
+    snprintf(k->cert, sizeof(k->cert), "%s/cert.pem", k->dir);
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+             "-out plain.pem 2>/dev/null && "
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 "
+             "-pass pass:x -out pkcs8.pem 2>/dev/null && "
+             "openssl ec -in plain.pem -aes256 -passout pass:x -out traditional.pem "
+             "2>/dev/null && echo cert > cert.pem",
+             k->dir);
+    cr_assert_eq(system(cmd), 0, "openssl failed: %s", cmd);
+}
+
+static void remove_keys(const keys_t *k)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", k->dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* The whole file as text. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = calloc(1, 1 << 16);
+    cr_assert_not_null(f);
+    *len = fread(buf, 1, (1 << 16) - 1, f);
+    fclose(f);
+    return buf;
+}
+
+static char *mtls_json(const keys_t *k, const char *key, const char *extra)
+{
+    char *json = malloc(1024);
+    snprintf(json, 1024,
+             "{" ADDRESS "," URL "," NODE ",\"client_cert\":\"%s\",\"client_key\":\"%s\"%s}",
+             k->cert, key, extra);
+    return json;
+}
+
+Test(client_key, pem_detection_on_real_keys)
+{
+    keys_t k;
+    size_t len;
+    char *text;
+
+    make_keys(&k);
+    text = slurp(k.plain, &len);
+    cr_assert_eq(nr_config_pem_is_encrypted(text, len), 0, "%s", text);
+    free(text);
+    text = slurp(k.pkcs8, &len);
+    cr_assert_eq(nr_config_pem_is_encrypted(text, len), 1, "%s", text);
+    free(text);
+    text = slurp(k.traditional, &len);
+    cr_assert_not_null(strstr(text, "Proc-Type: 4,ENCRYPTED"), "%s", text);
+    cr_assert_eq(nr_config_pem_is_encrypted(text, len), 1, "%s", text);
+    free(text);
+    remove_keys(&k);
+}
+
+Test(client_key, pem_detection_on_edge_texts)
+{
+    static const char pkcs8[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIH0\n";
+    static const char trad[] = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n";
+    static const char nul[] = "\0\0-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    cr_assert_eq(nr_config_pem_is_encrypted(pkcs8, sizeof(pkcs8) - 1), 1);
+    cr_assert_eq(nr_config_pem_is_encrypted(trad, sizeof(trad) - 1), 1);
+    cr_assert_eq(nr_config_pem_is_encrypted(nul, sizeof(nul) - 1), 1);
+    cr_assert_eq(nr_config_pem_is_encrypted(pkcs8, 20), 0); /* cut short */
+    cr_assert_eq(nr_config_pem_is_encrypted("-----BEGIN PRIVATE KEY-----", 27), 0);
+    cr_assert_eq(nr_config_pem_is_encrypted("", 0), 0);
+    cr_assert_eq(nr_config_pem_is_encrypted(NULL, 10), 0);
+}
+
+Test(client_key, encrypted_key_without_password_file_is_refused_at_parse)
+{
+    keys_t k;
+    char want[512], *json;
+
+    make_keys(&k);
+    const char *const enc[] = {k.pkcs8, k.traditional};
+    for (size_t i = 0; i < 2; i++) {
+        json = mtls_json(&k, enc[i], "");
+        snprintf(want, sizeof(want),
+                 "config: client_key \"%s\" is encrypted (passphrase-protected); set "
+                 "client_key_password_file or use an unencrypted key",
+                 enc[i]);
+        parse_fails_exactly(json, want);
+        free(json);
+    }
+    remove_keys(&k);
+}
+
+Test(client_key, unencrypted_key_needs_no_password)
+{
+    keys_t k;
+    char *json;
+    nr_config_t c;
+
+    make_keys(&k);
+    json = mtls_json(&k, k.plain, "");
+    c = parse_ok(json);
+    cr_assert_str_eq(c.client_key, k.plain);
+    cr_assert_null(c.client_key_password);
+    nr_config_free(&c);
+    free(json);
+    remove_keys(&k);
+}
+
+Test(client_key, password_file_is_read_and_one_trailing_newline_trimmed)
+{
+    static const char *const contents[][2] = {
+        {FILE_SECRET "\n", FILE_SECRET},
+        {FILE_SECRET "\r\n", FILE_SECRET},
+        {FILE_SECRET, FILE_SECRET},
+        {FILE_SECRET "\n\n", FILE_SECRET "\n"},
+        {" " FILE_SECRET " \n", " " FILE_SECRET " "},
+    };
+    keys_t k;
+    char pw[128], extra[256], *json;
+
+    make_keys(&k);
+    snprintf(pw, sizeof(pw), "%s/pw", k.dir);
+    snprintf(extra, sizeof(extra), ",\"client_key_password_file\":\"%s\"", pw);
+    json = mtls_json(&k, k.pkcs8, extra);
+    for (size_t i = 0; i < sizeof(contents) / sizeof(contents[0]); i++) {
+        FILE *f = fopen(pw, "wb");
+        fputs(contents[i][0], f);
+        fclose(f);
+        nr_config_t c = parse_ok(json);
+        cr_assert_str_eq(c.client_key_password, contents[i][1]);
+        nr_config_free(&c);
+        cr_assert_null(c.client_key_password);
+    }
+    free(json);
+    remove_keys(&k);
+}
+
+Test(client_key, password_file_errors_name_the_file_never_the_content)
+{
+    keys_t k;
+    char pw[128], extra[256], want[256], *json;
+    FILE *f;
+
+    make_keys(&k);
+    snprintf(pw, sizeof(pw), "%s/pw", k.dir);
+    snprintf(extra, sizeof(extra), ",\"client_key_password_file\":\"%s\"", pw);
+    json = mtls_json(&k, k.pkcs8, extra);
+
+    snprintf(want, sizeof(want), "config: client_key_password_file \"%s\" cannot be read", pw);
+    parse_fails(json, want);
+    f = fopen(pw, "wb");
+    fwrite(FILE_SECRET "\0x", 1, sizeof(FILE_SECRET) + 1, f);
+    fclose(f);
+    snprintf(want, sizeof(want), "config: client_key_password_file \"%s\" contains a NUL byte", pw);
+    parse_fails(json, want);
+    f = fopen(pw, "wb");
+    fputs("\n", f);
+    fclose(f);
+    snprintf(want, sizeof(want), "config: client_key_password_file \"%s\" is empty", pw);
+    parse_fails(json, want);
+    f = fopen(pw, "wb");
+    for (int i = 0; i < 200; i++)
+        fputs(FILE_SECRET, f);
+    fclose(f);
+    snprintf(want, sizeof(want),
+             "config: client_key_password_file \"%s\" is larger than 1024 bytes", pw);
+    parse_fails(json, want);
+    free(json);
+    remove_keys(&k);
+}
+
+Test(client_key, password_file_without_client_key_is_refused)
+{
+    char pw[64];
+    temp_file("x\n", 2, pw, sizeof(pw));
+    char *json = json_with_path(CFG("\"client_key_password_file\":\"%s\""), pw);
+    parse_fails(json, "config: client_key_password_file is set without client_key");
+    free(json);
+    unlink(pw);
+    parse_fails(CFG("\"client_key_password_file\":\"\""),
+                "config: client_key_password_file is empty");
+    parse_fails(CFG("\"client_key_password_file\":7"),
+                "config: client_key_password_file must be a string");
+}
+
+Test(client_key, unreadable_key_file_is_an_error_naming_the_key)
+{
+    char cert[64], *json;
+    temp_file("cert", 4, cert, sizeof(cert));
+    json =
+        json_with_path(CFG("\"client_cert\":\"%s\",\"client_key\":\"/nonexistent/k.pem\""), cert);
+    parse_fails(json, "config: client_key \"/nonexistent/k.pem\" is not readable");
+    free(json);
+    unlink(cert);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -2,6 +2,7 @@
  * type by type against protocol.md, response parsing, path encoding. */
 #include <criterion/criterion.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -494,6 +495,43 @@ Test(timestamp, small_buffer_is_truncated_and_terminated)
     memset(buf, 'x', sizeof(buf));
     nr_payload_timestamp(at(0, 0), buf, sizeof(buf));
     cr_assert_str_eq(buf, "1970-01");
+}
+
+Test(timestamp, after_year_9999_is_clamped_to_the_last_representable_instant)
+{
+    char buf[25];
+    nr_payload_timestamp(at((time_t)253402300800LL, 0), buf, sizeof(buf)); /* 10000-01-01 */
+    cr_assert_str_eq(buf, "9999-12-31T23:59:59.999Z");
+    nr_payload_timestamp(at((time_t)316016078400LL, 500000000L), buf, sizeof(buf)); /* 10021 */
+    cr_assert_str_eq(buf, "9999-12-31T23:59:59.999Z");
+    nr_payload_timestamp(at((time_t)INT64_MAX, 0), buf, sizeof(buf));
+    cr_assert_str_eq(buf, "9999-12-31T23:59:59.999Z");
+}
+
+Test(timestamp, last_second_of_year_9999_is_written_exactly)
+{
+    char buf[25];
+    nr_payload_timestamp(at((time_t)253402300799LL, 123000000L), buf, sizeof(buf));
+    cr_assert_str_eq(buf, "9999-12-31T23:59:59.123Z");
+}
+
+Test(timestamp, before_1970_is_clamped_to_the_epoch)
+{
+    char buf[25];
+    nr_payload_timestamp(at(-1, 999000000L), buf, sizeof(buf));
+    cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
+    nr_payload_timestamp(at((time_t)-62167219201LL, 0), buf, sizeof(buf)); /* before year 0 */
+    cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
+    nr_payload_timestamp(at((time_t)INT64_MIN, 0), buf, sizeof(buf));
+    cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
+}
+
+Test(timestamp, heartbeat_far_in_the_future_carries_a_valid_timestamp)
+{
+    char *body = nr_payload_heartbeat(NULL, at((time_t)316016078400LL, 0));
+    cr_assert_not_null(body);
+    cr_assert_str_eq(body, "{\"timestamp\":\"9999-12-31T23:59:59.999Z\",\"pools\":[]}");
+    free(body);
 }
 
 /* ---------------------------------------------------------------------- */

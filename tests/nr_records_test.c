@@ -195,6 +195,38 @@ Test(identity, names_each_problem)
     cr_assert_null(nr_identity_problem("pool-\xC3\xA9", 7, 10));
 }
 
+Test(identity, refuses_c1_control_characters)
+{
+    cr_assert_str_eq(nr_identity_problem("a\xC2\x80", 3, 10), "contains a control character");
+    cr_assert_str_eq(nr_identity_problem("\xC2\x85z", 3, 10), "contains a control character");
+    cr_assert_str_eq(nr_identity_problem("a\xC2\x9F", 3, 10), "contains a control character");
+    cr_assert_null(nr_identity_problem("a\xC2\xA0", 3, 10)); /* U+00A0 is not a control */
+}
+
+Test(identity, refuses_the_replacement_character)
+{
+    cr_assert_str_eq(nr_identity_problem("pool-\xEF\xBF\xBD", 8, 10),
+                     "contains U+FFFD (a replacement character; a lone surrogate escape in "
+                     "JSON becomes one)");
+    cr_assert_null(nr_identity_problem("pool-\xEF\xBF\xBC", 8, 10)); /* U+FFFC is fine */
+}
+
+Test(identity, refuses_c0_and_del_as_before)
+{
+    cr_assert_str_eq(nr_identity_problem("a\x01", 2, 10), "contains a control character");
+    cr_assert_str_eq(nr_identity_problem("a\x1F", 2, 10), "contains a control character");
+    cr_assert_str_eq(nr_identity_problem("\x7F", 1, 10), "contains a control character");
+}
+
+Test(identity, descriptive_text_keeps_c1_and_the_replacement_character)
+{
+    cr_assert_null(nr_text_problem("A100\xC2\x85", 6, 10));
+    cr_assert_null(nr_text_problem("A100\xEF\xBF\xBD", 7, 10));
+    cr_assert_str_eq(nr_text_problem("a\tb", 3, 10), "contains a control character");
+    cr_assert_str_eq(nr_text_problem("a\xC0\x80", 3, 10), "is not valid UTF-8");
+    cr_assert_str_eq(nr_text_problem("", 0, 10), "is empty");
+}
+
 Test(compute_capability, accepts_major_dot_minor_digits)
 {
     cr_assert(nr_compute_capability_valid("8.6"));
@@ -349,6 +381,37 @@ Test(pools, missing_pool_id_is_refused)
     nr_pool_list_t l = {0};
     cr_assert_eq(add(&l, pool(NULL)), PMD_ERR_HOST_DATA);
     cr_assert_str_eq(l.first_error, "pool 0: pool_id is missing");
+    nr_pool_list_clear(&l);
+}
+
+Test(pools, pool_id_with_a_c1_control_is_refused_naming_the_field)
+{
+    nr_pool_list_t l = {0};
+    cr_assert_eq(add(&l, pool("ok")), PMD_OK);
+    cr_assert_eq(add(&l, pool("pool-\xC2\x9B-1")), PMD_ERR_HOST_DATA); /* U+009B CSI */
+    cr_assert_str_eq(l.first_error, "pool 1: pool_id contains a control character");
+    cr_assert_eq(l.count, 1);
+    cr_assert_eq(l.refused, 1);
+    nr_pool_list_clear(&l);
+}
+
+Test(pools, pool_id_with_a_replacement_character_is_refused_naming_the_field)
+{
+    nr_pool_list_t l = {0};
+    cr_assert_eq(add(&l, pool("pool-\xEF\xBF\xBD")), PMD_ERR_HOST_DATA);
+    cr_assert_eq(strncmp(l.first_error, "pool 0: pool_id contains U+FFFD", 31), 0, "%s",
+                 l.first_error);
+    cr_assert_eq(l.count, 0);
+    nr_pool_list_clear(&l);
+}
+
+Test(pools, engine_with_c1_and_replacement_character_is_kept_as_a_description)
+{
+    nr_pool_list_t l = {0};
+    pmd_pool_status_t p = pool("pool-0");
+    p.engine = "vllm\xC2\x85-\xEF\xBF\xBD";
+    cr_assert_eq(add(&l, p), PMD_OK);
+    cr_assert_str_eq(l.items[0].engine, "vllm-\xEF\xBF\xBD"); /* C1 dropped, as before */
     nr_pool_list_clear(&l);
 }
 

@@ -198,8 +198,8 @@ static int setup(soak_t *s)
     snprintf(cfg, sizeof(cfg),
              "{\"node_id\":\"soak-node\",\"address\":\"http://10.0.0.5:9200\","
              "\"orchestratord_url\":\"%s\",\"api_token_file\":\"%s\","
-             "\"heartbeat_interval_ms\":1,\"request_timeout_ms\":500,\"connect_timeout_ms\":500,"
-             "\"retry_base_ms\":1,\"retry_max_ms\":50}",
+             "\"heartbeat_interval_ms\":100,\"request_timeout_ms\":500,\"connect_timeout_ms\":500,"
+             "\"retry_base_ms\":10,\"retry_max_ms\":50}",
              orchd_url(s->cp), s->node_token);
     if (s->p->init(&h, cfg, &s->in, err, sizeof(err)) != PMD_OK) {
         fprintf(stderr, "soak: init: %s\n", err);

@@ -107,9 +107,9 @@ static void *host_main(void *arg)
                      "{\"node_id\":\"stress-%d-%d\",\"address\":\"http://10.0.0.5:9200\","
                      "\"orchestratord_url\":\"%s\",\"api_token_file\":\"%s\","
                      "\"heartbeat_interval_ms\":%d,\"request_timeout_ms\":100,"
-                     "\"connect_timeout_ms\":100,\"retry_base_ms\":1,\"retry_max_ms\":20,"
+                     "\"connect_timeout_ms\":100,\"retry_base_ms\":10,\"retry_max_ms\":20,"
                      "\"deregister_timeout_ms\":200}",
-                     id, i, orchd_url(cp), node_token, 1 + (int)(rand_r(&seed) % 10));
+                     id, i, orchd_url(cp), node_token, 100 + (int)(rand_r(&seed) % 10));
             if (th_init(h, lp.plugin, cfg, &in[i], err, sizeof(err)) != PMD_OK) {
                 fail("init: %s%ld", err, 0);
                 break;

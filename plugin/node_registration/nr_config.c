@@ -14,7 +14,9 @@
  * gives the whole group (config {"api_token":...} replaces a default
  * api_token_file instead of clashing with it).
  *
- * Environment variables set to "" count as unset, like a missing key.
+ * Environment variables set to "" count as unset, like a missing key. No
+ * proxy variable (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY) is ever
+ * read: only the "proxy" key selects a proxy.
  *
  * Every error is one line starting "config: " and naming the field (and the
  * layer when it is not config_json). Values are never echoed: they may hold a
@@ -27,6 +29,8 @@
 
 #include "nr_config.h"
 
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -49,6 +53,19 @@
 #define NR_DEREGISTER_TIMEOUT_DEFAULT_MS 2000u
 #define NR_RETRY_BASE_DEFAULT_MS 250u
 #define NR_RETRY_MAX_DEFAULT_MS 10000u
+#define NR_KEY_FILE_MAX ((size_t)1024 * 1024)
+
+/* Derived defaults stay above the floors: request = min(interval, 5000),
+ * connect = min(request, 2000). */
+_Static_assert(NR_REQUEST_TIMEOUT_MIN_MS <= NR_HEARTBEAT_INTERVAL_MIN_MS &&
+                   NR_REQUEST_TIMEOUT_MIN_MS <= NR_REQUEST_TIMEOUT_DEFAULT_MS,
+               "the derived request timeout never falls below its floor");
+_Static_assert(NR_CONNECT_TIMEOUT_MIN_MS <= NR_REQUEST_TIMEOUT_MIN_MS &&
+                   NR_CONNECT_TIMEOUT_MIN_MS <= NR_CONNECT_TIMEOUT_DEFAULT_MS,
+               "the derived connect timeout never falls below its floor");
+_Static_assert(NR_DEREGISTER_TIMEOUT_MIN_MS <= NR_DEREGISTER_TIMEOUT_DEFAULT_MS &&
+                   NR_RETRY_BASE_MIN_MS <= NR_RETRY_BASE_DEFAULT_MS,
+               "defaults respect the floors");
 
 #define NR_FROM_DEFAULTS " (in the built-in defaults)"
 #define NR_TOKEN_RULE "must be 1 to 4096 visible ASCII characters (0x21..0x7e)"
@@ -71,7 +88,9 @@ static const char *const known_keys[] = {"node_id",
                                          "ca_file",
                                          "client_cert",
                                          "client_key",
+                                         "client_key_password_file",
                                          "tls_insecure",
+                                         "proxy",
                                          NULL};
 
 static const char *const capability_keys[] = {"gpus", "cpu_cores", "ram_total_bytes", NULL};
@@ -308,15 +327,20 @@ static int opt_uint(parse_ctx_t *p, const char *key, uint64_t min, uint64_t max,
     return 0;
 }
 
-static int identity_ok(parse_ctx_t *p, const char *label, const char *s, size_t len, size_t max)
+/* Refuses a string for problem (from nr_identity_problem / nr_text_problem). */
+static int string_ok(parse_ctx_t *p, const char *label, const char *problem, size_t len, size_t max)
 {
-    const char *problem = nr_identity_problem(s, len, max);
-
     if (problem == NULL)
         return 0;
     if (len > max)
         return fail(p, "%s is too long (at most %zu bytes)", label, max);
     return fail(p, "%s %s", label, problem);
+}
+
+/* Identities (node, machine and pool ids) also refuse C1 controls and U+FFFD. */
+static int identity_ok(parse_ctx_t *p, const char *label, const char *s, size_t len, size_t max)
+{
+    return string_ok(p, label, nr_identity_problem(s, len, max), len, max);
 }
 
 /* A string setting from config, defaults or the environment. Returns 1 and
@@ -464,6 +488,84 @@ static int parse_urls(parse_ctx_t *p, nr_config_t *c)
     return 0;
 }
 
+/* The schemes a proxy may have: socks5h, not socks5, so that names are
+ * resolved by the proxy, as with the http ones. */
+static int proxy_scheme_ok(const char *s)
+{
+    return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0 ||
+           strncasecmp(s, "socks5h://", 10) == 0;
+}
+
+/* proxy parsed by libcurl's URL parser (the one that will use it); NULL when
+ * it is not a URL. Credentials are allowed; the scheme is checked apart. */
+static CURLU *proxy_url(const char *proxy, CURLUcode *rc)
+{
+    CURLU *u = curl_url();
+
+    *rc = u == NULL ? CURLUE_OUT_OF_MEMORY : CURLUE_OK;
+    if (u != NULL && (*rc = curl_url_set(u, CURLUPART_URL, proxy, CURLU_NON_SUPPORT_SCHEME)) != 0) {
+        curl_url_cleanup(u);
+        u = NULL;
+    }
+    return u;
+}
+
+/* Why s is not an acceptable proxy URL, or NULL. Never quotes s: it may
+ * carry a password. */
+static const char *proxy_problem(const char *s, size_t len, char *buf, size_t size)
+{
+    char *host = NULL, *port = NULL, *path = NULL, *query = NULL, *fragment = NULL;
+    const char *problem = NULL;
+    CURLUcode rc;
+    CURLU *u;
+
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7F)
+            return "must be visible ASCII without whitespace";
+    }
+    if (!proxy_scheme_ok(s))
+        return "must start with http://, https:// or socks5h://";
+    if ((u = proxy_url(s, &rc)) == NULL) {
+        snprintf(buf, size, "is not a valid URL (%s)", curl_url_strerror(rc));
+        return buf;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0')
+        problem = "has no host";
+    else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && strcmp(port, "0") == 0)
+        problem = "has an invalid port";
+    else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+             curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK ||
+             (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strcmp(path, "/") != 0))
+        problem = "must not have a path, a query or a fragment";
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_free(fragment);
+    curl_url_cleanup(u);
+    return problem;
+}
+
+/* "proxy": optional; "" (or absent) = none. Never from the environment. */
+static int parse_proxy(parse_ctx_t *p, nr_config_t *c)
+{
+    json_object *v;
+    const char *where, *s, *problem;
+    char buf[160];
+    size_t len;
+
+    if (!pick(p, "proxy", &v, &where))
+        return 0;
+    if (json_string(p, v, "proxy", where, &s, &len) != 0)
+        return -1;
+    if (len == 0)
+        return 0;
+    problem = proxy_problem(s, len, buf, sizeof(buf));
+    if (problem != NULL)
+        return fail(p, "proxy%s %s", where, problem);
+    return dup_into(p, s, len, &c->proxy);
+}
+
 /* Appends one validated, unique pool id to c->pools (capacity preallocated). */
 static int add_pool(parse_ctx_t *p, nr_config_t *c, const char *label, const char *s, size_t len)
 {
@@ -585,7 +687,8 @@ static int parse_gpu(parse_ctx_t *p, json_object *g, size_t i, const char *where
     snprintf(f, sizeof(f), "capabilities.gpus[%zu].name", i);
     json_object_object_get_ex(g, "name", &v);
     if (json_string(p, v, f, where, &s, &len) != 0 ||
-        identity_ok(p, f, s, len, NR_MAX_STRING) != 0 || dup_into(p, s, len, &out->name) != 0)
+        string_ok(p, f, nr_text_problem(s, len, NR_MAX_STRING), len, NR_MAX_STRING) != 0 ||
+        dup_into(p, s, len, &out->name) != 0)
         return -1;
     snprintf(f, sizeof(f), "capabilities.gpus[%zu].compute_capability", i);
     json_object_object_get_ex(g, "compute_capability", &v);
@@ -649,7 +752,8 @@ static int parse_interval(parse_ctx_t *p, uint32_t *out)
             json_uint(p, v, "heartbeat_interval_secs", where, 1, NR_INTERVAL_MAX_SECS, &secs) != 0)
             return -1;
         if (json_object_object_get_ex(layer, "heartbeat_interval_ms", &v) &&
-            json_uint(p, v, "heartbeat_interval_ms", where, 1, NR_INTERVAL_MAX_MS, &ms) != 0)
+            json_uint(p, v, "heartbeat_interval_ms", where, NR_HEARTBEAT_INTERVAL_MIN_MS,
+                      NR_INTERVAL_MAX_MS, &ms) != 0)
             return -1;
         *out = (uint32_t)(ms != 0 ? ms : secs * 1000u);
         return 0;
@@ -671,21 +775,24 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
     return a < b ? a : b;
 }
 
+/* Each bound is a documented floor (nr_config.h); json_uint's error names the
+ * key and the range, floor first. */
 static int parse_timing(parse_ctx_t *p, nr_config_t *c)
 {
     if (parse_interval(p, &c->heartbeat_interval_ms) != 0 ||
-        opt_uint(p, "request_timeout_ms", 1, NR_INTERVAL_MAX_MS,
+        opt_uint(p, "request_timeout_ms", NR_REQUEST_TIMEOUT_MIN_MS, NR_INTERVAL_MAX_MS,
                  min_u32(c->heartbeat_interval_ms, NR_REQUEST_TIMEOUT_DEFAULT_MS),
                  &c->request_timeout_ms) != 0 ||
-        opt_uint(p, "connect_timeout_ms", 1, NR_INTERVAL_MAX_MS,
+        opt_uint(p, "connect_timeout_ms", NR_CONNECT_TIMEOUT_MIN_MS, NR_INTERVAL_MAX_MS,
                  min_u32(c->request_timeout_ms, NR_CONNECT_TIMEOUT_DEFAULT_MS),
                  &c->connect_timeout_ms) != 0 ||
-        opt_uint(p, "deregister_timeout_ms", 1, NR_DEREGISTER_TIMEOUT_MAX_MS,
-                 NR_DEREGISTER_TIMEOUT_DEFAULT_MS, &c->deregister_timeout_ms) != 0 ||
-        opt_uint(p, "retry_base_ms", 1, NR_INTERVAL_MAX_MS, NR_RETRY_BASE_DEFAULT_MS,
-                 &c->retry_base_ms) != 0 ||
-        opt_uint(p, "retry_max_ms", 1, NR_INTERVAL_MAX_MS, NR_RETRY_MAX_DEFAULT_MS,
-                 &c->retry_max_ms) != 0)
+        opt_uint(p, "deregister_timeout_ms", NR_DEREGISTER_TIMEOUT_MIN_MS,
+                 NR_DEREGISTER_TIMEOUT_MAX_MS, NR_DEREGISTER_TIMEOUT_DEFAULT_MS,
+                 &c->deregister_timeout_ms) != 0 ||
+        opt_uint(p, "retry_base_ms", NR_RETRY_BASE_MIN_MS, NR_INTERVAL_MAX_MS,
+                 NR_RETRY_BASE_DEFAULT_MS, &c->retry_base_ms) != 0 ||
+        opt_uint(p, "retry_max_ms", NR_RETRY_BASE_MIN_MS, NR_INTERVAL_MAX_MS,
+                 NR_RETRY_MAX_DEFAULT_MS, &c->retry_max_ms) != 0)
         return -1;
     if (c->retry_base_ms > c->retry_max_ms)
         return fail(p, "retry_base_ms (%u) must not exceed retry_max_ms (%u)", c->retry_base_ms,
@@ -758,6 +865,107 @@ static int readable_file(parse_ctx_t *p, const char *key, char **out)
     return dup_into(p, s, len, out);
 }
 
+static char *read_small_file(const char *path, size_t max, size_t *len, int *why);
+
+/* The passphrase in client_key_password_file: the whole file but one
+ * trailing newline ("\n", "\r\n" or "\r"). Errors name the file, never
+ * the content. */
+static int read_key_password(parse_ctx_t *p, const char *path, const char *where, char **out)
+{
+    char buf[256];
+    size_t len = 0, read_len;
+    int why, r = -1;
+    /* Room for the longest passphrase, "\r\n", and one byte to see more. */
+    char *text = read_small_file(path, NR_KEY_PASSWORD_MAX + 2, &len, &why);
+
+    shown(path, buf, sizeof(buf));
+    if (text == NULL)
+        return fail(p, "client_key_password_file%s \"%s\" cannot be read (%s)", where, buf,
+                    why == EINVAL ? "not a regular file" : strerror(why));
+    read_len = len;
+    if (len > 0 && text[len - 1] == '\n')
+        len--;
+    if (len > 0 && text[len - 1] == '\r')
+        len--;
+    if (read_len > NR_KEY_PASSWORD_MAX + 2 || len > NR_KEY_PASSWORD_MAX)
+        fail(p, "client_key_password_file%s \"%s\" is larger than %d bytes", where, buf,
+             NR_KEY_PASSWORD_MAX);
+    else if (len == 0)
+        fail(p, "client_key_password_file%s \"%s\" is empty", where, buf);
+    else if (memchr(text, '\0', len) != NULL)
+        fail(p, "client_key_password_file%s \"%s\" contains a NUL byte", where, buf);
+    else if ((*out = strndup(text, len)) == NULL)
+        fail(p, "out of memory");
+    else
+        r = 0;
+    explicit_bzero(text, read_len);
+    free(text);
+    return r;
+}
+
+int nr_config_pem_is_encrypted(const char *text, size_t len)
+{
+    static const char pkcs8[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    static const char traditional[] = "Proc-Type: 4,ENCRYPTED";
+
+    return text != NULL && (memmem(text, len, pkcs8, sizeof(pkcs8) - 1) != NULL ||
+                            memmem(text, len, traditional, sizeof(traditional) - 1) != NULL);
+}
+
+/* Whether the client_key file is encrypted: 1, 0, or -1 (refused, err set). */
+static int client_key_encrypted(parse_ctx_t *p, const char *path, const char *where)
+{
+    char buf[256];
+    size_t len = 0;
+    int why, encrypted;
+    char *text = read_small_file(path, NR_KEY_FILE_MAX, &len, &why);
+
+    shown(path, buf, sizeof(buf));
+    if (text == NULL)
+        return fail(p, "client_key%s \"%s\" cannot be read (%s)", where, buf,
+                    why == EINVAL ? "not a regular file" : strerror(why));
+    encrypted = nr_config_pem_is_encrypted(text, len);
+    explicit_bzero(text, len);
+    free(text);
+    if (len > NR_KEY_FILE_MAX)
+        return fail(p, "client_key%s \"%s\" is larger than %zu bytes", where, buf, NR_KEY_FILE_MAX);
+    return encrypted;
+}
+
+/* An encrypted client_key needs client_key_password_file: the plugin never
+ * prompts (OpenSSL's prompt would block the network thread on /dev/tty). */
+static int parse_key_password(parse_ctx_t *p, nr_config_t *c)
+{
+    json_object *v;
+    const char *where, *key_where, *s;
+    char buf[256];
+    size_t len;
+    int has_file = pick(p, "client_key_password_file", &v, &where), encrypted;
+
+    if (has_file) {
+        if (json_string(p, v, "client_key_password_file", where, &s, &len) != 0)
+            return -1;
+        if (len == 0)
+            return fail(p, "client_key_password_file%s is empty", where);
+        if (c->client_key == NULL)
+            return fail(p, "client_key_password_file%s is set without client_key", where);
+        if (read_key_password(p, s, where, &c->client_key_password) != 0)
+            return -1;
+    }
+    if (c->client_key == NULL)
+        return 0;
+    pick(p, "client_key", &v, &key_where);
+    encrypted = client_key_encrypted(p, c->client_key, key_where);
+    if (encrypted < 0)
+        return -1;
+    if (encrypted && !has_file)
+        return fail(p,
+                    "client_key%s \"%s\" is encrypted (passphrase-protected); set "
+                    "client_key_password_file or use an unencrypted key",
+                    key_where, shown(c->client_key, buf, sizeof(buf)));
+    return 0;
+}
+
 static int parse_tls(parse_ctx_t *p, nr_config_t *c)
 {
     json_object *v;
@@ -771,6 +979,8 @@ static int parse_tls(parse_ctx_t *p, nr_config_t *c)
         return fail(p, "%s is set without %s; mTLS needs both",
                     c->client_cert != NULL ? "client_cert" : "client_key",
                     c->client_cert != NULL ? "client_key" : "client_cert");
+    if (parse_key_password(p, c) != 0)
+        return -1;
     if (pick(p, "tls_insecure", &v, &where)) {
         if (v == NULL || !json_object_is_type(v, json_type_boolean))
             return fail(p, "tls_insecure%s must be true or false", where);
@@ -786,7 +996,10 @@ static int parse_tls(parse_ctx_t *p, nr_config_t *c)
 static int parse_all(parse_ctx_t *p, const char *defaults_json, const char *config_json,
                      nr_config_t *c)
 {
-    if (defaults_json != NULL && defaults_json[strspn(defaults_json, " \t\r\n")] != '\0' &&
+    int has_defaults =
+        defaults_json != NULL && defaults_json[strspn(defaults_json, " \t\r\n")] != '\0';
+
+    if (has_defaults &&
         parse_document(p, defaults_json, "the built-in defaults text", &p->def) != 0)
         return -1;
     if (parse_document(p, config_json, "the config text", &p->cfg) != 0 ||
@@ -795,7 +1008,7 @@ static int parse_all(parse_ctx_t *p, const char *defaults_json, const char *conf
         return -1;
     if (parse_identity(p, c) != 0 || parse_urls(p, c) != 0 || parse_pools(p, c) != 0 ||
         parse_capabilities(p, c) != 0 || parse_timing(p, c) != 0 || parse_token(p, c) != 0 ||
-        parse_tls(p, c) != 0)
+        parse_tls(p, c) != 0 || parse_proxy(p, c) != 0)
         return -1;
     return 0;
 }
@@ -930,6 +1143,79 @@ char *nr_config_read_token_file(const char *path, char *err, size_t err_size)
     return token;
 }
 
+/* The host of proxy as libcurl reads it (IPv6 in brackets), malloc'd by
+ * libcurl (curl_free), or NULL. */
+static char *proxy_host(const char *proxy)
+{
+    CURLUcode rc;
+    CURLU *u = proxy != NULL ? proxy_url(proxy, &rc) : NULL;
+    char *host = NULL;
+
+    if (u != NULL && curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        host = NULL;
+    curl_url_cleanup(u);
+    if (host != NULL && host[0] == '\0') {
+        curl_free(host);
+        host = NULL;
+    }
+    return host;
+}
+
+int nr_config_proxy_display(const char *proxy, char *out, size_t size)
+{
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    CURLUcode rc;
+    CURLU *u;
+    int n = -1;
+
+    if (out == NULL || size == 0)
+        return -1;
+    out[0] = '\0';
+    if (proxy == NULL || (u = proxy_url(proxy, &rc)) == NULL)
+        return -1;
+    /* Built from the parts that are not secret, so user, password, login
+     * options, path and query never reach the line. */
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] != '\0') {
+        if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+            port = NULL; /* none given: the scheme's default */
+        n = snprintf(out, size, "%s://%s%s%s", scheme, host, port != NULL ? ":" : "",
+                     port != NULL ? port : "");
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    if (n < 0 || (size_t)n >= size) {
+        out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+int nr_config_proxy_is_loopback(const char *proxy)
+{
+    char *host = proxy_host(proxy);
+    struct in6_addr a6;
+    struct in_addr a4;
+    size_t n;
+    int loopback = 0;
+
+    if (host == NULL)
+        return 0;
+    n = strlen(host);
+    if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0) {
+        loopback = 1;
+    } else if (inet_pton(AF_INET, host, &a4) == 1) {
+        loopback = (ntohl(a4.s_addr) >> 24) == 127;
+    } else if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        loopback = inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+    }
+    curl_free(host);
+    return loopback;
+}
+
 const char *nr_config_getenv(const char *name, void *ctx)
 {
     (void)ctx;
@@ -959,5 +1245,11 @@ void nr_config_free(nr_config_t *cfg)
     free(cfg->ca_file);
     free(cfg->client_cert);
     free(cfg->client_key);
+    if (cfg->client_key_password != NULL)
+        explicit_bzero(cfg->client_key_password, strlen(cfg->client_key_password));
+    free(cfg->client_key_password);
+    if (cfg->proxy != NULL) /* may hold a proxy password */
+        explicit_bzero(cfg->proxy, strlen(cfg->proxy));
+    free(cfg->proxy);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -16,6 +16,18 @@
 #define NR_DEREGISTER_TIMEOUT_MAX_MS 30000u
 #define NR_INTERVAL_MAX_MS 86400000u /* one day */
 
+/* Documented floors: a value below one is refused with an error naming the
+ * key and the floor. Derived defaults never fall below them (the request
+ * timeout defaults to at most the interval, the connect timeout to at most
+ * the request timeout, and each floor is at most the one it derives from). */
+#define NR_HEARTBEAT_INTERVAL_MIN_MS 100u
+#define NR_REQUEST_TIMEOUT_MIN_MS 100u
+#define NR_CONNECT_TIMEOUT_MIN_MS 50u
+#define NR_DEREGISTER_TIMEOUT_MIN_MS 100u
+#define NR_RETRY_BASE_MIN_MS 10u /* and retry_max_ms >= retry_base_ms */
+
+#define NR_KEY_PASSWORD_MAX 1024 /* bytes of a client_key passphrase */
+
 /* A GPU as the config describes it (protocol GpuInfo). */
 typedef struct nr_config_gpu {
     uint32_t device_id;
@@ -53,7 +65,15 @@ typedef struct nr_config {
     char *ca_file;            /* NULL = system roots */
     char *client_cert;        /* NULL = no mTLS */
     char *client_key;
+    char *client_key_password; /* secret: never printed; from client_key_password_file */
     int tls_insecure;         /* 1 only when the config says true */
+
+    /* The only proxy the plugin uses: an http://, https:// or socks5h://
+     * URL, possibly with credentials (a secret: log it only through
+     * nr_config_proxy_display). NULL = no proxy at all; the proxy
+     * environment variables (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY)
+     * are never read. */
+    char *proxy;
 } nr_config_t;
 
 /* Returns the value of an environment variable, or NULL. */
@@ -78,6 +98,20 @@ char *nr_config_read_token_file(const char *path, char *err, size_t err_size);
 /* Returns 1 when token is usable in an Authorization header: 1..4096 bytes of
  * visible ASCII (0x21..0x7e). */
 int nr_config_token_is_valid(const char *token);
+
+/* Writes proxy as scheme://host[:port] into out: without credentials
+ * (user:password@), path, query or fragment, for a log line. Returns 0, or
+ * -1 with out = "" when proxy is NULL, not a URL with a host, or does not
+ * fit in size bytes. */
+int nr_config_proxy_display(const char *proxy, char *out, size_t size);
+
+/* 1 when proxy's host is loopback (localhost, 127.0.0.0/8, ::1), else 0. */
+int nr_config_proxy_is_loopback(const char *proxy);
+
+/* 1 when text[0..len) holds an encrypted (passphrase-protected) PEM private
+ * key: PKCS#8 "-----BEGIN ENCRYPTED PRIVATE KEY-----" or a traditional key
+ * with a "Proc-Type: 4,ENCRYPTED" header; else 0. Pure. */
+int nr_config_pem_is_encrypted(const char *text, size_t len);
 
 /* The environment lookup that uses getenv(). */
 const char *nr_config_getenv(const char *name, void *ctx);

@@ -214,7 +214,7 @@ char *nr_payload_pools_json(const nr_pool_list_t *pools)
 
 char *nr_payload_heartbeat_with(const char *pools_json, struct timespec now)
 {
-    char stamp[80]; /* room for any year gmtime_r can give */
+    char stamp[32]; /* always 24 characters: the year is clamped to 1970..9999 */
     char *body = NULL;
     nr_payload_timestamp(now, stamp, sizeof(stamp));
     /* The timestamp is fixed-format ASCII (digits, '-', ':', '.', 'T', 'Z'):
@@ -233,6 +233,11 @@ char *nr_payload_heartbeat(const nr_pool_list_t *pools, struct timespec now)
     return body;
 }
 
+/* 9999-12-31T23:59:59Z: RFC 3339 has four-digit years, so nothing later
+ * can be written; a clock that far ahead (or before 1970) is wrong anyway,
+ * and the control plane only needs a valid timestamp. */
+#define NR_TIMESTAMP_MAX_SECS 253402300799LL
+
 void nr_payload_timestamp(struct timespec t, char *buf, size_t size)
 {
     struct tm tm;
@@ -240,7 +245,11 @@ void nr_payload_timestamp(struct timespec t, char *buf, size_t size)
 
     if (buf == NULL || size == 0)
         return;
-    if (gmtime_r(&t.tv_sec, &tm) == NULL) {
+    if ((long long)t.tv_sec > NR_TIMESTAMP_MAX_SECS) {
+        snprintf(buf, size, "9999-12-31T23:59:59.999Z");
+        return;
+    }
+    if (t.tv_sec < 0 || gmtime_r(&t.tv_sec, &tm) == NULL) {
         snprintf(buf, size, "1970-01-01T00:00:00.000Z");
         return;
     }

@@ -31,7 +31,9 @@ char *nr_payload_heartbeat(const nr_pool_list_t *pools, struct timespec now);
 char *nr_payload_pools_json(const nr_pool_list_t *pools);
 char *nr_payload_heartbeat_with(const char *pools_json, struct timespec now);
 
-/* Formats t as "2026-11-27T07:00:00.123Z" into buf (>= 25 bytes). */
+/* Formats t as "2026-11-27T07:00:00.123Z" into buf (>= 25 bytes). Always
+ * valid RFC 3339: a time after 9999-12-31T23:59:59.999Z is written as that,
+ * a time before 1970 (negative tv_sec) as 1970-01-01T00:00:00.000Z. */
 void nr_payload_timestamp(struct timespec t, char *buf, size_t size);
 
 /* What a heartbeat response says. has_next = 0 when the body is absent,

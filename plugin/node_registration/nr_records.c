@@ -7,7 +7,8 @@
  * field, only where its struct_size covers the field, and every string is
  * copied. Two kinds of strings:
  *  - identities (pool_id): refused unless they are clean UTF-8 without
- *    control characters, since the control plane keys on them;
+ *    control characters (C0, DEL, C1) or U+FFFD, since the control plane
+ *    keys on them;
  *  - descriptions (engine, GPU name): sanitised instead (invalid UTF-8 ->
  *    U+FFFD, control characters dropped, truncated), since a garbled engine
  *    name should not drop a pool.
@@ -143,7 +144,7 @@ size_t nr_utf8_sanitize(const char *in, size_t in_len, char *out, size_t out_siz
     return w;
 }
 
-const char *nr_identity_problem(const char *s, size_t len, size_t max)
+const char *nr_text_problem(const char *s, size_t len, size_t max)
 {
     if (s == NULL || len == 0)
         return "is empty";
@@ -156,6 +157,32 @@ const char *nr_identity_problem(const char *s, size_t len, size_t max)
     }
     if (!nr_utf8_valid(s, len))
         return "is not valid UTF-8";
+    return NULL;
+}
+
+const char *nr_identity_problem(const char *s, size_t len, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    const char *problem = nr_text_problem(s, len, max);
+
+    if (problem != NULL)
+        return problem;
+    /* Valid UTF-8 from here on: decode to see C1 controls and U+FFFD, which
+     * json-c makes of a lone surrogate escape ("\ud800") without a word.
+     * An identity holding either is never what its owner meant. */
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t bad = 0;
+        size_t n = utf8_next(p + i, len - i, &cp, &bad);
+        if (n == 0)
+            return "is not valid UTF-8"; /* not reached: checked above */
+        if (is_control(cp))
+            return "contains a control character";
+        if (cp == 0xFFFD)
+            return "contains U+FFFD (a replacement character; a lone surrogate escape in "
+                   "JSON becomes one)";
+        i += n;
+    }
     return NULL;
 }
 

@@ -68,10 +68,16 @@ int nr_utf8_valid(const char *s, size_t len);
  * text from the control plane that reaches a log line. */
 size_t nr_utf8_sanitize(const char *in, size_t in_len, char *out, size_t out_size);
 
-/* Why s[0..len) is not usable as an identity string (pool id, node id),
- * or NULL when it is: non-empty, at most max bytes, valid UTF-8, no byte
- * below 0x20 and no 0x7f. The reason is a static phrase such as
+/* Why s[0..len) is not usable as descriptive text from a config (a GPU
+ * name), or NULL when it is: non-empty, at most max bytes, valid UTF-8, no
+ * byte below 0x20 and no 0x7f. The reason is a static phrase such as
  * "is not valid UTF-8", to follow a field name. */
+const char *nr_text_problem(const char *s, size_t len, size_t max);
+
+/* The same for an identity string (pool id, node id, machine id), which is
+ * also refused when it holds a C1 control character (U+0080..U+009F) or
+ * U+FFFD: a replacement character in an identity is never legitimate, and
+ * is what json-c makes of a lone surrogate escape such as "\ud800". */
 const char *nr_identity_problem(const char *s, size_t len, size_t max);
 
 /* 1 when s is a compute capability "major.minor": ^[0-9]+\.[0-9]+$. */
