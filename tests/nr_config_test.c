@@ -1602,6 +1602,62 @@ Test(identity, gpu_name_keeps_the_descriptive_rules)
 }
 
 /* ---------------------------------------------------------------------- */
+/* duplicate keys                                                         */
+/* ---------------------------------------------------------------------- */
+
+Test(duplicates, repeated_top_level_key_is_refused_naming_it)
+{
+    parse_fails_exactly("{" ADDRESS "," URL "," NODE
+                        ",\"api_token\":\"tok-one\",\"api_token\":\"tok-two\"}",
+                        "config: duplicate key \"api_token\"");
+}
+
+Test(duplicates, repeated_key_in_the_defaults_is_refused_saying_so)
+{
+    parse_fails_env("{\"retry_max_ms\":5000, \"retry_max_ms\" : 6000}", MINIMAL, no_env,
+                    "config: duplicate key \"retry_max_ms\" (in the built-in defaults)");
+}
+
+Test(duplicates, repeated_key_in_a_nested_object_is_refused)
+{
+    parse_fails(CFG("\"capabilities\":{\"gpus\":[{\"device_id\":0,\"name\":\"A\",\"name\":\"B\","
+                    "\"vram_total_bytes\":1,\"compute_capability\":\"8.6\"}]}"),
+                "config: duplicate key \"name\"");
+    parse_fails(CFG("\"capabilities\":{\"cpu_cores\":1,\"gpus\":[],\"cpu_cores\":2}"),
+                "config: duplicate key \"cpu_cores\"");
+}
+
+Test(duplicates, a_key_spelled_with_escapes_is_the_same_key)
+{
+    parse_fails(CFG("\"node_\\u0069d\":\"n2\""), "config: duplicate key \"node_id\"");
+}
+
+Test(duplicates, same_key_in_sibling_objects_and_as_a_value_is_fine)
+{
+    nr_config_t c = parse_ok("{" ADDRESS "," URL
+                             ",\"node_id\":\"node_id\",\"pools\":[\"{\\\"pools\\\":1,\",\"}\\\\\"],"
+                             "\"capabilities\":{\"gpus\":[" GPU0 ",{\"device_id\":1,\"name\":\"A\","
+                             "\"vram_total_bytes\":1,\"compute_capability\":\"8.6\"}]}}");
+    cr_assert_str_eq(c.node_id, "node_id");
+    cr_assert_eq(c.pool_count, 2);
+    cr_assert_str_eq(c.pools[0], "{\"pools\":1,");
+    cr_assert_eq(c.gpu_count, 2);
+    nr_config_free(&c);
+}
+
+Test(duplicates, unknown_repeated_key_is_refused)
+{
+    parse_fails(CFG("\"x\":{\"a\":1,\"a\":[{\"b\":1,\"b\":2}]}"), "config: duplicate key \"a\"");
+}
+
+Test(duplicates, a_key_in_both_layers_is_not_a_duplicate)
+{
+    nr_config_t c = parse_ok_env("{\"retry_max_ms\":7000}", CFG("\"retry_max_ms\":8000"), no_env);
+    cr_assert_eq(c.retry_max_ms, 8000);
+    nr_config_free(&c);
+}
+
+/* ---------------------------------------------------------------------- */
 /* proxy                                                                  */
 /* ---------------------------------------------------------------------- */
 

@@ -18,6 +18,9 @@
  * proxy variable (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY) is ever
  * read: only the "proxy" key selects a proxy.
  *
+ * Both documents are refused when an object in them repeats a key (json-c
+ * would keep the last one without a word).
+ *
  * Every error is one line starting "config: " and naming the field (and the
  * layer when it is not config_json). Values are never echoed: they may hold a
  * secret (the token, credentials in a URL) or break the line. File paths are
@@ -193,9 +196,94 @@ static json_object *pick_layer(parse_ctx_t *p, const char *k1, const char *k2, c
 /* Documents                                                              */
 /* ---------------------------------------------------------------------- */
 
-/* Parses text as one JSON object (strict, UTF-8 checked, nothing after it). */
-static int parse_document(parse_ctx_t *p, const char *text, const char *what, json_object **out)
+/* Decodes one quoted key with json-c and adds it to set. Returns 1 when set
+ * already holds it (copied into dup), 0 when added, -1 out of memory. Keys
+ * compare as json-c's object keys do: as C strings once decoded. */
+static int add_key(struct json_tokener *tok, json_object *set, const char *quoted, size_t n,
+                   char *dup, size_t dup_size)
 {
+    json_object *k;
+    const char *key;
+    int r = 0;
+
+    json_tokener_reset(tok);
+    k = json_tokener_parse_ex(tok, quoted, (int)n);
+    if (k == NULL || !json_object_is_type(k, json_type_string)) {
+        json_object_put(k);
+        return 0; /* not reached: json-c accepted this text */
+    }
+    key = json_object_get_string(k);
+    if (json_object_object_get_ex(set, key, NULL)) {
+        shown(key, dup, dup_size);
+        r = 1;
+    } else if (json_object_object_add(set, key, NULL) != 0) {
+        r = -1;
+    }
+    json_object_put(k);
+    return r;
+}
+
+#define NR_SCAN_DEPTH 64 /* json-c itself refuses nesting deeper than 32 */
+
+/*
+ * A duplicate check, not a parser: json-c parses. Run only on text json-c
+ * accepted (strict), it follows just enough of the syntax to find object
+ * keys: inside or outside a string (with escapes), the stack of open
+ * objects and arrays, and whether the next string of an object is a key
+ * (after '{' or ','). Each object's keys go into a json-c object used as a
+ * set. Returns 1 with the key in dup, 0 when no key repeats, -1 no memory.
+ */
+static int find_duplicate_key(const char *text, size_t len, char *dup, size_t dup_size)
+{
+    json_object *keys[NR_SCAN_DEPTH]; /* an open object's keys; NULL for an array */
+    int want_key[NR_SCAN_DEPTH];
+    struct json_tokener *tok = json_tokener_new();
+    size_t depth = 0;
+    int r = 0;
+
+    if (tok == NULL)
+        return -1;
+    for (size_t i = 0; i < len && r == 0; i++) {
+        char c = text[i];
+        if (c == '"') {
+            size_t start = i;
+            for (i++; i < len && text[i] != '"'; i++)
+                i += text[i] == '\\'; /* skip the escaped character */
+            if (i >= len)
+                break;
+            if (depth > 0 && keys[depth - 1] != NULL && want_key[depth - 1]) {
+                want_key[depth - 1] = 0;
+                r = add_key(tok, keys[depth - 1], text + start, i + 1 - start, dup, dup_size);
+            }
+        } else if (c == '{' || c == '[') {
+            if (depth == NR_SCAN_DEPTH)
+                break;
+            keys[depth] = c == '{' ? json_object_new_object() : NULL;
+            want_key[depth] = c == '{';
+            if (c == '{' && keys[depth] == NULL)
+                r = -1;
+            else
+                depth++;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            json_object_put(keys[--depth]);
+        } else if (c == ',' && depth > 0) {
+            want_key[depth - 1] = 1; /* read only in an object */
+        }
+    }
+    while (depth > 0)
+        json_object_put(keys[--depth]);
+    json_tokener_free(tok);
+    return r;
+}
+
+/* Parses text as one JSON object (strict, UTF-8 checked, nothing after it,
+ * no key repeated in any object). where: "" or NR_FROM_DEFAULTS. */
+static int parse_document(parse_ctx_t *p, const char *text, const char *what, const char *where,
+                          json_object **out)
+{
+    char dup[256];
+    int r;
+
     struct json_tokener *tok;
     json_object *obj;
     enum json_tokener_error e;
@@ -225,6 +313,11 @@ static int parse_document(parse_ctx_t *p, const char *text, const char *what, js
     if (!json_object_is_type(obj, json_type_object)) {
         json_object_put(obj);
         return fail(p, "%s must be a JSON object", what);
+    }
+    r = find_duplicate_key(text, len, dup, sizeof(dup));
+    if (r != 0) {
+        json_object_put(obj);
+        return r < 0 ? fail(p, "out of memory") : fail(p, "duplicate key \"%s\"%s", dup, where);
     }
     *out = obj;
     return 0;
@@ -999,10 +1092,10 @@ static int parse_all(parse_ctx_t *p, const char *defaults_json, const char *conf
     int has_defaults =
         defaults_json != NULL && defaults_json[strspn(defaults_json, " \t\r\n")] != '\0';
 
-    if (has_defaults &&
-        parse_document(p, defaults_json, "the built-in defaults text", &p->def) != 0)
+    if (has_defaults && parse_document(p, defaults_json, "the built-in defaults text",
+                                       NR_FROM_DEFAULTS, &p->def) != 0)
         return -1;
-    if (parse_document(p, config_json, "the config text", &p->cfg) != 0 ||
+    if (parse_document(p, config_json, "the config text", "", &p->cfg) != 0 ||
         check_keys(p, p->cfg, known_keys, "", "") != 0 ||
         (p->def != NULL && check_keys(p, p->def, known_keys, "", NR_FROM_DEFAULTS) != 0))
         return -1;
