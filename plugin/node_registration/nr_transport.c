@@ -1,20 +1,30 @@
 /*
- * nr_transport.c - libcurl glue (see nr_transport.h). The multi handle lives
- * as long as the transport so that curl_multi_wakeup from the host thread is
- * always safe while the transport exists.
+ * nr_transport.c - libcurl glue (see nr_transport.h). The host thread never
+ * touches the multi handle: it wakes the network thread through an eventfd
+ * that every wait of libcurl also polls.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "nr_transport.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "nr_retry_after.h"
 
 struct nr_transport {
     CURLM *multi;
     CURL *easy;
+    int wake_fd;
     int fresh_connect;
     uint64_t connections;
     char errbuf[CURL_ERROR_SIZE];
@@ -23,12 +33,23 @@ struct nr_transport {
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
 static int global_done;
 
+/* Keeps libcurl (and so what it links) mapped for the life of the process,
+ * whatever the host does with the plugin: dlopen of an object that is
+ * already loaded, with RTLD_NODELETE, marks it never to be unloaded. */
+static int pin_libcurl(void)
+{
+    Dl_info info;
+    if (dladdr((void *)curl_easy_init, &info) == 0 || info.dli_fname == NULL)
+        return -1;
+    return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL ? 0 : -1;
+}
+
 int nr_transport_global_acquire(void)
 {
     int rc = 0;
     pthread_mutex_lock(&global_lock);
     if (!global_done) {
-        rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+        rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK && pin_libcurl() == 0 ? 0 : -1;
         global_done = rc == 0;
     }
     pthread_mutex_unlock(&global_lock);
@@ -51,9 +72,44 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Every socket libcurl connects with is close-on-exec: inside the network
+ * thread's private table this is belt and braces, and it is what keeps a
+ * child clean when the table could not be made private. */
+static curl_socket_t open_cloexec_socket(void *clientp, curlsocktype purpose,
+                                         struct curl_sockaddr *a)
+{
+    (void)clientp;
+    (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static void set_tls_options(CURL *e, const nr_transport_opts_t *o)
+{
+    if (o->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+    if (o->client_cert)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, o->client_cert);
+    if (o->client_key)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, o->client_key);
+    /* Always a password, if only an empty one: without it OpenSSL's default
+     * callback would prompt for a passphrase on the terminal, from the
+     * network thread, and wait there for ever. */
+    curl_easy_setopt(e, CURLOPT_KEYPASSWD, o->client_key_password ? o->client_key_password : "");
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->tls_insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->tls_insecure ? 0L : 2L);
+}
+
 static void set_fixed_options(CURL *e, const nr_transport_opts_t *o, char *errbuf)
 {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    /* A resolver that never answers must not hold up stop: abandon its
+     * thread instead of joining it (libcurl >= 7.87). */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+    /* "" = no proxy: libcurl would otherwise take one from http_proxy,
+     * ALL_PROXY and the like, and send the bearer token through it. */
+    curl_easy_setopt(e, CURLOPT_PROXY, o->proxy ? o->proxy : "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, ""); /* nor no_proxy from the environment */
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_cloexec_socket);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -64,14 +120,7 @@ static void set_fixed_options(CURL *e, const nr_transport_opts_t *o, char *errbu
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)NR_MAX_RESPONSE_BYTES);
     if (o->user_agent)
         curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
-    if (o->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
-    if (o->client_cert)
-        curl_easy_setopt(e, CURLOPT_SSLCERT, o->client_cert);
-    if (o->client_key)
-        curl_easy_setopt(e, CURLOPT_SSLKEY, o->client_key);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->tls_insecure ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->tls_insecure ? 0L : 2L);
+    set_tls_options(e, o);
 }
 
 static size_t count_connection(void *clientp, curl_socket_t fd, int purpose)
@@ -87,6 +136,7 @@ nr_transport_t *nr_transport_new(const nr_transport_opts_t *opts)
     nr_transport_t *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return NULL;
+    t->wake_fd = opts->wake_fd;
     t->multi = curl_multi_init();
     t->easy = curl_easy_init();
     if (t->multi == NULL || t->easy == NULL) {
@@ -112,14 +162,28 @@ void nr_transport_free(nr_transport_t *t)
     free(t);
 }
 
-void nr_transport_wakeup(nr_transport_t *t)
+void nr_transport_wake(int wake_fd)
 {
-    curl_multi_wakeup(t->multi);
+    if (wake_fd >= 0)
+        eventfd_write(wake_fd, 1);
+}
+
+/* Waits on libcurl's sockets and the wake-up eventfd; consumes a wake-up. */
+static void poll_with_wakeup(nr_transport_t *t, uint32_t timeout_ms)
+{
+    struct curl_waitfd wake = {t->wake_fd, CURL_WAIT_POLLIN, 0};
+    int has_wake = t->wake_fd >= 0;
+    int ms = timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms;
+    curl_multi_poll(t->multi, has_wake ? &wake : NULL, has_wake ? 1u : 0u, ms, NULL);
+    if (has_wake && (wake.revents & CURL_WAIT_POLLIN)) {
+        eventfd_t drained;
+        eventfd_read(t->wake_fd, &drained); /* non-blocking: set by the worker */
+    }
 }
 
 void nr_transport_wait(nr_transport_t *t, uint32_t timeout_ms)
 {
-    curl_multi_poll(t->multi, NULL, 0, (int)timeout_ms, NULL);
+    poll_with_wakeup(t, timeout_ms);
 }
 
 void nr_transport_reset_connection(nr_transport_t *t)
@@ -214,8 +278,8 @@ static void set_request_options(nr_transport_t *t, const nr_http_request_t *req,
     t->errbuf[0] = '\0';
 }
 
-/* Drives the transfer until it completes or should_abort says stop. */
-static CURLcode run_transfer(nr_transport_t *t, int (*should_abort)(void *), void *ctx,
+/* Drives the transfer until it completes or its budget runs out. */
+static CURLcode run_transfer(nr_transport_t *t, nr_transfer_budget_fn budget, void *ctx,
                              int *aborted)
 {
     int running = 1;
@@ -225,12 +289,13 @@ static CURLcode run_transfer(nr_transport_t *t, int (*should_abort)(void *), voi
         curl_multi_perform(t->multi, &running);
         if (!running)
             break;
-        if (should_abort && should_abort(ctx)) {
+        uint32_t left_ms = budget ? budget(ctx) : NR_NO_LIMIT_MS;
+        if (left_ms == 0) {
             *aborted = 1;
             result = CURLE_ABORTED_BY_CALLBACK;
             break;
         }
-        curl_multi_poll(t->multi, NULL, 0, 1000, NULL);
+        poll_with_wakeup(t, left_ms < 1000 ? left_ms : 1000);
     }
     if (!*aborted) {
         int left;
@@ -257,15 +322,30 @@ static void describe_failure(nr_transport_t *t, CURLcode rc, const body_sink_t *
                  t->errbuf[0] ? ": " : "", t->errbuf);
 }
 
+/* Retry-After as the server sent it (delta-seconds or an HTTP date),
+ * saturated and capped by nr_retry_after_parse. */
+static void read_retry_after(nr_transport_t *t, nr_http_response_t *resp)
+{
+    struct curl_header *h = NULL;
+    if (curl_easy_header(t->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK ||
+        h == NULL || h->value == NULL)
+        return;
+    uint64_t ms = 0;
+    if (nr_retry_after_parse(h->value, (int64_t)time(NULL), &ms) && ms > 0) {
+        resp->has_retry_after = 1;
+        resp->retry_after_ms = ms;
+    }
+}
+
 int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req,
-                         nr_http_response_t *resp, int (*should_abort)(void *), void *ctx)
+                         nr_http_response_t *resp, nr_transfer_budget_fn budget, void *ctx)
 {
     memset(resp, 0, sizeof(*resp));
     body_sink_t sink = {resp, 0, 0};
     struct curl_slist *headers = build_headers(req);
     set_request_options(t, req, headers, &sink);
     uint64_t started = mono_ns();
-    CURLcode rc = run_transfer(t, should_abort, ctx, &resp->aborted);
+    CURLcode rc = run_transfer(t, budget, ctx, &resp->aborted);
     resp->latency_ns = mono_ns() - started;
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
@@ -279,15 +359,7 @@ int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req,
         return -1;
     }
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
-    curl_off_t retry_after = 0;
-    if (curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-        retry_after > 0) {
-        /* A server cannot park a node for longer than an hour: past that
-         * it is as good as gone, and a bogus header must not be fatal. */
-        curl_off_t capped = retry_after > NR_MAX_RETRY_AFTER_S ? NR_MAX_RETRY_AFTER_S : retry_after;
-        resp->has_retry_after = 1;
-        resp->retry_after_ms = (uint64_t)capped * 1000u;
-    }
+    read_retry_after(t, resp);
     resp->responded = 1;
     return 0;
 }

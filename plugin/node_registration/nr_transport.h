@@ -12,15 +12,17 @@
 #include <stdint.h>
 
 #define NR_MAX_RESPONSE_BYTES (64u * 1024u)
-#define NR_MAX_RETRY_AFTER_S 3600 /* Retry-After is honoured up to an hour */
 
 typedef struct nr_transport_opts {
     uint32_t connect_timeout_ms;
     const char *ca_file;      /* NULL = system roots */
     const char *client_cert;  /* NULL = no client certificate */
     const char *client_key;
+    const char *client_key_password; /* NULL = none: an encrypted key then fails, never prompts */
     int tls_insecure;
     const char *user_agent;
+    const char *proxy;        /* NULL = no proxy, whatever the environment says */
+    int wake_fd;              /* eventfd that interrupts waits and transfers */
 } nr_transport_opts_t;
 
 typedef struct nr_http_request {
@@ -46,21 +48,28 @@ typedef struct nr_http_response {
 
 typedef struct nr_transport nr_transport_t;
 
-/* Returns NULL when libcurl cannot make handles. */
+/* Network thread. Returns NULL when libcurl cannot make handles. The option
+ * strings must outlive the transport. */
 nr_transport_t *nr_transport_new(const nr_transport_opts_t *opts);
+/* Network thread (it closes descriptors of that thread's table). */
 void nr_transport_free(nr_transport_t *t);
 
-/* Performs one request. should_abort(ctx) is asked after every wake-up; when
- * it says yes the transfer is abandoned (aborted = 1). Returns 0 when an
- * HTTP response arrived (see resp->responded), -1 otherwise. */
-int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req,
-                         nr_http_response_t *resp, int (*should_abort)(void *), void *ctx);
+/* How long the transfer in flight may still run, asked after every wake-up:
+ * NR_NO_LIMIT_MS when unlimited, 0 to abandon it now. */
+#define NR_NO_LIMIT_MS UINT32_MAX
+typedef uint32_t (*nr_transfer_budget_fn)(void *ctx);
 
-/* Sleeps up to timeout_ms, or until nr_transport_wakeup. */
+/* Performs one request. budget(ctx) (may be NULL) can cut the transfer
+ * short (aborted = 1). Returns 0 when an HTTP response arrived (see
+ * resp->responded), -1 otherwise. */
+int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req,
+                         nr_http_response_t *resp, nr_transfer_budget_fn budget, void *ctx);
+
+/* Sleeps up to timeout_ms, or until the wake-up eventfd is written. */
 void nr_transport_wait(nr_transport_t *t, uint32_t timeout_ms);
 
-/* Thread-safe: interrupts nr_transport_wait / nr_transport_perform. */
-void nr_transport_wakeup(nr_transport_t *t);
+/* Any thread: interrupts nr_transport_wait / nr_transport_perform. */
+void nr_transport_wake(int wake_fd);
 
 /* The next request opens a new connection; the old one is closed. */
 void nr_transport_reset_connection(nr_transport_t *t);
@@ -73,7 +82,9 @@ void nr_http_response_clear(nr_http_response_t *resp);
 /* libcurl's process-wide initialisation, done once per process under a
  * lock and never undone: curl_global_cleanup could tear libcurl's and its TLS
  * library's state down under a host that uses libcurl too (plugin.abi.md,
- * "Library global initialisation: libcurl"). 0 on success. */
+ * "Library global initialisation: libcurl"). It also pins libcurl in memory
+ * (RTLD_NODELETE): a resolver thread left behind by a stop (see above) runs
+ * libcurl's code after the plugin may have been unloaded. 0 on success. */
 int nr_transport_global_acquire(void);
 
 /* 1 when this libcurl's global init is thread-safe (CURL_VERSION_THREADSAFE). */

@@ -2,11 +2,18 @@
  * nr_worker.c - the network thread (see nr_worker.h for the hand-off).
  *
  * Loop: ask the state machine what to send and when; sleep until then in
- * curl_multi_poll (woken at once by stop); build the body from the newest
- * pool snapshot; send; feed the outcome back to the machine; queue what the
- * host must hear. On stop: abandon any request in flight, DELETE the node
- * within what is left of the stop budget, and end.
+ * curl_multi_poll (woken at once by stop through an eventfd); build the body
+ * from the newest pool snapshot; send; feed the outcome back to the machine;
+ * queue what the host must hear. On stop: let a request in flight finish
+ * within the first half of the stop budget (so a DELETE never overtakes a
+ * register), DELETE the node within what is left, and end.
+ *
+ * The thread runs in its own descriptor table (nr_fdtable.h): the transport
+ * is made and freed here, never on the host thread.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "nr_worker.h"
 
 #include <pthread.h>
@@ -15,8 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "nr_fdtable.h"
 #include "nr_machine.h"
 #include "nr_payload.h"
 #include "nr_schedule.h"
@@ -36,8 +47,11 @@ struct nr_worker {
 
     /* --- shared with the host thread, under lock --- */
     pthread_mutex_t lock;
+    pthread_cond_t ready_cv;
+    int ready;                   /* 0 starting, 1 running, -1 could not start */
     int stop_requested;
     uint64_t stop_deadline_ns;
+    uint64_t in_flight_cut_ns;   /* on stop: a request in flight ends by then */
     nr_pool_list_t offered;      /* newest snapshot from the host */
     int offered_fresh;
     uint64_t pools_wanted_at_ns; /* 0 = not wanted */
@@ -49,8 +63,14 @@ struct nr_worker {
     size_t ev_head, ev_count;
     nr_worker_stats_t stats;
 
+    int wake_fd;                 /* eventfd: host -> network thread wake-ups */
+    nr_transport_opts_t topts;
+
     /* --- network thread only --- */
     nr_transport_t *transport;
+    int fds_private;             /* the thread has its own descriptor table */
+    int register_in_doubt;       /* a register was abandoned at stop */
+    char token_problem[200];     /* the token file problem last logged, "" if none */
     nr_machine_t machine;
     nr_token_t token;
     nr_pool_list_t pools;
@@ -165,8 +185,8 @@ void nr_worker_offer_pools(nr_worker_t *w, nr_pool_list_t *pools)
     pthread_mutex_unlock(&w->lock);
     memset(pools, 0, sizeof(*pools));
     nr_pool_list_clear(&old);
-    if (wake && w->transport)
-        nr_transport_wakeup(w->transport);
+    if (wake)
+        nr_transport_wake(w->wake_fd);
 }
 
 /* Network thread: adopt the newest snapshot, if any. An unchanged snapshot
@@ -220,6 +240,23 @@ static int stop_requested(void *ctx)
     return stop;
 }
 
+/* How long the request in flight may still run: without limit until stop;
+ * after stop, until the cut that leaves the DELETE its half of the budget.
+ * Finishing the request rather than abandoning it at once is what keeps a
+ * DELETE from reaching the control plane before a register in flight. */
+static uint32_t in_flight_budget(void *ctx)
+{
+    nr_worker_t *w = ctx;
+    pthread_mutex_lock(&w->lock);
+    int stop = w->stop_requested;
+    uint64_t cut = w->in_flight_cut_ns;
+    pthread_mutex_unlock(&w->lock);
+    if (!stop)
+        return NR_NO_LIMIT_MS;
+    uint64_t now = mono_ns();
+    return now >= cut ? 0 : (uint32_t)((cut - now + NR_MS - 1) / NR_MS);
+}
+
 /* Sends one request; returns 0 when a response arrived. */
 static int send_request(nr_worker_t *w, const char *method, const char *url, const char *body,
                         uint32_t timeout_ms, int abortable, nr_http_response_t *resp, char *cid)
@@ -227,7 +264,7 @@ static int send_request(nr_worker_t *w, const char *method, const char *url, con
     snprintf(cid, 40, "%016llx-%llu", (unsigned long long)nr_rand_next(&w->rng),
              (unsigned long long)++w->request_seq);
     nr_http_request_t req = {method, url, body, w->token.value, cid, timeout_ms};
-    return nr_transport_perform(w->transport, &req, resp, abortable ? stop_requested : NULL, w);
+    return nr_transport_perform(w->transport, &req, resp, abortable ? in_flight_budget : NULL, w);
 }
 
 /* A one-line reason, safe inside a log line's reason="..." (quotes escaped). */
@@ -298,8 +335,9 @@ static void record(nr_worker_t *w, nr_request_t kind, const nr_http_response_t *
                    const char *what)
 {
     nr_worker_stats_t *st = &w->stats;
-    int ok = r->responded && r->status >= 200 && r->status < 300;
-    int auth = r->responded && (r->status == 401 || r->status == 403);
+    nr_status_class_t c = nr_machine_status_class(r->responded, r->status);
+    int ok = c == NR_STATUS_OK;
+    int auth = c == NR_STATUS_UNAUTHORIZED;
     pthread_mutex_lock(&w->lock);
     st->connections = nr_transport_connections(w->transport);
     if (kind == NR_REQUEST_REGISTER) {
@@ -311,8 +349,9 @@ static void record(nr_worker_t *w, nr_request_t kind, const nr_http_response_t *
         st->heartbeats_ok += ok;
         st->heartbeats_failed_transport += !r->responded;
         st->heartbeats_failed_auth += auth;
-        st->heartbeats_not_registered += r->responded && r->status == 404;
-        st->heartbeats_failed_status += r->responded && !ok && !auth && r->status != 404;
+        st->heartbeats_not_registered += c == NR_STATUS_NOT_REGISTERED;
+        st->heartbeats_failed_status += r->responded && !ok && !auth &&
+                                        c != NR_STATUS_NOT_REGISTERED;
         if (ok) {
             st->last_heartbeat_ok_unix_ms = unix_ms();
             st->last_heartbeat_latency_ns = r->latency_ns;
@@ -360,9 +399,12 @@ static void log_heartbeat(nr_worker_t *w, const nr_http_response_t *r, const nr_
                        r->status, (double)r->latency_ns / 1e6, w->pools.count);
         return;
     }
-    if (d->reason == NR_REASON_NOT_REGISTERED)
-        logf_event(w, PMD_LOG_WARN, "event=heartbeat_not_registered status=404 action=register cid=%s",
-                   cid);
+    if (d->reason == NR_REASON_NOT_REGISTERED || d->reason == NR_REASON_HEARTBEAT_REJECTED)
+        logf_event(w, PMD_LOG_WARN,
+                   "event=%s status=%ld action=register retry_in_ms=%llu cid=%s",
+                   d->reason == NR_REASON_NOT_REGISTERED ? "heartbeat_not_registered"
+                                                         : "heartbeat_rejected",
+                   r->status, (unsigned long long)(d->delay_ns / NR_MS), cid);
     else
         logf_event(w, w->machine.state == NR_STATE_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
                    "event=heartbeat_failed reason=\"%s\" consecutive=%u%s cid=%s", what,
@@ -380,6 +422,18 @@ static char *build_body(nr_worker_t *w, nr_request_t kind)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     return nr_payload_heartbeat_with(w->pools_json, now);
+}
+
+/* The token was refused: it may have been rotated since the last periodic
+ * check. A different token is tried at once (the machine decides when). */
+static void reread_token_after_refusal(nr_worker_t *w)
+{
+    uint64_t now = mono_ns();
+    if (nr_token_refresh(&w->token, now, 1) != 1)
+        return;
+    logf_event(w, PMD_LOG_INFO, "event=token_reloaded source=api_token_file trigger=refused");
+    nr_decision_t d = nr_machine_on_token_changed(&w->machine, now);
+    apply(w, &d, "token changed");
 }
 
 /* One request as the machine asked; returns 0, or -1 when stop interrupted. */
@@ -405,13 +459,13 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
                  w->cfg->request_timeout_ms, 1, &resp, cid);
     free(body);
     if (resp.aborted) {
+        w->register_in_doubt |= is_register;
         nr_http_response_clear(&resp);
         return -1;
     }
-    if (resp.responded && (resp.status == 401 || resp.status == 403))
-        nr_token_refresh(&w->token, mono_ns(), 1); /* maybe rotated: read it again */
+    int auth_refused = resp.responded && nr_machine_is_auth_failure(resp.status);
     what[0] = '\0';
-    if (!(resp.responded && resp.status >= 200 && resp.status < 300))
+    if (!(resp.responded && nr_machine_is_success(resp.status)))
         describe_response(&resp, what, sizeof(what)); /* only failures need words */
     record(w, kind, &resp, what);
     nr_outcome_t o = outcome_of(kind, &resp);
@@ -426,21 +480,37 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
     apply(w, &d, d.reason == NR_REASON_REGISTERED || d.reason == NR_REASON_HEARTBEAT_OK
                      ? "registered" : what);
     nr_http_response_clear(&resp);
+    if (auth_refused)
+        reread_token_after_refusal(w);
     return 0;
+}
+
+/* A token file problem is reported once, again only when it changes, and
+ * its end once: the old token keeps working meanwhile, and a line every
+ * second would bury everything else (86k a day). */
+static void report_token_file(nr_worker_t *w, int refreshed)
+{
+    if (refreshed < 0 && strcmp(w->token.last_error, w->token_problem) != 0) {
+        char why[sizeof(w->token.last_error) * 2];
+        nr_payload_log_value(w->token.last_error, why, sizeof(why));
+        logf_event(w, PMD_LOG_WARN,
+                   "event=token_reload_failed reason=\"%s\" action=keep_current_token", why);
+        snprintf(w->token_problem, sizeof(w->token_problem), "%s", w->token.last_error);
+    } else if (refreshed >= 0 && w->token_problem[0] != '\0' && w->token.last_error[0] == '\0') {
+        logf_event(w, PMD_LOG_INFO, "event=token_reload_recovered source=api_token_file");
+        w->token_problem[0] = '\0';
+    }
 }
 
 /* Token file and pool-set changes, between requests. */
 static void check_inputs(nr_worker_t *w, uint64_t now)
 {
     int changed = nr_token_refresh(&w->token, now, 0);
+    report_token_file(w, changed);
     if (changed == 1) {
         logf_event(w, PMD_LOG_INFO, "event=token_reloaded source=api_token_file");
         nr_decision_t d = nr_machine_on_token_changed(&w->machine, now);
         apply(w, &d, "token changed");
-    } else if (changed < 0) {
-        char why[sizeof(w->token.last_error) * 2];
-        nr_payload_log_value(w->token.last_error, why, sizeof(why));
-        logf_event(w, PMD_LOG_WARN, "event=token_reload_failed reason=\"%s\"", why);
     }
     pthread_mutex_lock(&w->lock);
     int pools_changed = w->pools_changed;
@@ -453,34 +523,87 @@ static void check_inputs(nr_worker_t *w, uint64_t now)
     }
 }
 
-static void deregister(nr_worker_t *w)
+/* One DELETE within what is left of the stop budget; 0 when none was sent. */
+static int send_delete(nr_worker_t *w, nr_http_response_t *resp, char *cid)
 {
     pthread_mutex_lock(&w->lock);
     uint64_t deadline = w->stop_deadline_ns;
     pthread_mutex_unlock(&w->lock);
     uint64_t now = mono_ns();
-    if (!w->register_sent || now + NR_MS >= deadline)
-        return;
-    char cid[40], what[200];
-    nr_http_response_t resp;
-    send_request(w, "DELETE", w->url_node, NULL, (uint32_t)((deadline - now) / NR_MS), 0, &resp, cid);
-    describe_response(&resp, what, sizeof(what));
-    int ok = resp.responded && (resp.status == 204 || resp.status == 200 || resp.status == 404);
+    if (now + NR_MS >= deadline)
+        return 0;
+    send_request(w, "DELETE", w->url_node, NULL, (uint32_t)((deadline - now) / NR_MS), 0, resp,
+                 cid);
+    return 1;
+}
+
+static void log_deregistration(nr_worker_t *w, const nr_http_response_t *resp, const char *cid)
+{
+    char what[200];
+    describe_response(resp, what, sizeof(what));
+    int ok = nr_machine_deregister_succeeded(resp->responded, resp->status);
+    int was_gone = nr_machine_status_class(resp->responded, resp->status) ==
+                   NR_STATUS_NOT_REGISTERED;
     record_deregistration(w, ok, what);
-    if (ok)
-        logf_event(w, PMD_LOG_INFO, "event=deregistered status=%ld latency_ms=%.1f cid=%s",
-                   resp.status, (double)resp.latency_ns / 1e6, cid);
-    else
+    if (!ok)
         logf_event(w, PMD_LOG_WARN, "event=deregister_failed reason=\"%s\" cid=%s", what, cid);
+    else
+        logf_event(w, PMD_LOG_INFO, "event=deregistered status=%ld%s latency_ms=%.1f cid=%s",
+                   resp->status, was_gone ? " note=\"was not registered\"" : "",
+                   (double)resp->latency_ns / 1e6, cid);
+}
+
+/* DELETE the node, once a register has been sent. A DELETE refused for its
+ * token is sent once more if the token file holds a new one (rotated on both
+ * sides just before stop). */
+static void deregister(nr_worker_t *w)
+{
+    if (!w->register_sent)
+        return;
+    if (w->register_in_doubt)
+        logf_event(w, PMD_LOG_WARN, "event=deregister_unordered reason=\"a register was still "
+                   "in flight at half the stop budget; the DELETE may reach the control plane "
+                   "first\"");
+    char cid[40];
+    nr_http_response_t resp;
+    if (!send_delete(w, &resp, cid))
+        return;
+    if (resp.responded && nr_machine_is_auth_failure(resp.status) &&
+        nr_token_refresh(&w->token, mono_ns(), 1) == 1) {
+        logf_event(w, PMD_LOG_INFO, "event=token_reloaded source=api_token_file trigger=refused");
+        nr_http_response_t again;
+        char cid2[40];
+        if (send_delete(w, &again, cid2)) {
+            nr_http_response_clear(&resp);
+            resp = again;
+            memcpy(cid, cid2, sizeof(cid2));
+        }
+    }
+    log_deregistration(w, &resp, cid);
     nr_http_response_clear(&resp);
 }
 
-static void *worker_main(void *arg)
+/* Token files hold a secret: one readable by group or others is reported
+ * once at start, as OpenSSH does for loose key files (it is not refused:
+ * the operator may have reasons, e.g. a group-readable credentials dir). */
+static void warn_if_token_file_loose(nr_worker_t *w)
 {
-    nr_worker_t *w = arg;
+    struct stat st;
+    if (w->token.file == NULL || stat(w->token.file, &st) != 0 || (st.st_mode & 077) == 0)
+        return;
+    logf_event(w, PMD_LOG_WARN, "event=token_file_permissions mode=%04o reason=\"api_token_file "
+               "is readable by group or others; chmod 600 it\"", (unsigned)(st.st_mode & 07777));
+}
+
+static void run_until_stopped(nr_worker_t *w)
+{
     nr_decision_t d = nr_machine_start(&w->machine, mono_ns());
     apply(w, &d, "registering");
     logf_event(w, PMD_LOG_INFO, "event=registering url=%s", w->cfg->base_url);
+    if (!w->fds_private)
+        logf_event(w, PMD_LOG_WARN, "event=fds_shared reason=\"unshare(CLONE_FILES) refused: "
+                   "libcurl's socket pairs may be inherited by the host's children\"");
+    warn_if_token_file_loose(w);
     while (!stop_requested(w)) {
         uint64_t now = mono_ns();
         check_inputs(w, now);
@@ -494,6 +617,28 @@ static void *worker_main(void *arg)
             break;
     }
     deregister(w);
+}
+
+static void announce_ready(nr_worker_t *w, int ready)
+{
+    pthread_mutex_lock(&w->lock);
+    w->ready = ready;
+    pthread_cond_broadcast(&w->ready_cv);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    nr_worker_t *w = arg;
+    w->fds_private = nr_fdtable_make_private(w->wake_fd) == 0;
+    w->transport = nr_transport_new(&w->topts);
+    announce_ready(w, w->transport != NULL ? 1 : -1);
+    if (w->transport == NULL)
+        return NULL;
+    run_until_stopped(w);
+    /* Its descriptors are in this thread's table: free it here. */
+    nr_transport_free(w->transport);
+    w->transport = NULL;
     return NULL;
 }
 
@@ -513,6 +658,8 @@ nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *er
     snprintf(w->version, sizeof(w->version), "%s", version);
     snprintf(w->user_agent, sizeof(w->user_agent), "pmd-node-registration/%s", version);
     pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->ready_cv, NULL);
+    w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     char *node = nr_payload_path_segment(cfg->node_id);
     if (node != NULL) {
         if (asprintf(&w->url_register, "%s/v2/nodes/register", cfg->base_url) < 0)
@@ -523,13 +670,15 @@ nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *er
             w->url_node = NULL;
         free(node);
     }
-    nr_transport_opts_t topts = {cfg->connect_timeout_ms, cfg->ca_file, cfg->client_cert,
-                                 cfg->client_key, cfg->tls_insecure, w->user_agent};
-    w->transport = nr_transport_new(&topts);
+    nr_transport_opts_t topts = {cfg->connect_timeout_ms, cfg->ca_file,       cfg->client_cert,
+                                 cfg->client_key,         cfg->client_key_password,
+                                 cfg->tls_insecure,       w->user_agent,    cfg->proxy,
+                                 w->wake_fd};
+    w->topts = topts;
     if (w->url_register == NULL || w->url_heartbeat == NULL || w->url_node == NULL ||
-        w->transport == NULL ||
+        w->wake_fd < 0 ||
         nr_token_init(&w->token, cfg->api_token, cfg->api_token_file) != 0) {
-        snprintf(err, err_size, "cannot create the HTTP client (libcurl) or out of memory");
+        snprintf(err, err_size, "cannot create the wake-up eventfd, or out of memory");
         nr_worker_free(w);
         return NULL;
     }
@@ -567,8 +716,21 @@ int nr_worker_start(nr_worker_t *w)
     int rc = pthread_create(&w->thread, &attr, worker_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
-    w->thread_running = rc == 0;
-    return rc == 0 ? 0 : -1;
+    if (rc != 0)
+        return -1;
+    /* The thread makes the HTTP client in its own descriptor table; wait
+     * for it, so that a failure is the host's error, not a silent thread. */
+    pthread_mutex_lock(&w->lock);
+    while (w->ready == 0)
+        pthread_cond_wait(&w->ready_cv, &w->lock);
+    int ready = w->ready;
+    pthread_mutex_unlock(&w->lock);
+    if (ready < 0) {
+        pthread_join(w->thread, NULL);
+        return -1;
+    }
+    w->thread_running = 1;
+    return 0;
 }
 
 void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms)
@@ -577,9 +739,11 @@ void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms)
         return;
     pthread_mutex_lock(&w->lock);
     w->stop_requested = 1;
-    w->stop_deadline_ns = mono_ns() + (uint64_t)timeout_ms * NR_MS;
+    uint64_t now = mono_ns();
+    w->stop_deadline_ns = now + (uint64_t)timeout_ms * NR_MS;
+    w->in_flight_cut_ns = now + (uint64_t)timeout_ms * NR_MS / 2;
     pthread_mutex_unlock(&w->lock);
-    nr_transport_wakeup(w->transport);
+    nr_transport_wake(w->wake_fd);
     pthread_join(w->thread, NULL);
     w->thread_running = 0;
     w->machine.state = NR_STATE_STOPPED;
@@ -601,7 +765,8 @@ void nr_worker_free(nr_worker_t *w)
     if (w == NULL)
         return;
     nr_worker_stop(w, 0);
-    nr_transport_free(w->transport);
+    if (w->wake_fd >= 0)
+        close(w->wake_fd);
     nr_token_free(&w->token);
     nr_pool_list_clear(&w->pools);
     free(w->pools_json);
@@ -612,6 +777,7 @@ void nr_worker_free(nr_worker_t *w)
     free(w->url_heartbeat);
     free(w->url_node);
     free(w->events);
+    pthread_cond_destroy(&w->ready_cv);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }
