@@ -184,6 +184,22 @@ static int url_host_is_loopback(const char *url)
     return inet_pton(AF_INET, name, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
+/* The proxy is named at every start (without its credentials), and a token
+ * that would cross a non-loopback proxy hop in plain text is a warning too:
+ * with an http:// control plane the proxy reads every request. */
+static void warn_about_proxy(struct pmd_instance *in, int token_in_plain_text)
+{
+    const nr_config_t *c = &in->cfg;
+    char shown[256];
+    if (c->proxy == NULL || nr_config_proxy_display(c->proxy, shown, sizeof(shown)) != 0)
+        return;
+    say(in, PMD_LOG_INFO, "event=proxy url=%s reason=\"the proxy key is set; proxy environment "
+        "variables are never used\"", shown);
+    if (token_in_plain_text && !nr_config_proxy_is_loopback(c->proxy))
+        say(in, PMD_LOG_WARN, "event=plaintext_token reason=\"the API token is sent over plain "
+            "http through proxy %s, which is not loopback; use https\"", shown);
+}
+
 static void warn_about_transport(struct pmd_instance *in)
 {
     const nr_config_t *c = &in->cfg;
@@ -191,10 +207,11 @@ static void warn_about_transport(struct pmd_instance *in)
         say(in, PMD_LOG_WARN, "event=tls_insecure reason=\"tls_insecure is true: the control "
             "plane's certificate is NOT verified\"");
     int has_token = c->api_token != NULL || c->api_token_file != NULL;
-    if (has_token && strncasecmp(c->base_url, "http://", 7) == 0 &&
-        !url_host_is_loopback(c->base_url))
+    int plain = strncasecmp(c->base_url, "http://", 7) == 0;
+    if (has_token && plain && !url_host_is_loopback(c->base_url))
         say(in, PMD_LOG_WARN, "event=plaintext_token reason=\"the API token is sent over plain "
             "http to a host that is not loopback; use https\"");
+    warn_about_proxy(in, has_token && plain);
 }
 
 /* ---------------------------------------------------------------------- */
