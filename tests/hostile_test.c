@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_merge.h"
 #include "loader.h"
 #include "orchd.h"
 #include "proc_usage.h"
@@ -79,14 +80,16 @@ static void start_cp(void)
 
 static void start_node(const char *extra)
 {
-    char *cfg = NULL, err[512] = "";
-    cr_assert_gt(asprintf(&cfg,
+    char *base = NULL, err[512] = "";
+    cr_assert_gt(asprintf(&base,
                           "{\"node_id\":\"" NODE "\",\"address\":\"http://10.0.0.5:9200\","
                           "\"orchestratord_url\":\"%s\",\"api_token\":\"" TOKEN "\","
                           "\"heartbeat_interval_ms\":100,\"retry_base_ms\":20,"
-                          "\"retry_max_ms\":200,\"request_timeout_ms\":1000%s%s}",
-                          orchd_url(fx.cp), extra ? "," : "", extra ? extra : ""),
+                          "\"retry_max_ms\":200,\"request_timeout_ms\":1000}",
+                          orchd_url(fx.cp)),
                  0);
+    char *cfg = test_config_merge(base, extra);
+    free(base);
     int32_t rc = th_init(fx.host, fx.p, cfg, &fx.in, err, sizeof(err));
     free(cfg);
     cr_assert_eq(rc, PMD_OK, "init: %s", err);

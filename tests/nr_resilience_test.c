@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_merge.h"
 #include "loader.h"
 #include "orchd.h"
 #include "test_host.h"
@@ -70,13 +71,15 @@ static void start_cp(const orchd_options_t *opt)
 
 static void start_node(const char *url, const char *extra)
 {
-    char *cfg = NULL, err[512] = "";
+    char *base = NULL, err[512] = "";
     snprintf(fx.node_id, sizeof(fx.node_id), "node-res");
-    cr_assert_gt(asprintf(&cfg,
+    cr_assert_gt(asprintf(&base,
                           "{\"node_id\":\"node-res\",\"address\":\"http://10.0.0.5:9200\","
                           "\"orchestratord_url\":\"%s\",\"heartbeat_interval_ms\":100,"
-                          "\"retry_base_ms\":20,\"retry_max_ms\":200,\"request_timeout_ms\":400%s%s}",
-                          url, extra ? "," : "", extra ? extra : ""), 0);
+                          "\"retry_base_ms\":20,\"retry_max_ms\":200,\"request_timeout_ms\":400}",
+                          url), 0);
+    char *cfg = test_config_merge(base, extra);
+    free(base);
     int32_t rc = th_init(fx.host, fx.p, cfg, &fx.in, err, sizeof(err));
     free(cfg);
     cr_assert_eq(rc, PMD_OK, "init: %s", err);
