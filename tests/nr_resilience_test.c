@@ -305,6 +305,34 @@ Test(resilience, token_rotation_recovers_from_unauthorized_within_seconds)
     cr_assert(test_host_log_contains(fx.host, "event=token_reloaded"));
 }
 
+/* A token file others can read is reported once at start, naming the mode;
+ * one only its owner can read is not. */
+static int token_file_warnings_for_mode(mode_t mode)
+{
+    char node_token[128], extra[200];
+    snprintf(node_token, sizeof(node_token), "%s/node-token-%o", fx.dir, (unsigned)mode);
+    write_file(node_token, "tok-perm\n");
+    cr_assert_eq(chmod(node_token, mode), 0);
+    snprintf(extra, sizeof(extra), "\"api_token_file\":\"%s\"", node_token);
+    start_node(orchd_url(fx.cp), extra);
+    tick_until_online(10000);
+    th_tick_for(fx.host, fx.p, fx.in, 300);
+    int n = test_host_log_count_matching(fx.host, "event=token_file_permissions");
+    th_stop(fx.host, fx.p, fx.in);
+    th_destroy(fx.host, fx.p, fx.in);
+    fx.in = NULL;
+    return n;
+}
+
+Test(resilience, a_token_file_readable_by_others_is_warned_about_once)
+{
+    orchd_options_t opt = {.token = "tok-perm"};
+    start_cp(&opt);
+    cr_assert_eq(token_file_warnings_for_mode(0644), 1, "one warning for mode 0644");
+    cr_assert(test_host_log_contains(fx.host, "mode=0644"));
+    cr_assert_eq(token_file_warnings_for_mode(0600), 1, "no new warning for mode 0600");
+}
+
 Test(resilience, pool_set_change_registers_again)
 {
     start_cp(NULL);
