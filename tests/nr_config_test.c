@@ -194,8 +194,48 @@ Test(config, rejects_invalid_utf8_in_json_text)
 
 Test(config, rejects_unknown_key_naming_it)
 {
+    parse_fails_exactly("{" ADDRESS "," URL "," NODE ",\"bogus\":5000}",
+                        "config: unknown key \"bogus\"");
+}
+
+Test(config, unknown_key_close_to_a_known_one_gets_a_suggestion)
+{
     parse_fails_exactly("{" ADDRESS "," URL "," NODE ",\"heartbeat_intervall_ms\":5000}",
-                        "config: unknown key \"heartbeat_intervall_ms\"");
+                        "config: unknown key \"heartbeat_intervall_ms\" "
+                        "(did you mean \"heartbeat_interval_ms\"?)");
+}
+
+Test(config, swapped_letters_count_as_one_edit_in_the_suggestion)
+{
+    parse_fails_exactly("{" ADDRESS "," URL "," NODE ",\"ndoe_id\":\"x\"}",
+                        "config: unknown key \"ndoe_id\" (did you mean \"node_id\"?)");
+}
+
+Test(config, unknown_key_far_from_every_known_one_gets_no_suggestion)
+{
+    parse_fails_exactly("{" ADDRESS "," URL "," NODE ",\"timeout\":5}",
+                        "config: unknown key \"timeout\"");
+}
+
+Test(config, suggestion_for_a_nested_key_names_its_parent)
+{
+    parse_fails(CFG("\"capabilities\":{\"cpu_core\":8}"),
+                "unknown key \"capabilities.cpu_core\" (did you mean \"capabilities.cpu_cores\"?)");
+}
+
+Test(config, suggestion_in_the_defaults_says_where)
+{
+    parse_fails_env("{\"retry_max\":5}", MINIMAL, no_env,
+                    "unknown key \"retry_max\" (in the built-in defaults) "
+                    "(did you mean \"retry_max_ms\"?)");
+}
+
+Test(config, very_long_unknown_key_is_refused_without_a_suggestion)
+{
+    parse_fails_exactly("{" ADDRESS "," URL "," NODE ",\"heartbeat_interval_ms_heartbeat_interval_ms_"
+                        "heartbeat_interval_ms_x\":1}",
+                        "config: unknown key \"heartbeat_interval_ms_heartbeat_interval_ms_"
+                        "heartbeat_interval_ms_x\"");
 }
 
 Test(config, rejects_unknown_key_in_defaults_saying_so)

@@ -332,7 +332,57 @@ static int key_known(const char *const *keys, const char *key)
     return 0;
 }
 
-/* Refuses the first key of obj not in keys; prefix names the parent. */
+#define SUGGEST_MAX_LEN 64 /* longer keys get no did-you-mean */
+
+/* Edit distance between a and b (insert, delete, substitute, swap two
+ * neighbours: optimal string alignment), both at most SUGGEST_MAX_LEN. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t rows[3][SUGGEST_MAX_LEN + 1]; /* rows i-2, i-1 and i, rotating */
+
+    for (size_t j = 0; j <= lb; j++)
+        rows[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t *cur = rows[i % 3], *prev = rows[(i - 1) % 3], *prev2 = rows[(i + 1) % 3];
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            size_t best = sub < del ? sub : del;
+            best = best < ins ? best : ins;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            cur[j] = best;
+        }
+    }
+    return rows[la % 3][lb];
+}
+
+/* The known key closest to key, when it is close enough to be a typo
+ * (at most a third of key's length in edits, at least 1, at most 3);
+ * NULL otherwise. */
+static const char *closest_key(const char *const *keys, const char *key)
+{
+    size_t len = strlen(key), limit = len / 3, best = SIZE_MAX;
+    const char *found = NULL;
+
+    limit = limit < 1 ? 1 : limit > 3 ? 3 : limit;
+    if (len > SUGGEST_MAX_LEN)
+        return NULL;
+    for (size_t i = 0; keys[i] != NULL; i++) {
+        size_t d = strlen(keys[i]) <= SUGGEST_MAX_LEN ? edit_distance(key, keys[i]) : SIZE_MAX;
+        if (d <= limit && d < best) {
+            best = d;
+            found = keys[i];
+        }
+    }
+    return found;
+}
+
+/* Refuses the first key of obj not in keys, suggesting a close known key;
+ * prefix names the parent. */
 static int check_keys(parse_ctx_t *p, json_object *obj, const char *const *keys, const char *prefix,
                       const char *where)
 {
@@ -341,8 +391,14 @@ static int check_keys(parse_ctx_t *p, json_object *obj, const char *const *keys,
     json_object_object_foreach(obj, key, val)
     {
         (void)val;
-        if (!key_known(keys, key))
-            return fail(p, "unknown key \"%s%s\"%s", prefix, shown(key, buf, sizeof(buf)), where);
+        if (!key_known(keys, key)) {
+            const char *near = closest_key(keys, key);
+            if (near == NULL)
+                return fail(p, "unknown key \"%s%s\"%s", prefix, shown(key, buf, sizeof(buf)),
+                            where);
+            return fail(p, "unknown key \"%s%s\"%s (did you mean \"%s%s\"?)", prefix,
+                        shown(key, buf, sizeof(buf)), where, prefix, near);
+        }
     }
     return 0;
 }
