@@ -32,28 +32,48 @@ struct nr_transport {
 
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
 static int global_done;
-
-/* Keeps libcurl (and so what it links) mapped for the life of the process,
- * whatever the host does with the plugin: dlopen of an object that is
- * already loaded, with RTLD_NODELETE, marks it never to be unloaded. */
-static int pin_libcurl(void)
-{
-    Dl_info info;
-    if (dladdr((void *)curl_easy_init, &info) == 0 || info.dli_fname == NULL)
-        return -1;
-    return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL ? 0 : -1;
-}
+static int libcurl_pinned;
 
 int nr_transport_global_acquire(void)
 {
     int rc = 0;
     pthread_mutex_lock(&global_lock);
     if (!global_done) {
-        rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK && pin_libcurl() == 0 ? 0 : -1;
+        rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
         global_done = rc == 0;
     }
     pthread_mutex_unlock(&global_lock);
     return rc;
+}
+
+/* Keeps libcurl (and so what it links) mapped for the life of the process,
+ * whatever the host does with the plugin: dlopen of an object that is
+ * already loaded, with RTLD_NODELETE, marks it never to be unloaded. Done
+ * once, and only when needed: glibc keeps 64 bytes of scope bookkeeping for
+ * it that a leak checker reports. */
+static void pin_libcurl(void)
+{
+    pthread_mutex_lock(&global_lock);
+    Dl_info info;
+    if (!libcurl_pinned && dladdr((void *)curl_easy_init, &info) != 0 && info.dli_fname != NULL)
+        libcurl_pinned = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
+    pthread_mutex_unlock(&global_lock);
+}
+
+/* A transfer that ended before its host name was resolved may have left
+ * libcurl's resolver thread running (CURLOPT_QUICK_EXIT detaches it rather
+ * than wait for getaddrinfo): from then on libcurl must stay mapped, even if
+ * the host unloads the plugin, until that thread ends by itself. */
+static void pin_if_resolver_left_behind(nr_transport_t *t, CURLcode rc, int aborted)
+{
+    char *ip = NULL;
+    curl_off_t lookup_us = 0;
+    if ((rc == CURLE_OK && !aborted) ||
+        (curl_easy_getinfo(t->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip && ip[0]) ||
+        (curl_easy_getinfo(t->easy, CURLINFO_NAMELOOKUP_TIME_T, &lookup_us) == CURLE_OK &&
+         lookup_us > 0))
+        return;
+    pin_libcurl();
 }
 
 int nr_transport_global_is_threadsafe(void)
@@ -347,6 +367,7 @@ int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req,
     uint64_t started = mono_ns();
     CURLcode rc = run_transfer(t, budget, ctx, &resp->aborted);
     resp->latency_ns = mono_ns() - started;
+    pin_if_resolver_left_behind(t, rc, resp->aborted);
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
     if (resp->aborted) {

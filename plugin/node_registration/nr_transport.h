@@ -82,9 +82,10 @@ void nr_http_response_clear(nr_http_response_t *resp);
 /* libcurl's process-wide initialisation, done once per process under a
  * lock and never undone: curl_global_cleanup could tear libcurl's and its TLS
  * library's state down under a host that uses libcurl too (plugin.abi.md,
- * "Library global initialisation: libcurl"). It also pins libcurl in memory
- * (RTLD_NODELETE): a resolver thread left behind by a stop (see above) runs
- * libcurl's code after the plugin may have been unloaded. 0 on success. */
+ * "Library global initialisation: libcurl"). 0 on success. (A transfer
+ * that ends with its host name unresolved pins libcurl in memory: a resolver
+ * thread left behind runs libcurl's code after the plugin may have been
+ * unloaded.) */
 int nr_transport_global_acquire(void);
 
 /* 1 when this libcurl's global init is thread-safe (CURL_VERSION_THREADSAFE). */
