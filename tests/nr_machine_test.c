@@ -1,5 +1,6 @@
 /* Unit tests of nr_machine.c: every transition, without network or clock. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 
 #include "nr_machine.h"
 #include "pmd_plugin.h"
@@ -10,7 +11,7 @@ static nr_machine_t m;
 
 static void setup(void)
 {
-    nr_machine_params_t p = {1000 * MS, 250 * MS, 10000 * MS, 1000 * MS};
+    nr_machine_params_t p = {1000 * MS, 250 * MS, 10000 * MS, 1000 * MS, 0, 0};
     nr_machine_init(&m, &p, 1234);
 }
 
@@ -35,13 +36,14 @@ static void register_ok(uint64_t now)
 
 TestSuite(machine, .init = setup);
 
-Test(machine, start_registers_at_once)
+Test(machine, start_registers_within_the_start_jitter)
 {
     nr_decision_t d = nr_machine_start(&m, 5 * MS);
     cr_assert(d.state_changed);
     cr_assert_eq(m.state, NR_STATE_REGISTERING);
     cr_assert_eq(m.next_request, NR_REQUEST_REGISTER);
-    cr_assert_eq(m.next_due_ns, 5 * MS);
+    cr_assert_geq(m.next_due_ns, 5 * MS);
+    cr_assert_leq(m.next_due_ns, 105 * MS, "a tenth of the 1 s interval");
 }
 
 Test(machine, registration_success_schedules_a_jittered_first_heartbeat)
@@ -191,17 +193,18 @@ Test(machine, three_heartbeat_failures_degrade_and_reset_the_connection)
 Test(machine, heartbeat_failures_keep_the_schedule)
 {
     register_ok(0);
-    uint64_t first = m.next_due_ns;
+    heartbeat_ok(m.next_due_ns);
+    uint64_t slot = m.next_due_ns;
     nr_outcome_t o = no_response(NR_REQUEST_HEARTBEAT);
-    nr_machine_on_outcome(&m, &o, first + 300 * MS); /* a timeout took 300 ms */
-    cr_assert_eq(m.next_due_ns, first + 1000 * MS);
+    nr_machine_on_outcome(&m, &o, slot + 300 * MS); /* a timeout took 300 ms */
+    cr_assert_eq(m.next_due_ns, slot + 1000 * MS);
 }
 
 Test(machine, server_pacing_shortens_the_interval)
 {
     register_ok(0);
     uint64_t first = m.next_due_ns;
-    nr_machine_params_t p = {10000 * MS, 250 * MS, 10000 * MS, 1000 * MS};
+    nr_machine_params_t p = {10000 * MS, 250 * MS, 10000 * MS, 1000 * MS, 0, 0};
     m.p = p;
     nr_grid_start(&m.grid, first, p.interval_ns);
     nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 200);
@@ -215,7 +218,7 @@ Test(machine, server_pacing_cannot_flood)
 {
     register_ok(0);
     uint64_t first = m.next_due_ns;
-    nr_machine_params_t p = {10000 * MS, 250 * MS, 10000 * MS, 1000 * MS};
+    nr_machine_params_t p = {10000 * MS, 250 * MS, 10000 * MS, 1000 * MS, 0, 0};
     m.p = p;
     nr_grid_start(&m.grid, first, p.interval_ns);
     nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 200);
@@ -452,4 +455,267 @@ Test(machine, heartbeat_redirect_or_1xx_is_a_failure_like_5xx)
         cr_assert_eq(m.next_request, NR_REQUEST_HEARTBEAT);
     }
     cr_assert_eq(m.state, NR_STATE_DEGRADED);
+}
+
+/* ---------------------------------------------------------------------- */
+/* A fleet: every node's phase, and what a control plane sees of their sum */
+/* ---------------------------------------------------------------------- */
+
+#define FLEET 3000
+#define WALL_OFFSET 1764000000123456789ull /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+#define BIN (100 * MS)
+
+/* What a simulated control plane answers: a status, 0 for no response. */
+typedef long (*answer_fn)(void *ctx, nr_request_t r, uint64_t now);
+/* Called for every request a node sends. */
+typedef void (*seen_fn)(void *ctx, nr_request_t r, uint64_t now);
+
+static void init_node(nr_machine_t *x, int i, uint64_t interval_ns, uint64_t wall_offset)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "node-%04d", i);
+    nr_machine_params_t p = {interval_ns, 250 * MS, 10000 * MS, 1000 * MS, nr_phase_key(id),
+                             wall_offset};
+    nr_machine_init(x, &p, 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
+}
+
+/* One node from start to end; every request takes 2 ms. */
+static void run_node(nr_machine_t *x, uint64_t start, uint64_t end, answer_fn answer,
+                     seen_fn seen, void *ctx)
+{
+    uint64_t now = start;
+    nr_machine_start(x, start);
+    while (x->next_due_ns < end) {
+        now = x->next_due_ns > now ? x->next_due_ns : now;
+        nr_request_t r = x->next_request;
+        seen(ctx, r, now);
+        long status = answer(ctx, r, now);
+        now += 2 * MS;
+        nr_outcome_t o = status ? reply(r, status) : no_response(r);
+        nr_machine_on_outcome(x, &o, now);
+    }
+}
+
+static long answer_ok(void *ctx, nr_request_t r, uint64_t now)
+{
+    (void)ctx, (void)r, (void)now;
+    return 200;
+}
+
+static long answer_nothing(void *ctx, nr_request_t r, uint64_t now)
+{
+    (void)ctx, (void)r, (void)now;
+    return 0;
+}
+
+/* Requests counted in 100 ms bins from t0. */
+typedef struct bins {
+    uint64_t t0;
+    unsigned n[2000];
+    unsigned registers, heartbeats;
+} bins_t;
+
+static void count_request(void *ctx, nr_request_t r, uint64_t now)
+{
+    bins_t *b = ctx;
+    if (now >= b->t0 && (now - b->t0) / BIN < 2000)
+        b->n[(now - b->t0) / BIN]++;
+    b->registers += r == NR_REQUEST_REGISTER;
+    b->heartbeats += r == NR_REQUEST_HEARTBEAT;
+}
+
+static unsigned fullest(const bins_t *b, uint64_t from, uint64_t to)
+{
+    unsigned most = 0;
+    for (uint64_t i = (from - b->t0) / BIN; i < (to - b->t0) / BIN; i++)
+        most = b->n[i] > most ? b->n[i] : most;
+    return most;
+}
+
+static unsigned total(const bins_t *b, uint64_t from, uint64_t to)
+{
+    unsigned sum = 0;
+    for (uint64_t i = (from - b->t0) / BIN; i < (to - b->t0) / BIN; i++)
+        sum += b->n[i];
+    return sum;
+}
+
+/* 3,000 nodes registered at the same instant (10 s interval): after the
+ * first interval, the fullest 100 ms bin of their heartbeats holds at most
+ * twice the mean. (With a jitter of the first heartbeat only, they beat
+ * within one second of each ten for ever: ~10x.) */
+Test(machine, fleet_registered_together_spreads_its_heartbeats)
+{
+    static bins_t b;
+    const uint64_t interval = 10000 * MS, t0 = 5000 * MS, end = t0 + 60000 * MS;
+    nr_machine_t x;
+    b.t0 = t0;
+    for (int i = 0; i < FLEET; i++) {
+        init_node(&x, i, interval, WALL_OFFSET);
+        run_node(&x, t0, end, answer_ok, count_request, &b);
+    }
+    cr_assert_eq(b.registers, FLEET);
+    uint64_t from = t0 + interval, to = end;
+    double mean = (double)total(&b, from, to) / (double)((to - from) / BIN);
+    unsigned most = fullest(&b, from, to);
+    cr_assert_leq(most, 2 * mean, "fullest bin %u, mean %.1f", most, mean);
+    cr_assert_geq(mean, FLEET / 100.0 * 0.95, "heartbeats missing: mean %.1f", mean);
+}
+
+/* Heartbeats of one node, from the second on, as wall-clock phases. */
+typedef struct phases {
+    uint64_t wall_offset, interval;
+    unsigned beats;
+    uint64_t phase[64];
+} phases_t;
+
+static void record_phase(void *ctx, nr_request_t r, uint64_t now)
+{
+    phases_t *p = ctx;
+    if (r != NR_REQUEST_HEARTBEAT || p->beats >= 64)
+        return;
+    p->phase[p->beats++] = (now + p->wall_offset) % p->interval;
+}
+
+static phases_t phases_of(const char *id, uint64_t wall_offset, uint64_t start, uint64_t seed)
+{
+    phases_t p = {wall_offset, 10000 * MS, 0, {0}};
+    nr_machine_params_t params = {p.interval, 250 * MS, 10000 * MS, 1000 * MS, nr_phase_key(id),
+                                  wall_offset};
+    nr_machine_t x;
+    nr_machine_init(&x, &params, seed);
+    run_node(&x, start, start + 100000 * MS, answer_ok, record_phase, &p);
+    return p;
+}
+
+/* The same node id in two runs: another boot (another offset between the
+ * wall clock and CLOCK_MONOTONIC), another start time, another seed. From
+ * the second heartbeat on, both beat at the same wall-clock phase. */
+Test(machine, node_phase_is_the_same_after_a_restart)
+{
+    phases_t a = phases_of("gpu-7", WALL_OFFSET, 100000 * MS, 1);
+    phases_t b = phases_of("gpu-7", WALL_OFFSET + 5000770 * MS, 20123 * MS, 99);
+    phases_t other = phases_of("gpu-8", WALL_OFFSET, 100000 * MS, 1);
+    cr_assert_geq(a.beats, 9);
+    cr_assert_geq(b.beats, 9);
+    for (unsigned i = 1; i < 9; i++) {
+        cr_assert_eq(a.phase[i], nr_phase_key("gpu-7") % a.interval, "beat %u", i);
+        cr_assert_eq(b.phase[i], a.phase[i], "beat %u after the restart", i);
+    }
+    cr_assert_neq(other.phase[1], a.phase[1], "another node, the same phase");
+}
+
+/* The first heartbeat after a registration comes within min(interval / 10,
+ * 1 s) (the node turns Online at once; the control plane's offline timeout
+ * is far away); the next one is on the node's phase, no later than an
+ * interval and the jitter's bound after it. */
+Test(machine, first_heartbeat_is_prompt_then_the_node_keeps_its_phase)
+{
+    const uint64_t intervals[] = {100 * MS, 1000 * MS, 10000 * MS, 60000 * MS, 86400000 * MS};
+    for (size_t k = 0; k < sizeof(intervals) / sizeof(intervals[0]); k++) {
+        uint64_t interval = intervals[k], bound = nr_start_jitter_bound_ns(interval);
+        nr_machine_params_t p = {interval, 250 * MS, 10000 * MS, 1000 * MS, 987654321, WALL_OFFSET};
+        nr_machine_init(&m, &p, 77 + k);
+        uint64_t now = 123456 * MS;
+        register_ok(now);
+        uint64_t first = m.next_due_ns;
+        cr_assert_leq(first - now, bound, "interval %zu", k);
+        heartbeat_ok(first + 3 * MS);
+        uint64_t second = m.next_due_ns;
+        cr_assert_gt(second - first, bound);
+        cr_assert_leq(second - first, interval + bound);
+        cr_assert_eq((second + WALL_OFFSET) % interval, 987654321 % interval);
+        heartbeat_ok(second + 3 * MS);
+        cr_assert_eq(m.next_due_ns, second + interval, "the grid after the phase");
+    }
+}
+
+/* The server asks for a shorter interval in its reply to the first
+ * heartbeat: the next one comes within that interval, on the same phase. */
+Test(machine, server_pacing_after_the_first_heartbeat_keeps_the_phase)
+{
+    nr_machine_params_t p = {10000 * MS, 250 * MS, 10000 * MS, 1000 * MS, 5555555555ull, 0};
+    nr_machine_init(&m, &p, 5);
+    register_ok(0);
+    uint64_t first = m.next_due_ns, slot = m.grid.origin_ns, now = first + 3 * MS;
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 200);
+    o.has_next = 1;
+    o.next_heartbeat_ms = 2000;
+    nr_machine_on_outcome(&m, &o, now);
+    cr_assert_gt(m.next_due_ns, now);
+    cr_assert_leq(m.next_due_ns - now, 2000 * MS);
+    cr_assert_eq(m.next_due_ns % (2000 * MS), slot % (2000 * MS));
+}
+
+/* A fleet boots into an outage (every request refused at once), 10 s
+ * interval: the first registrations are spread over the start jitter, the
+ * burst of the first interval is bounded (under 4 requests per node in the
+ * first second, under 8 in the first interval), and from the third interval on
+ * the fleet retries at the rate of its heartbeats, not twice it (a retry
+ * cap of retry_max = 10 s with full jitter averaged one attempt per 5 s). */
+Test(machine, fleet_booting_into_an_outage_retries_at_the_heartbeat_rate)
+{
+    static bins_t b;
+    const uint64_t interval = 10000 * MS, t0 = 1000 * MS, end = t0 + 12 * interval;
+    nr_machine_t x;
+    b.t0 = t0;
+    for (int i = 0; i < FLEET; i++) {
+        init_node(&x, i, interval, WALL_OFFSET);
+        run_node(&x, t0, end, answer_nothing, count_request, &b);
+    }
+    double heartbeat_rate = FLEET / 10.0; /* per second */
+    double first_interval = total(&b, t0, t0 + interval) / 10.0;
+    double later = total(&b, t0 + 3 * interval, end) / 90.0;
+    unsigned first_second = total(&b, t0, t0 + 1000 * MS);
+    cr_assert_eq(b.heartbeats, 0);
+    cr_assert_leq(later, 1.1 * heartbeat_rate, "%.0f/s from the third interval on", later);
+    cr_assert_leq(first_interval, 8 * heartbeat_rate, "%.0f/s in the first interval",
+                  first_interval);
+    cr_assert_leq(first_second, 4 * FLEET, "%u requests in the first second", first_second);
+    cr_assert_leq(fullest(&b, t0, t0 + 100 * MS), FLEET / 5, "no start jitter");
+}
+
+/* The control plane restarts and forgets every node: each node's next
+ * heartbeat gets 404, it registers at once, beats promptly, and returns to
+ * its own phase. The burst follows the phases around the interval instead
+ * of landing in one instant. */
+typedef struct restart {
+    bins_t b;
+    uint64_t at;
+    int registered_since; /* this node registered after the restart */
+} restart_t;
+
+static long answer_restart(void *ctx, nr_request_t r, uint64_t now)
+{
+    restart_t *s = ctx;
+    if (now < s->at)
+        return 200;
+    if (r == NR_REQUEST_REGISTER)
+        s->registered_since = 1;
+    return r == NR_REQUEST_HEARTBEAT && !s->registered_since ? 404 : 200;
+}
+
+static void count_restart(void *ctx, nr_request_t r, uint64_t now)
+{
+    count_request(&((restart_t *)ctx)->b, r, now);
+}
+
+Test(machine, control_plane_restart_keeps_the_fleet_spread)
+{
+    static restart_t s;
+    const uint64_t interval = 10000 * MS, t0 = 1000 * MS, end = t0 + 90000 * MS;
+    nr_machine_t x;
+    s.b.t0 = t0;
+    s.at = t0 + 40000 * MS;
+    for (int i = 0; i < FLEET; i++) {
+        s.registered_since = 0;
+        init_node(&x, i, interval, WALL_OFFSET);
+        run_node(&x, t0, end, answer_restart, count_restart, &s);
+    }
+    cr_assert_eq(s.b.registers, 2 * FLEET);
+    double mean = total(&s.b, t0 + interval, s.at) / (double)((s.at - t0 - interval) / BIN);
+    unsigned burst = fullest(&s.b, s.at, s.at + 2 * interval);
+    unsigned after = fullest(&s.b, s.at + 2 * interval, end);
+    cr_assert_leq(burst, 5 * mean, "restart: fullest bin %u, steady mean %.1f", burst, mean);
+    cr_assert_leq(after, 2 * mean, "after the restart: fullest bin %u, mean %.1f", after, mean);
 }

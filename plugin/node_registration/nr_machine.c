@@ -103,7 +103,7 @@ void nr_machine_init(nr_machine_t *m, const nr_machine_params_t *p, uint64_t see
 nr_decision_t nr_machine_start(nr_machine_t *m, uint64_t now_ns)
 {
     nr_decision_t d = set_state(m, NR_STATE_REGISTERING, NR_REASON_STARTED);
-    schedule(m, &d, NR_REQUEST_REGISTER, now_ns, 0);
+    schedule(m, &d, NR_REQUEST_REGISTER, now_ns, nr_start_jitter_ns(m->p.interval_ns, &m->rng));
     return d;
 }
 
@@ -126,10 +126,30 @@ static nr_decision_t on_registered(nr_machine_t *m, uint64_t now_ns)
     m->heartbeat_rejections = 0;
     m->heartbeat_ok_since_register = 0; /* reregister_backoffs stays: see nr_machine.h */
     m->ever_registered = 1;
-    uint64_t first = now_ns + nr_first_heartbeat_jitter_ns(m->p.interval_ns, &m->rng);
-    nr_grid_start(&m->grid, first, m->p.interval_ns);
+    /* A prompt first heartbeat (Online at once), then the node's own phase:
+     * the first slot more than the jitter's bound after it, never a pair of
+     * heartbeats in one instant. */
+    uint64_t interval = m->p.interval_ns, bound = nr_start_jitter_bound_ns(interval);
+    uint64_t first = add_sat(now_ns, nr_start_jitter_ns(interval, &m->rng));
+    uint64_t anchor = nr_phase_anchor_ns(m->p.phase_key, interval, m->p.wall_offset_ns);
+    nr_grid_start(&m->grid, nr_slot_after_ns(add_sat(first, bound), interval, anchor), interval);
+    m->beat_off_grid = 1;
     schedule(m, &d, NR_REQUEST_HEARTBEAT, now_ns, first - now_ns);
     return d;
+}
+
+/* Moves the grid past the heartbeat just sent. After the prompt first one
+ * the grid's first slot is still ahead (or, if the server shortened the
+ * period since, the earliest slot of the same phase that is). */
+static void next_slot(nr_machine_t *m, uint64_t now_ns)
+{
+    nr_grid_t *g = &m->grid;
+    if (!m->beat_off_grid) {
+        nr_grid_advance(g, now_ns);
+        return;
+    }
+    m->beat_off_grid = 0;
+    nr_grid_start(g, nr_slot_after_ns(now_ns, g->period_ns, nr_grid_due(g)), g->period_ns);
 }
 
 static nr_decision_t on_register_outcome(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
@@ -140,8 +160,9 @@ static nr_decision_t on_register_outcome(nr_machine_t *m, const nr_outcome_t *o,
     if (c == NR_STATUS_UNAUTHORIZED)
         return on_unauthorized(m, now_ns);
     nr_decision_t d = set_state(m, NR_STATE_REGISTERING, NR_REASON_REGISTER_FAILED);
-    uint64_t delay = nr_backoff_ns(m->p.retry_base_ns, m->p.retry_max_ns, m->register_failures,
-                                   &m->rng);
+    uint64_t delay = nr_backoff_ns(m->p.retry_base_ns,
+                                   nr_register_retry_cap_ns(m->p.interval_ns, m->p.retry_max_ns),
+                                   m->register_failures, &m->rng);
     uint64_t floor = retry_after_ns(o);
     m->register_failures++;
     d.reset_connection = c == NR_STATUS_NO_RESPONSE;
@@ -165,7 +186,7 @@ static nr_decision_t on_heartbeat_failure(nr_machine_t *m, const nr_outcome_t *o
     nr_state_t s = m->heartbeat_failures >= NR_DEGRADED_AFTER ? NR_STATE_DEGRADED : m->state;
     nr_decision_t d = set_state(m, s, NR_REASON_HEARTBEAT_FAILED);
     d.reset_connection = m->heartbeat_failures >= NR_DEGRADED_AFTER;
-    nr_grid_advance(&m->grid, now_ns);
+    next_slot(m, now_ns);
     uint64_t due = nr_grid_due(&m->grid);
     /* Retry-After, but never more than one interval past the slot: a longer
      * silence would get the node marked offline while we say registered. */
@@ -210,7 +231,7 @@ static nr_decision_t on_heartbeat_ok(nr_machine_t *m, const nr_outcome_t *o, uin
     m->heartbeat_ok_since_register = 1;
     nr_grid_set_period(&m->grid, nr_paced_interval_ns(m->p.interval_ns, o->has_next,
                                                       o->next_heartbeat_ms, m->p.pacing_floor_ns));
-    nr_grid_advance(&m->grid, now_ns);
+    next_slot(m, now_ns);
     schedule(m, &d, NR_REQUEST_HEARTBEAT, now_ns, nr_grid_due(&m->grid) - now_ns);
     return d;
 }

@@ -40,8 +40,21 @@
  *                 5xx but without Retry-After.
  *
  * A failure is: on registration, a retry after exponential backoff with full
- * jitter (0..retry_base doubling to retry_max); on heartbeats, the next slot of the grid,
+ * jitter (0..retry_base doubling to max(retry_max, 2 x interval), see
+ * nr_register_retry_cap_ns); on heartbeats, the next slot of the grid,
  * DEGRADED and a new connection after NR_DEGRADED_AFTER in a row.
+ *
+ * When (nr_schedule.h has the phase rule and its reason):
+ *   start         the first registration after nr_start_jitter_ns (at most
+ *                 min(interval / 10, 1 s)), so a fleet booting together, or
+ *                 into an outage, does not send its first burst in one instant.
+ *   registered    the first heartbeat after nr_start_jitter_ns, so the node
+ *                 turns Online within a second (never later than
+ *                 min(interval, the control plane's offline timeout)); from
+ *                 then on heartbeats fall on the node's phase grid, the first
+ *                 slot more than the jitter's bound after that heartbeat. The
+ *                 grid is the same after every registration, so a restart of
+ *                 the control plane or an outage does not pull phases together.
  *
  * Retry-After (transient statuses only) is a floor under the next request.
  * On registration it is honoured up to NR_MAX_RETRY_AFTER_S (1 h). On a
@@ -95,8 +108,10 @@ typedef enum nr_status_class {
 typedef struct nr_machine_params {
     uint64_t interval_ns;
     uint64_t retry_base_ns;
-    uint64_t retry_max_ns;
+    uint64_t retry_max_ns;    /* registration retries: see nr_register_retry_cap_ns */
     uint64_t pacing_floor_ns;
+    uint64_t phase_key;       /* nr_phase_key(node_id) */
+    uint64_t wall_offset_ns;  /* CLOCK_REALTIME - CLOCK_MONOTONIC, read once */
 } nr_machine_params_t;
 
 /* What came back from one request. */
@@ -147,6 +162,8 @@ typedef struct nr_machine {
     int heartbeat_ok_since_register; /* a heartbeat got 2xx since the last registration */
     uint32_t reregister_backoffs;    /* re-registrations not yet followed by a good heartbeat */
     uint32_t heartbeat_rejections;   /* rejected (other 4xx) heartbeats since the last good one */
+    int beat_off_grid;               /* the heartbeat due is the prompt first one after a
+                                        registration, before the grid's first slot */
 } nr_machine_t;
 
 void nr_machine_init(nr_machine_t *m, const nr_machine_params_t *p, uint64_t seed);

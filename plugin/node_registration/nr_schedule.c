@@ -1,7 +1,8 @@
 /*
  * nr_schedule.c - backoff, jitter, pacing and the heartbeat grid (pure).
  * Why a grid: heartbeat n is due at origin + n * period, so latency and
- * scheduling noise never accumulate into drift.
+ * scheduling noise never accumulate into drift. Why a phase per node: see
+ * nr_schedule.h; a fleet's sum is what the control plane must be sized for.
  */
 #include "nr_schedule.h"
 
@@ -98,10 +99,54 @@ void nr_grid_set_period(nr_grid_t *g, uint64_t period_ns)
     g->slot = 0;
 }
 
-uint64_t nr_first_heartbeat_jitter_ns(uint64_t interval_ns, uint64_t *rng)
+uint64_t nr_start_jitter_bound_ns(uint64_t interval_ns)
 {
     uint64_t bound = interval_ns / 10;
-    if (bound > 1000 * NR_MS)
-        bound = 1000 * NR_MS;
-    return nr_rand_upto(rng, bound);
+    return bound > 1000 * NR_MS ? 1000 * NR_MS : bound;
+}
+
+uint64_t nr_start_jitter_ns(uint64_t interval_ns, uint64_t *rng)
+{
+    return nr_rand_upto(rng, nr_start_jitter_bound_ns(interval_ns));
+}
+
+uint64_t nr_phase_key(const char *node_id)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)node_id; p && *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 33; /* murmur3's fmix64: every input bit reaches every output bit */
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+uint64_t nr_phase_anchor_ns(uint64_t key, uint64_t period_ns, uint64_t wall_offset_ns)
+{
+    if (period_ns == 0)
+        return 0;
+    uint64_t phase = key % period_ns, offset = wall_offset_ns % period_ns;
+    return phase >= offset ? phase - offset : period_ns - (offset - phase);
+}
+
+uint64_t nr_slot_after_ns(uint64_t now_ns, uint64_t period_ns, uint64_t anchor_ns)
+{
+    uint64_t p = period_ns ? period_ns : 1;
+    uint64_t r = anchor_ns % p, base = now_ns - now_ns % p;
+    if (r > UINT64_MAX - base)
+        return UINT64_MAX;
+    if (base + r > now_ns)
+        return base + r;
+    return base + r > UINT64_MAX - p ? UINT64_MAX : base + r + p;
+}
+
+uint64_t nr_register_retry_cap_ns(uint64_t interval_ns, uint64_t retry_max_ns)
+{
+    uint64_t ceiling = (uint64_t)NR_REGISTER_RETRY_CEILING_MS * NR_MS;
+    uint64_t twice = interval_ns > ceiling / 2 ? ceiling : 2 * interval_ns;
+    return twice > retry_max_ns ? twice : retry_max_ns;
 }

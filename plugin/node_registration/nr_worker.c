@@ -685,7 +685,8 @@ nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *er
     if (cfg->api_token_file)
         nr_token_refresh(&w->token, mono_ns(), 1); /* records the file's stat */
     nr_machine_params_t p = {cfg->heartbeat_interval_ms * NR_MS, cfg->retry_base_ms * NR_MS,
-                             cfg->retry_max_ms * NR_MS, NR_PACING_FLOOR_MS * NR_MS};
+                             cfg->retry_max_ms * NR_MS, NR_PACING_FLOOR_MS * NR_MS,
+                             nr_phase_key(cfg->node_id), unix_ms() * NR_MS - mono_ns()};
     w->rng = nr_seed(cfg->node_id, mono_ns(), (uintptr_t)w);
     nr_machine_init(&w->machine, &p, nr_rand_next(&w->rng));
     return w;

@@ -13,9 +13,9 @@
  *
  * Invariants after every step: the state is a running one, exactly one
  * request is scheduled and it fits the state, it is never due in the past,
- * delays stay inside the documented bounds (backoff <= retry_max or
- * Retry-After capped at 1 h, heartbeat <= interval, a heartbeat failure's
- * retry <= 2 intervals with Retry-After honoured up to one interval, auth
+ * delays stay inside the documented bounds (registration backoff <=
+ * max(retry_max, min(2 x interval, 5 min)) or Retry-After capped at 1 h,
+ * heartbeat <= interval, a heartbeat failure's retry <= 2 intervals with Retry-After honoured up to one interval, auth
  * backoff 2.5..60 s, register at once after a 404/410 only when a heartbeat
  * had succeeded since the registration, else in retry_base/2..retry_max; only
  * repeated 4xx rejections turn heartbeats into a registration), a state
@@ -166,8 +166,8 @@ static void check_outcome(const sim_t *s, const nr_outcome_t *o, const nr_decisi
     } else if (o->request == NR_REQUEST_REGISTER) {
         FUZZ_CHECK(m->state == NR_STATE_REGISTERING, "register failure -> %s",
                    nr_state_name(m->state));
-        FUZZ_CHECK(delay <= (s->retry_max_ns > ra ? s->retry_max_ns : ra), "backoff %llu ns",
-                   (unsigned long long)delay);
+        uint64_t cap = nr_register_retry_cap_ns(s->interval_ns, s->retry_max_ns);
+        FUZZ_CHECK(delay <= (cap > ra ? cap : ra), "backoff %llu ns", (unsigned long long)delay);
         FUZZ_CHECK(delay >= ra, "Retry-After not honoured");
         FUZZ_CHECK(o->responded || d->reset_connection, "no reset after a transport failure");
     } else if (gone) {
@@ -232,7 +232,7 @@ int nr_fuzz_response(const uint8_t *data, size_t size)
 {
     fuzz_reader_t r = {data, size};
     sim_t s;
-    nr_machine_params_t p;
+    nr_machine_params_t p = {0};
     uint8_t b = fr_u8(&r), c = fr_u8(&r);
     uint64_t base_ns = (uint64_t)bases_ms[c % COUNT(bases_ms)] * NR_MS;
     uint64_t max_ns = (uint64_t)maxes_ms[(c / 8) % COUNT(maxes_ms)] * NR_MS;
@@ -245,6 +245,8 @@ int nr_fuzz_response(const uint8_t *data, size_t size)
     p.retry_base_ns = base_ns;
     p.retry_max_ns = s.retry_max_ns;
     p.pacing_floor_ns = NR_PACING_FLOOR_MS * NR_MS;
+    p.phase_key = (uint64_t)c * 0x9e3779b97f4a7c15ull;
+    p.wall_offset_ns = (uint64_t)b * 0x51ed2701ull;
     nr_machine_init(&s.m, &p, fr_u64(&r));
     s.now = 1000000000ull + (uint64_t)b * 7777;
     nr_decision_t d = nr_machine_start(&s.m, s.now);
