@@ -69,13 +69,37 @@ static void key_before(const char *text, size_t at, char *key, size_t key_size)
     snprintf(key, key_size, "%.*s", (int)(end - i), text + i);
 }
 
+void shim_text_position(const char *text, size_t offset, unsigned long *line,
+                        unsigned long *column)
+{
+    *line = 1;
+    *column = 1;
+    for (size_t i = 0; i < offset && text[i] != '\0'; i++) {
+        if (text[i] == '\n') {
+            ++*line;
+            *column = 1;
+        } else if (((unsigned char)text[i] & 0xc0) != 0x80) { /* not a UTF-8 continuation */
+            ++*column;
+        }
+    }
+}
+
+/* "LINE:COLUMN: " for text[offset] into out. */
+static void position(const char *text, size_t offset, char *out, size_t out_size)
+{
+    unsigned long line, column;
+    shim_text_position(text, offset, &line, &column);
+    snprintf(out, out_size, "%lu:%lu: ", line, column);
+}
+
 json_object *shim_json_parse(const char *text, char *err, size_t err_size)
 {
-    char key[64];
+    char key[64], at[48];
     long bad_int = find_out_of_range_integer(text);
     if (bad_int >= 0) {
         key_before(text, (size_t)bad_int, key, sizeof(key));
-        snprintf(err, err_size, "integer at byte %ld%s%s%s is out of the 64-bit range", bad_int,
+        position(text, (size_t)bad_int, at, sizeof(at));
+        snprintf(err, err_size, "%sinteger%s%s%s is out of the 64-bit range", at,
                  key[0] ? " (field " : "", key, key[0] ? ")" : "");
         return NULL;
     }
@@ -92,17 +116,16 @@ json_object *shim_json_parse(const char *text, char *err, size_t err_size)
     size_t used = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
     if (root == NULL) {
-        if (jerr == json_tokener_continue)
-            snprintf(err, err_size, "JSON syntax error: unexpected end of text");
-        else
-            snprintf(err, err_size, "JSON syntax error at byte %zu: %s", used,
-                     json_tokener_error_desc(jerr));
+        position(text, jerr == json_tokener_continue ? len : used, at, sizeof(at));
+        snprintf(err, err_size, "%sJSON syntax error: %s", at,
+                 jerr == json_tokener_continue ? "unexpected end of text"
+                                               : json_tokener_error_desc(jerr));
         return NULL;
     }
-    text += used;
-    text += strspn(text, " \t\r\n");
-    if (*text != '\0') {
-        snprintf(err, err_size, "JSON syntax error at byte %zu: text after the value", used);
+    used += strspn(text + used, " \t\r\n");
+    if (text[used] != '\0') {
+        position(text, used, at, sizeof(at));
+        snprintf(err, err_size, "%sJSON syntax error: text after the value", at);
         json_object_put(root);
         return NULL;
     }

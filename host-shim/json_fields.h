@@ -12,8 +12,15 @@
 #include <stdint.h>
 
 /* Parses text as exactly one JSON value (strict mode: integers out of the
- * 64-bit range are errors). NULL with a reason in err on failure. */
+ * 64-bit range are errors). NULL with a reason in err on failure, starting
+ * with where: "LINE:COLUMN: JSON syntax error: ..." (callers put the file
+ * name in front, as compilers do: "pools.json:3:14: ..."). */
 json_object *shim_json_parse(const char *text, char *err, size_t err_size);
+
+/* 1-based line and column (in UTF-8 characters; a tab is one) of the byte
+ * text[offset]. */
+void shim_text_position(const char *text, size_t offset, unsigned long *line,
+                        unsigned long *column);
 
 /* Readers: return 0 and store the value, or -1 with "<where>: <field> ..."
  * in err. where names the record ("pools.json: pool 2"). */

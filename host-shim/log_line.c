@@ -1,6 +1,6 @@
 /*
- * log_line.c - timestamped, sanitised stderr lines for pmd-host-shim (see
- * log_line.h). Plugin text is untrusted: it must not be able to split a line,
+ * log_line.c - timestamped (or journald-prefixed), sanitised, level-filtered
+ * stderr lines for pmd-host-shim (see log_line.h). Plugin text is untrusted: it must not be able to split a line,
  * forge a timestamp on a line of its own, or send terminal escapes.
  */
 #include "log_line.h"
@@ -9,9 +9,13 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Lines that could not be written; read by the metrics (any thread). */
 static _Atomic uint64_t write_failures;
+/* Set once at start, before any thread; atomic because any thread reads. */
+static _Atomic int32_t max_level = LOG_LEVEL_DEBUG;
+static _Atomic int journal_mode;
 
 /* Length of the valid UTF-8 sequence at s (1 for ASCII), 0 when it is not
  * one: no overlongs, surrogates or code points past U+10FFFF. */
@@ -171,13 +175,90 @@ const char *log_line_quote(char *out, size_t out_size, const char *value)
     return out;
 }
 
+/* The level a tag stands for: ERROR 1 .. DEBUG 4; STATUS 0 (never
+ * filtered: --status-every governs it); an unknown tag counts as WARN. */
+static int32_t tag_level(const char *tag)
+{
+    static const char *const names[] = {"STATUS", "ERROR", "WARN", "INFO", "DEBUG"};
+    for (int32_t i = 0; i < 5; i++)
+        if (tag != NULL && strcmp(tag, names[i]) == 0)
+            return i;
+    return LOG_LEVEL_WARN;
+}
+
+int log_line_syslog_priority(const char *tag)
+{
+    static const int priority[] = {6, 3, 4, 6, 7}; /* STATUS ERROR WARN INFO DEBUG */
+    int32_t level = tag_level(tag);
+    if (level == LOG_LEVEL_WARN && (tag == NULL || strcmp(tag, "WARN") != 0))
+        return 5; /* notice: a level the shim does not know */
+    return priority[level];
+}
+
+size_t log_line_format_journal(char *out, size_t out_size, const char *tag, const char *message)
+{
+    int head = snprintf(out, out_size, "<%d>%-5.8s ", log_line_syslog_priority(tag),
+                        tag ? tag : "");
+    if (head < 0 || (size_t)head + 2 >= out_size) {
+        out[0] = '\0';
+        return 0;
+    }
+    size_t len = (size_t)head;
+    len += log_line_sanitize(out + len, out_size - len - 1, message);
+    out[len++] = '\n';
+    out[len] = '\0';
+    return len;
+}
+
+int log_line_parse_level(const char *name)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (name != NULL && strcmp(name, names[i]) == 0)
+            return i + 1;
+    return -1;
+}
+
+void log_line_set_max_level(int32_t level)
+{
+    atomic_store(&max_level, level);
+}
+
+int log_line_enabled(const char *tag)
+{
+    return tag_level(tag) <= atomic_load_explicit(&max_level, memory_order_relaxed);
+}
+
+int log_line_is_journal(const char *journal_stream, int fd)
+{
+    unsigned long long dev, ino;
+    char end;
+    struct stat st;
+    if (journal_stream == NULL ||
+        sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &end) != 2 || fstat(fd, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_line_set_journal(int on)
+{
+    atomic_store(&journal_mode, on != 0);
+}
+
 void log_line_emit(FILE *stream, const char *tag, const char *message)
 {
     char line[LOG_LINE_MAX];
     struct timespec now;
+    size_t len;
+    if (!log_line_enabled(tag))
+        return;
     int saved_errno = errno; /* a failed write must not change the caller's errno */
-    clock_gettime(CLOCK_REALTIME, &now);
-    size_t len = log_line_format(line, sizeof(line), &now, tag, message);
+    if (atomic_load_explicit(&journal_mode, memory_order_relaxed)) {
+        len = log_line_format_journal(line, sizeof(line), tag, message);
+    } else {
+        clock_gettime(CLOCK_REALTIME, &now);
+        len = log_line_format(line, sizeof(line), &now, tag, message);
+    }
     int failed = fwrite(line, 1, len, stream) != len;
     failed |= fflush(stream) != 0;
     if (failed) {
@@ -196,6 +277,8 @@ void log_line_emitf(FILE *stream, const char *tag, const char *fmt, ...)
 {
     char message[LOG_LINE_MAX];
     va_list ap;
+    if (!log_line_enabled(tag))
+        return;
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);

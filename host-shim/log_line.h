@@ -39,8 +39,46 @@ size_t log_line_format(char *out, size_t out_size, const struct timespec *wall, 
 /* Tag for a pmd_log_level: "ERROR", "WARN", "INFO", "DEBUG"; "LOG?" otherwise. */
 const char *log_line_level_tag(int32_t level);
 
-/* Formats with the current CLOCK_REALTIME and writes the line with one
- * fwrite (stdio locks the stream, so lines from threads do not mix). A
+/* Levels as pmd_log_level numbers them; --log-level picks the highest
+ * one written. */
+#define LOG_LEVEL_ERROR 1
+#define LOG_LEVEL_WARN 2
+#define LOG_LEVEL_INFO 3
+#define LOG_LEVEL_DEBUG 4
+
+/* "error", "warn", "info", "debug" -> 1..4; -1 for anything else. */
+int log_line_parse_level(const char *name);
+
+/* From now on, lines above level are dropped (the default writes every
+ * level). A STATUS line is never dropped; an unknown tag counts as WARN.
+ * Call before threads start. */
+void log_line_set_max_level(int32_t level);
+
+/* 1 when a line with this tag would be written now. Any thread. */
+int log_line_enabled(const char *tag);
+
+/*
+ * journald: systemd sets JOURNAL_STREAM to "<dev>:<ino>" of the stream it
+ * connected to stdout/stderr. 1 when journal_stream (that variable, may be
+ * NULL) names the file open on fd, else 0: a stderr redirected elsewhere by
+ * the unit or a shell keeps the timestamped format.
+ */
+int log_line_is_journal(const char *journal_stream, int fd);
+
+/* From now on, write lines in the journal format below. Call before
+ * threads start. */
+void log_line_set_journal(int on);
+
+/* syslog priority of a tag: ERROR 3, WARN 4, INFO 6, DEBUG 7, STATUS 6,
+ * any other 5 (notice). */
+int log_line_syslog_priority(const char *tag);
+
+/* One line for journald, which stamps its own time: "<N><tag padded to 5>
+ * <sanitised message>\n", e.g. "<4>WARN  plugin=...". Returns the length. */
+size_t log_line_format_journal(char *out, size_t out_size, const char *tag, const char *message);
+
+/* Drops the line when its level is off; formats it with the current
+ * CLOCK_REALTIME (or for the journal) and writes it with one fwrite (stdio locks the stream, so lines from threads do not mix). A
  * write that fails (stderr a closed pipe, a closed descriptor, a hung-up
  * terminal) is dropped and counted, and the stream's error flag cleared:
  * losing the log never stops the caller. Any thread. */

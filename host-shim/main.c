@@ -4,11 +4,12 @@
  * ticks it on a drift-free monotonic schedule, prints its log lines and
  * state changes to stderr, and tears it down on SIGINT/SIGTERM or after
  * --run-for seconds; SIGHUP re-reads the pools and capabilities files
- * (signals.h says what every signal does). With --metrics-port it serves
+ * (signals.h says what every signal does). With --metrics-listen it serves
  * the plugin's pmd.ext.stats/1 counters to Prometheus (metrics_server.h),
  * read here on the host thread; on a terminal it prints a status line every
- * 10 s. A lost stderr costs only the log lines. This file is the CLI and
- * the run loop only.
+ * 10 s; under systemd it speaks the notify protocol (sd_notify.h) and, when
+ * stderr is journald's, writes journal lines (log_line.h). A lost stderr
+ * costs only the log lines. This file is the CLI and the run loop only.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,11 +25,13 @@
 #include "discover.h"
 #include "host_callbacks.h"
 #include "json_fields.h"
+#include "listen_address.h"
 #include "loader.h"
 #include "log_line.h"
 #include "metrics_format.h"
 #include "metrics_server.h"
 #include "pools_file.h"
+#include "sd_notify.h"
 #include "signals.h"
 
 #ifndef PMD_SHIM_VERSION
@@ -52,9 +55,12 @@ typedef struct options {
     const char *capabilities_path; /* NULL = discover */
     uint64_t tick_ns;
     uint64_t run_for_ns;          /* UINT64_MAX = until a signal */
-    int metrics_port;             /* -1 = no metrics endpoint */
+    int metrics;                  /* 0 = no metrics endpoint */
+    int metrics_port_given;       /* --metrics-port (a shorthand) was used */
+    shim_listen_address_t metrics_at;
     const char *metrics_port_file;
     uint64_t status_every_ns;     /* 0 = no status line */
+    int32_t log_level;            /* LOG_LEVEL_*: the highest level written */
     int discover_only;            /* --discover */
 } options_t;
 
@@ -71,35 +77,50 @@ typedef struct shim {
     const pmd_ext_stats_t *stats_ext; /* NULL: the plugin offers no stats */
     int32_t last_stats_rc;
     shim_metrics_snapshot_t snap;     /* latest stats, host thread's copy */
-    shim_metrics_server_t *metrics;   /* NULL without --metrics-port */
+    shim_metrics_server_t *metrics;   /* NULL without --metrics-listen */
     int status_line;                  /* stderr is a terminal and status is on */
     uint64_t next_stats_ns, next_status_ns;
+    shim_notify_t notify;             /* systemd; fd -1 when not under it */
+    int32_t notified_state;           /* state in the last STATUS= sent */
+    char notified_status[256];        /* text of the last STATUS= sent */
+    uint64_t next_notify_ns, next_watchdog_ns;
 } shim_t;
 
 static const char usage_text[] =
-    "usage: pmd-host-shim --plugin PATH --config FILE [--pools FILE]\n"
-    "                     [--capabilities FILE] [--tick-ms N] [--run-for SECONDS]\n"
-    "                     [--metrics-port N [--metrics-port-file PATH]]\n"
-    "                     [--status-every SECONDS]\n"
-    "       pmd-host-shim --discover | --help | --version\n"
+    "usage: pmd-host-shim --plugin PATH --config FILE [OPTION...]\n"
+    "       pmd-host-shim --discover | -h | --help | --version\n"
     "\n"
-    "Loads a pmd plugin (" PMD_PLUGIN_ENTRY_SYMBOL "), hands it the text of the config\n"
-    "file, starts it and ticks it every --tick-ms (1..60000, default 100) until\n"
-    "SIGINT/SIGTERM (a second one kills) or --run-for seconds (decimal) have\n"
-    "passed; then stop(), destroy() and exit. SIGHUP re-reads the --pools and\n"
-    "--capabilities files; SIGPIPE, SIGUSR1 and SIGUSR2 are ignored.\n"
-    "  --pools FILE         JSON array of pools, re-read when it changes\n"
-    "  --capabilities FILE  NodeCapabilities JSON; default: discovered (CPU, RAM,\n"
-    "                       GPUs through libnvidia-ml.so.1 or $PMD_NVML_LIBRARY)\n"
-    "  --metrics-port N     serve GET /metrics (Prometheus text) on 127.0.0.1:N;\n"
-    "                       0 picks a free port (logged as event=metrics_listening)\n"
+    "Loads a pmd plugin (" PMD_PLUGIN_ENTRY_SYMBOL "), hands it the config file's JSON,\n"
+    "starts it and ticks it until SIGINT or SIGTERM (a second one kills) or until\n"
+    "--run-for has passed; then stop(), destroy() and exit. SIGHUP re-reads the\n"
+    "--pools and --capabilities files; SIGPIPE, SIGUSR1 and SIGUSR2 are ignored.\n"
+    "\n"
+    "  --plugin PATH          the plugin to load (a name without '/' is a file here)\n"
+    "  --config FILE          the plugin's JSON config (syntax checked first)\n"
+    "  --pools FILE           JSON array of pools, re-read when it changes\n"
+    "  --capabilities FILE    NodeCapabilities JSON; default: discovered (CPU, RAM,\n"
+    "                         GPUs through libnvidia-ml.so.1 or $PMD_NVML_LIBRARY)\n"
+    "  --tick-ms N            tick period, 1..60000 ms (default 100)\n"
+    "  --run-for SECONDS      stop after SECONDS (decimal; default: at a signal)\n"
+    "  --metrics-listen ADDR:PORT  serve GET /metrics (Prometheus text) on\n"
+    "                         127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464...; port 0\n"
+    "                         picks a free one (logged as event=metrics_listening)\n"
+    "  --metrics-port N       short for --metrics-listen 127.0.0.1:N\n"
     "  --metrics-port-file PATH  write the bound port there (atomic rename)\n"
-    "  --status-every SECONDS    status line period when stderr is a terminal\n"
-    "                       (default 10; 0 = never)\n"
-    "  --discover           print this machine's NodeCapabilities JSON and exit\n"
-    "Lines on stderr: \"<time> <level> plugin=<name> [node=<id>] event=<name> ...\".\n"
-    "Exit: 0 clean; 1 load, config or init failure, failed stop or an ABI\n"
-    "violation by the plugin; 2 usage error.\n";
+    "  --status-every SECONDS status line period when stderr is a terminal\n"
+    "                         (default 10; 0 = never)\n"
+    "  --log-level LEVEL      error, warn, info or debug: the lowest level written\n"
+    "                         (default info: no per-heartbeat debug lines)\n"
+    "  --discover             print this machine's NodeCapabilities JSON and exit\n"
+    "  -h, --help             print this help and exit\n"
+    "  --version              print the version and plugin ABI and exit\n"
+    "\n"
+    "Environment: NOTIFY_SOCKET and WATCHDOG_USEC (systemd Type=notify: READY=1,\n"
+    "STATUS=, WATCHDOG=1, STOPPING=1); JOURNAL_STREAM (stderr is journald's: lines\n"
+    "start with <N> syslog priorities, without a timestamp); PMD_NVML_LIBRARY.\n"
+    "Lines on stderr: \"<time> <LEVEL> plugin=<name> [node=<id>] event=<name> ...\".\n"
+    "Exit status: 0 clean stop; 1 config, load, init or start failure, a failed\n"
+    "stop or an ABI violation by the plugin; 2 usage error.\n";
 
 /* One plain "pmd-host-shim: ..." line (no timestamp: usage errors, for the
  * person at the command line), sanitised because it carries their text. */
@@ -159,6 +180,7 @@ static int parse_port(const char *s, int *out)
 /* One option with a value; 0, or EXIT_USAGE. */
 static int parse_value(int c, const char *arg, options_t *o)
 {
+    int port;
     switch (c) {
     case 'p': o->plugin_path = arg; return 0;
     case 'c': o->config_path = arg; return 0;
@@ -174,9 +196,25 @@ static int parse_value(int c, const char *arg, options_t *o)
             return 0;
         return usage_error("--run-for must be a number of seconds >= 0, not", arg);
     case 'm':
-        if (parse_port(arg, &o->metrics_port) == 0)
+        if (parse_port(arg, &port) != 0)
+            return usage_error("--metrics-port must be a port from 0 to 65535, not", arg);
+        if (o->metrics)
+            return usage_error("give --metrics-listen or --metrics-port, once", NULL);
+        shim_listen_loopback((uint16_t)port, &o->metrics_at);
+        o->metrics = o->metrics_port_given = 1;
+        return 0;
+    case 'l':
+        if (o->metrics)
+            return usage_error("give --metrics-listen or --metrics-port, once", NULL);
+        if (shim_listen_parse(arg, &o->metrics_at) != 0)
+            return usage_error("--metrics-listen must be ADDR:PORT with a numeric IPv4 "
+                               "address or a [bracketed] IPv6 one, not", arg);
+        o->metrics = 1;
+        return 0;
+    case 'L':
+        if ((o->log_level = log_line_parse_level(arg)) > 0)
             return 0;
-        return usage_error("--metrics-port must be a port from 0 to 65535, not", arg);
+        return usage_error("--log-level must be error, warn, info or debug, not", arg);
     case 's':
         if (parse_run_for(arg, &o->status_every_ns) == 0)
             return 0;
@@ -193,8 +231,8 @@ static int check_args(int argc, char **argv, const options_t *o)
         return 0;
     if (o->plugin_path == NULL || o->config_path == NULL)
         return usage_error("--plugin and --config are required", NULL);
-    if (o->metrics_port_file != NULL && o->metrics_port < 0)
-        return usage_error("--metrics-port-file needs --metrics-port", NULL);
+    if (o->metrics_port_file != NULL && !o->metrics)
+        return usage_error("--metrics-port-file needs --metrics-listen or --metrics-port", NULL);
     return 0;
 }
 
@@ -205,17 +243,19 @@ static int parse_args(int argc, char **argv, options_t *o)
         {"plugin", required_argument, NULL, 'p'},  {"config", required_argument, NULL, 'c'},
         {"pools", required_argument, NULL, 'P'},   {"capabilities", required_argument, NULL, 'C'},
         {"tick-ms", required_argument, NULL, 't'}, {"run-for", required_argument, NULL, 'r'},
+        {"metrics-listen", required_argument, NULL, 'l'},
         {"metrics-port", required_argument, NULL, 'm'},
         {"metrics-port-file", required_argument, NULL, 'f'},
         {"status-every", required_argument, NULL, 's'},
+        {"log-level", required_argument, NULL, 'L'},
         {"discover", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     int c;
-    *o = (options_t){.tick_ns = 100 * NS_PER_MS, .run_for_ns = UINT64_MAX, .metrics_port = -1,
-                     .status_every_ns = 10 * NS_PER_S};
+    *o = (options_t){.tick_ns = 100 * NS_PER_MS, .run_for_ns = UINT64_MAX,
+                     .status_every_ns = 10 * NS_PER_S, .log_level = LOG_LEVEL_INFO};
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->discover_only = 1; break;
         case 'h': fputs(usage_text, stdout); return -1;
@@ -250,6 +290,21 @@ static int discover(shim_capabilities_t *caps)
     return rc;
 }
 
+/* The config must be JSON (the ABI's config_json): a syntax error is
+ * reported here as "FILE:LINE:COLUMN: JSON syntax error: ...", which the
+ * plugin, seeing only the text, could not do. */
+static int check_config_syntax(const char *path, const char *text)
+{
+    char why[300], where[800];
+    json_object *doc = shim_json_parse(text, why, sizeof(why));
+    if (doc != NULL) {
+        json_object_put(doc);
+        return 0;
+    }
+    snprintf(where, sizeof(where), "%.400s:%s", path, why);
+    return start_failed("config", where);
+}
+
 /* Config text, capabilities and the first pools list, before any load. */
 static int read_inputs(shim_t *s)
 {
@@ -257,6 +312,8 @@ static int read_inputs(shim_t *s)
     s->config_text = shim_read_text_file(s->opt.config_path, CONFIG_MAX_BYTES, err, sizeof(err));
     if (s->config_text == NULL)
         return start_failed("config", err);
+    if (check_config_syntax(s->opt.config_path, s->config_text) != 0)
+        return EXIT_FAILURE;
     if (s->opt.capabilities_path == NULL) {
         if (discover(&s->caps) != 0)
             return start_failed("capabilities", "out of memory");
@@ -341,9 +398,14 @@ static int init_instance(shim_t *s)
     if (rc == PMD_OK && s->instance != NULL)
         return 0;
     s->instance = NULL;
-    char q[2100], result[128];
-    EVENT("ERROR", "event=start_failed stage=init result=%s code=%d reason=%s",
-          log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc,
+    char q[2100], result[128], file[600] = "";
+    if (rc == PMD_ERR_CONFIG) { /* the plugin's message names the key; this, the file */
+        char quoted[560];
+        snprintf(file, sizeof(file), " config=%s",
+                 log_line_quote(quoted, sizeof(quoted), s->opt.config_path));
+    }
+    EVENT("ERROR", "event=start_failed stage=init result=%s code=%d%s reason=%s",
+          log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc, file,
           log_line_quote(q, sizeof(q), err[0] ? err : "the plugin gave no message"));
     return EXIT_FAILURE;
 }
@@ -448,11 +510,62 @@ static uint64_t wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / NS_PER_MS;
 }
 
+/* One notify datagram; a failure is logged once until a send succeeds. */
+static void notify(shim_t *s, const char *text)
+{
+    char q[300];
+    if (shim_notify_send(&s->notify, text) == 0) {
+        s->notify.send_failed = 0;
+        return;
+    }
+    if (!s->notify.send_failed)
+        EVENT("WARN", "event=systemd_notify_failed reason=%s",
+              log_line_quote(q, sizeof(q), strerror(errno)));
+    s->notify.send_failed = 1;
+}
+
+/* The state the status texts show: the stats' when there are stats. */
+static int32_t shown_state(shim_t *s)
+{
+    return s->snap.stats_available ? s->snap.stats.state : shim_host_last_state(&s->host);
+}
+
+/* STATUS= for systemctl status: at once when the state changes, else at
+ * most once a second and only when the text changed. first (may be NULL)
+ * is sent in the same datagram ("READY=1") and forces the send. */
+static void notify_status(shim_t *s, uint64_t now, const char *first)
+{
+    char text[sizeof(s->notified_status)], msg[sizeof(text) + 64];
+    if (s->notify.fd < 0)
+        return;
+    int32_t state = shown_state(s);
+    shim_status_format_brief(text, sizeof(text), &s->snap, shim_host_last_state(&s->host),
+                             wall_ms());
+    if (first == NULL && state == s->notified_state &&
+        (now < s->next_notify_ns || strcmp(text, s->notified_status) == 0))
+        return;
+    snprintf(msg, sizeof(msg), "%s%sSTATUS=%s", first ? first : "", first ? "\n" : "", text);
+    notify(s, msg);
+    memcpy(s->notified_status, text, sizeof(text));
+    s->notified_state = state;
+    s->next_notify_ns = now + NS_PER_S;
+}
+
+/* WATCHDOG=1 every half watchdog period; called only after a tick, so a
+ * host thread stuck in (or between) ticks lets systemd's watchdog fire. */
+static void notify_watchdog(shim_t *s, uint64_t now)
+{
+    if (s->notify.fd < 0 || s->notify.watchdog_ns == 0 || now < s->next_watchdog_ns)
+        return;
+    notify(s, "WATCHDOG=1");
+    s->next_watchdog_ns = now + s->notify.watchdog_ns;
+}
+
 /* After a tick: fresh stats every STATS_PERIOD_NS when someone looks at
- * them, and the status line when it is due. */
+ * them, and the status line, STATUS= and WATCHDOG=1 when they are due. */
 static void after_tick(shim_t *s, uint64_t now)
 {
-    if ((s->metrics != NULL || s->status_line) && now >= s->next_stats_ns) {
+    if ((s->metrics != NULL || s->status_line || s->notify.fd >= 0) && now >= s->next_stats_ns) {
         refresh_snapshot(s);
         s->next_stats_ns = now + STATS_PERIOD_NS;
     }
@@ -463,6 +576,8 @@ static void after_tick(shim_t *s, uint64_t now)
         log_line_emit(stderr, "STATUS", text);
         s->next_status_ns = now + s->opt.status_every_ns;
     }
+    notify_status(s, now, NULL);
+    notify_watchdog(s, now);
 }
 
 /* What SIGHUP did with one input. */
@@ -548,6 +663,10 @@ static void run_loop(shim_t *s)
     if (period < 10 * NS_PER_MS || period > 1000 * NS_PER_MS)
         EVENT("WARN", "event=config_warning reason=\"--tick-ms %llu is outside the 10..1000 ms "
               "that the ABI promises plugins\"", (unsigned long long)(period / NS_PER_MS));
+    if (s->notify.fd >= 0 && s->notify.watchdog_ns != 0 && period > s->notify.watchdog_ns)
+        EVENT("WARN", "event=config_warning reason=\"--tick-ms %llu is longer than half the "
+              "systemd watchdog timeout: the watchdog will fire\"",
+              (unsigned long long)(period / NS_PER_MS));
     s->next_status_ns = t0 + s->opt.status_every_ns;
     while (!shim_signals_stop_requested()) {
         sleep_until(next < deadline ? next : deadline);
@@ -565,10 +684,11 @@ static void run_loop(shim_t *s)
         next = t0 + ((now - t0) / period + 1) * period;
     }
     int sig = shim_signals_stop_requested();
-    if (sig != 0)
-        EVENT("INFO", "event=stopping reason=%s", shim_signal_name(sig));
-    else
-        EVENT("INFO", "event=stopping reason=run_for");
+    const char *why = sig != 0 ? shim_signal_name(sig) : "run_for";
+    char msg[96];
+    EVENT("INFO", "event=stopping reason=%s", why);
+    snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=stopping (%s)", why);
+    notify(s, msg);
 }
 
 /* stop() then destroy(); a failed stop is logged and teardown goes on.
@@ -595,14 +715,13 @@ static int stop_and_destroy(shim_t *s, int started)
     return rc == PMD_OK ? 0 : EXIT_FAILURE;
 }
 
-/* The --metrics-port endpoint, serving the snapshot taken after init. */
+/* The --metrics-listen endpoint, serving the snapshot taken after init. */
 static int start_metrics(shim_t *s)
 {
-    char err[256];
-    if (s->opt.metrics_port < 0)
+    char err[256], where[64];
+    if (!s->opt.metrics)
         return 0;
-    s->metrics = shim_metrics_server_start((uint16_t)s->opt.metrics_port, &s->snap, err,
-                                           sizeof(err));
+    s->metrics = shim_metrics_server_start(&s->opt.metrics_at, &s->snap, err, sizeof(err));
     if (s->metrics == NULL)
         return start_failed("metrics", err);
     unsigned port = shim_metrics_server_port(s->metrics);
@@ -612,7 +731,8 @@ static int start_metrics(shim_t *s)
                  s->opt.metrics_port_file, strerror(errno));
         return start_failed("metrics", err);
     }
-    EVENT("INFO", "event=metrics_listening address=127.0.0.1:%u path=/metrics", port);
+    EVENT("INFO", "event=metrics_listening address=%s path=/metrics",
+          shim_listen_format(&s->opt.metrics_at, (uint16_t)port, where, sizeof(where)));
     return 0;
 }
 
@@ -627,6 +747,9 @@ static int run_plugin(shim_t *s)
         stop_and_destroy(s, 0);
         return EXIT_FAILURE;
     }
+    refresh_snapshot(s);
+    s->next_watchdog_ns = monotonic_ns() + s->notify.watchdog_ns;
+    notify_status(s, monotonic_ns(), "READY=1");
     run_loop(s);
     rc = stop_and_destroy(s, 1);
     unsigned violations = shim_host_violations(&s->host);
@@ -638,8 +761,32 @@ static int run_plugin(shim_t *s)
     return rc;
 }
 
+/* systemd's notify socket, when NOTIFY_SOCKET names one; an unusable one
+ * is a start failure (the service would never become ready). */
+static int open_notify(shim_t *s)
+{
+    char err[256], name[sizeof(s->notify.addr.sun_path) + 1], q[300];
+    int rc = shim_notify_open(&s->notify, err, sizeof(err));
+    s->notified_state = -2; /* no STATUS= sent yet */
+    if (rc < 0)
+        return start_failed("systemd", err);
+    if (rc == 0)
+        return 0;
+    const char *path = s->notify.addr.sun_path;
+    int len = (int)(s->notify.addr_len - offsetof(struct sockaddr_un, sun_path));
+    if (path[0] != '\0')
+        snprintf(name, sizeof(name), "%s", path);
+    else
+        snprintf(name, sizeof(name), "@%.*s", len - 1, path + 1);
+    EVENT("INFO", "event=systemd_notify socket=%s watchdog_ms=%llu",
+          log_line_quote(q, sizeof(q), name),
+          (unsigned long long)(s->notify.watchdog_ns * 2 / NS_PER_MS));
+    return 0;
+}
+
 static void release(shim_t *s)
 {
+    shim_notify_close(&s->notify);
     shim_metrics_server_stop(s->metrics);
     s->metrics = NULL;
     pmd_loader_close(&s->loaded);
@@ -658,10 +805,14 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &s.opt);
     if (rc != 0)
         return rc < 0 ? EXIT_SUCCESS : rc;
+    log_line_set_max_level(s.opt.log_level);
+    log_line_set_journal(log_line_is_journal(getenv("JOURNAL_STREAM"), STDERR_FILENO));
     if (s.opt.discover_only)
         return discover_and_print();
     if (shim_signals_install() != 0)
         return start_failed("signals", strerror(errno));
+    if (open_notify(&s) != 0)
+        return EXIT_FAILURE;
     rc = read_inputs(&s);
     if (rc == 0)
         rc = load_plugin(&s);

@@ -1,5 +1,5 @@
 /*
- * metrics_server.c - the loopback Prometheus endpoint (see metrics_server.h).
+ * metrics_server.c - the Prometheus endpoint (see metrics_server.h).
  * One libmicrohttpd thread polls every connection, so a client that connects
  * and sends nothing only holds its own connection (until the 10 s timeout),
  * never the run loop and never the other scrapers.
@@ -101,33 +101,32 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
                    log_line_quote(quoted, sizeof(quoted), msg));
 }
 
-static struct MHD_Daemon *start_daemon(shim_metrics_server_t *s, uint16_t port)
+static struct MHD_Daemon *start_daemon(shim_metrics_server_t *s, const shim_listen_address_t *at)
 {
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (at->addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
     /* The server thread inherits this mask: SIGINT/SIGTERM stay with the
      * run loop's thread, which is the one that checks for them. */
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, port, NULL, NULL,
-        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&at->addr, MHD_OPTION_CONNECTION_TIMEOUT,
+        CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return d;
 }
 
-shim_metrics_server_t *shim_metrics_server_start(uint16_t port,
+shim_metrics_server_t *shim_metrics_server_start(const shim_listen_address_t *at,
                                                  const shim_metrics_snapshot_t *initial, char *err,
                                                  size_t err_size)
 {
+    char where[64];
     shim_metrics_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         snprintf(err, err_size, "out of memory");
@@ -135,11 +134,15 @@ shim_metrics_server_t *shim_metrics_server_start(uint16_t port,
     }
     pthread_mutex_init(&s->lock, NULL);
     s->snap = *initial;
-    s->daemon = start_daemon(s, port);
+    s->daemon = start_daemon(s, at);
     const union MHD_DaemonInfo *info =
         s->daemon ? MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (info == NULL) {
-        snprintf(err, err_size, "cannot listen on 127.0.0.1:%u (port in use?)", (unsigned)port);
+        uint16_t port = ntohs(at->addr.ss_family == AF_INET6
+                                  ? ((const struct sockaddr_in6 *)&at->addr)->sin6_port
+                                  : ((const struct sockaddr_in *)&at->addr)->sin_port);
+        snprintf(err, err_size, "cannot listen on %s (port in use, or no such local address?)",
+                 shim_listen_format(at, port, where, sizeof(where)));
         shim_metrics_server_stop(s);
         return NULL;
     }

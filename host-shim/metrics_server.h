@@ -1,6 +1,7 @@
 /*
- * metrics_server.h - the --metrics-port endpoint: a libmicrohttpd server on
- * 127.0.0.1 only, with its own thread, answering GET /metrics with the
+ * metrics_server.h - the --metrics-listen endpoint: a libmicrohttpd server on
+ * one address (127.0.0.1 unless the operator names another), with its own
+ * thread, answering GET /metrics with the
  * latest published snapshot as Prometheus text (metrics_format.h).
  *
  * Threads: the ABI allows stats to be read only on the host thread, so the
@@ -16,13 +17,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "listen_address.h"
 #include "metrics_format.h"
 
 typedef struct shim_metrics_server shim_metrics_server_t;
 
-/* Listens on 127.0.0.1:port (0 = a free port) with initial as the first
- * snapshot. NULL with one line in err on failure (port in use...). */
-shim_metrics_server_t *shim_metrics_server_start(uint16_t port,
+/* Listens on the address at (port 0 = a free port) with initial as the
+ * first snapshot. NULL with one line in err on failure (port in use...). */
+shim_metrics_server_t *shim_metrics_server_start(const shim_listen_address_t *at,
                                                  const shim_metrics_snapshot_t *initial, char *err,
                                                  size_t err_size);
 

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates openssl
   libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev libcriterion-dev
   valgrind curl jq
+  python3-prometheus-client
   clang libclang-rt-14-dev
 )
 

@@ -1,8 +1,11 @@
 /*
  * shim_metrics_test.c - pmd-host-shim's operator view end to end: the real
  * binary runs node_registration.so against orchd-dev (tests/support/orchd.h)
- * with --metrics-port 0, and the test scrapes it with libcurl while it
- * injects outages, holds connections open, and reads the shim's stderr.
+ * with --metrics-port 0 (or --metrics-listen), and the test scrapes it with
+ * libcurl while it injects outages, holds connections open, and reads the
+ * shim's stderr. Scrapes are checked by the project's own reader
+ * (prom_text_check.h) and, where a test says so, by python3-prometheus-
+ * client's parser plus the naming rules in fixtures/prom_check.py.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -36,6 +39,7 @@ static struct {
     orchd_t *cp;
     pid_t shim;
     int port;
+    const char *listen; /* --metrics-listen value; NULL: --metrics-port 0 */
 } fx;
 
 static uint64_t now_ms(void)
@@ -61,6 +65,7 @@ static void setup(void)
     setenv("PMD_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
     fx.shim = 0;
     fx.cp = NULL;
+    fx.listen = NULL;
 }
 
 static void teardown(void)
@@ -124,9 +129,10 @@ static void start_control_plane(void)
 static void start_shim(const char *plugin, int stderr_fd, const char *const *extra)
 {
     const char *argv[32] = {
-        SHIM_EXE,    "--plugin", plugin,           "--config", fx.config_path,
-        "--tick-ms", "20",       "--metrics-port", "0",        "--metrics-port-file",
-        fx.port_path};
+        SHIM_EXE,    "--plugin", plugin, "--config", fx.config_path,
+        "--tick-ms", "20",
+        fx.listen ? "--metrics-listen" : "--metrics-port", fx.listen ? fx.listen : "0",
+        "--metrics-port-file", fx.port_path};
     int n = 11;
     for (; extra != NULL && *extra != NULL && n < 31; extra++)
         argv[n++] = *extra;
@@ -222,10 +228,11 @@ static const char *scrape(void)
 }
 
 #define S(name, labels) name "{node_id=\"" NODE "\"" labels "}"
-#define STATE S("pmd_node_state", "")
+#define REGISTERED S("pmd_node_state", ",state=\"registered\"")
 #define HB_OK S("pmd_heartbeats_total", ",result=\"ok\"")
-#define HB_STATUS S("pmd_heartbeats_total", ",result=\"failed\",reason=\"status\"")
-#define HB_404 S("pmd_heartbeats_total", ",result=\"failed\",reason=\"not_registered\"")
+#define HB_STATUS S("pmd_heartbeats_total", ",result=\"status\"")
+#define HB_404 S("pmd_heartbeats_total", ",result=\"not_registered\"")
+#define HB_LATENCY_COUNT S("pmd_request_duration_seconds_count", ",request=\"heartbeat\"")
 #define REREG S("pmd_reregistrations_total", "")
 
 /* Scrapes every 50 ms until series >= min (or == min when exact). */
@@ -242,28 +249,29 @@ static double wait_metric(const char *series, double min, int exact, int timeout
     }
 }
 
+static void independent_check(const char *text);
+
 Test(shim_metrics, outage_moves_failure_counters_and_state_recovers)
 {
     start_control_plane();
     start_shim(NODE_REGISTRATION_SO, -1, NULL);
-    wait_metric(STATE, 2, 1, 5000);
+    wait_metric(REGISTERED, 1, 1, 5000);
     double ok_before = wait_metric(HB_OK, 1, 0, 5000);
     cr_assert_eq(prom_value(scrape(), HB_STATUS), 0);
 
     cr_assert_eq(orchd_fault(fx.cp, "{\"match\":\"heartbeat\",\"status\":500,\"count\":4}"), 0);
     wait_metric(HB_STATUS, 4, 0, 5000);
-    wait_metric(STATE, 2, 1, 5000);
+    wait_metric(REGISTERED, 1, 1, 5000);
     wait_metric(HB_OK, ok_before + 1, 0, 5000);
     const char *text = scrape();
     cr_assert_eq(prom_value(text, S("pmd_heartbeat_consecutive_failures", "")), 0, "%s", text);
-    cr_assert_eq(prom_value(text, S("pmd_node_state_info", ",state=\"registered\"")), 1, "%s",
-                 text);
-    cr_assert_eq(prom_value(text, S("pmd_node_state_info", ",state=\"degraded\"")), 0, "%s", text);
+    cr_assert_eq(prom_value(text, REGISTERED), 1, "%s", text);
+    cr_assert_eq(prom_value(text, S("pmd_node_state", ",state=\"degraded\"")), 0, "%s", text);
 
     cr_assert_eq(orchd_restart(fx.cp), 0);
     wait_metric(HB_404, 1, 0, 5000);
     wait_metric(REREG, 1, 0, 5000);
-    wait_metric(STATE, 2, 1, 5000);
+    wait_metric(REGISTERED, 1, 1, 5000);
 
     cr_assert_eq(stop_shim(), 0, "%s", err_text());
     const char *log = err_text();
@@ -274,15 +282,135 @@ Test(shim_metrics, outage_moves_failure_counters_and_state_recovers)
               log);
     cr_assert(strstr(log, "plugin=node_registration node=" NODE " event=heartbeat_not_registered"),
               "%s", log);
+    independent_check(text);
     cr_assert_null(strstr(log, TOKEN), "the token leaked into the log");
     cr_assert_null(strstr(text, TOKEN), "the token leaked into the metrics");
+}
+
+static int connect_to(const char *addr, int port);
+
+/* text checked by an independent parser (python3-prometheus-client) and
+ * fixtures/prom_check.py's naming rules; fails with what it printed. */
+static void independent_check(const char *text)
+{
+    char path[128], cmd[512], out[1024] = "";
+    snprintf(path, sizeof(path), "%s/scrape.txt", fx.dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    cr_assert(PROM_PYTHON[0] != '\0', "no python3: install python3-prometheus-client "
+                                        "(scripts/deps.sh)");
+    snprintf(cmd, sizeof(cmd), "'%s' '%s' < '%s' 2>&1", PROM_PYTHON, PROM_CHECK_PY, path);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    cr_assert(status == 0 && strncmp(out, "ok: ", 4) == 0,
+              "independent check failed (python3-prometheus-client installed? "
+              "scripts/deps.sh):\n%s\nscrape:\n%s", out, text);
+}
+
+Test(shim_metrics, scrape_parses_with_prometheus_client_and_follows_naming_rules)
+{
+    start_control_plane();
+    start_shim(NODE_REGISTRATION_SO, -1, NULL);
+    wait_metric(REGISTERED, 1, 1, 5000);
+    wait_metric(HB_LATENCY_COUNT, 2, 0, 5000);
+    const char *text = scrape();
+    independent_check(text);
+    cr_assert_leq(prom_value(text, HB_LATENCY_COUNT), prom_value(text, HB_OK),
+                  "one latency sample per move of the ok counter at most:\n%s", text);
+    cr_assert_eq(prom_value(text, S("pmd_request_duration_seconds_bucket",
+                                    ",request=\"heartbeat\",le=\"+Inf\"")),
+                 prom_value(text, HB_LATENCY_COUNT), "%s", text);
+    cr_assert(prom_value(text, S("pmd_last_heartbeat_success_timestamp_seconds", "")) > 1.6e9,
+              "%s", text);
+    cr_assert(prom_value(text, S("pmd_node_state_change_timestamp_seconds", "")) > 1.6e9, "%s",
+              text);
+    cr_assert_null(strstr(text, "_info{node_id"), "no _info state set, no node_id on info:\n%s",
+                   text);
+    cr_assert_eq(stop_shim(), 0, "%s", err_text());
+}
+
+Test(shim_metrics, independent_check_refuses_what_the_conventions_forbid)
+{
+    /* each must fail: the checker is not a rubber stamp */
+    static const char *const bad[] = {
+        "# HELP a_total A.\n# TYPE a_total counter\na_total{result=\"ok\"} 1\n"
+        "a_total{result=\"failed\",reason=\"x\"} 1\n",
+        "# HELP a_since_seconds A.\n# TYPE a_since_seconds gauge\na_since_seconds 1\n",
+        "# HELP a_info A.\n# TYPE a_info gauge\na_info{state=\"x\"} 0\n",
+        "# HELP pmd_node_state A.\n# TYPE pmd_node_state gauge\n"
+        "pmd_node_state{state=\"a\"} 1\npmd_node_state{state=\"b\"} 1\n",
+        "# HELP h A.\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n"
+        "h_sum 1\nh_count 1\n",
+        "a b c\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char path[128], cmd[512];
+        snprintf(path, sizeof(path), "%s/bad.txt", fx.dir);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fputs(bad[i], f);
+        fclose(f);
+        snprintf(cmd, sizeof(cmd), "'%s' '%s' < '%s' > /dev/null 2>&1", PROM_PYTHON,
+                 PROM_CHECK_PY, path);
+        int status = system(cmd);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "case %zu passed: %s", i, bad[i]);
+    }
+}
+
+Test(shim_metrics, metrics_listen_binds_the_address_given)
+{
+    start_control_plane();
+    fx.listen = "127.0.0.2:0";
+    start_shim(NODE_REGISTRATION_SO, -1, NULL);
+    int fd = connect_to("127.0.0.2", fx.port);
+    cr_assert_geq(fd, 0, "127.0.0.2: %s", strerror(errno));
+    close(fd);
+    fd = connect_to("127.0.0.1", fx.port);
+    cr_assert_lt(fd, 0, "answers on 127.0.0.1 too: not bound to 127.0.0.2 alone");
+    long status = 0;
+    char *body = http_get("127.0.0.2", "/metrics", &status, NULL);
+    cr_assert_eq(status, 200);
+    cr_assert_null(prom_check_text(body), "%s", body);
+    free(body);
+    char expect[80];
+    snprintf(expect, sizeof(expect), "event=metrics_listening address=127.0.0.2:%d path=/metrics\n",
+             fx.port);
+    cr_assert_eq(stop_shim(), 0, "%s", err_text());
+    cr_assert(strstr(err_text(), expect), "%s", err_text());
+}
+
+Test(shim_metrics, metrics_listen_takes_a_bracketed_ipv6_address)
+{
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 lo = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    if (probe < 0 || bind(probe, (struct sockaddr *)&lo, sizeof(lo)) != 0) {
+        if (probe >= 0)
+            close(probe);
+        cr_skip_test("no IPv6 loopback here");
+    }
+    close(probe);
+    start_control_plane();
+    fx.listen = "[::1]:0";
+    start_shim(NODE_REGISTRATION_SO, -1, NULL);
+    char expect[80];
+    snprintf(expect, sizeof(expect), "event=metrics_listening address=[::1]:%d ", fx.port);
+    long status = 0;
+    char *body = http_get("[::1]", "/metrics", &status, NULL);
+    cr_assert_eq(status, 200, "%s", err_text());
+    free(body);
+    cr_assert_eq(stop_shim(), 0, "%s", err_text());
+    cr_assert(strstr(err_text(), expect), "%s", err_text());
 }
 
 Test(shim_metrics, every_log_line_has_time_level_plugin_and_event_shape)
 {
     start_control_plane();
     start_shim(NODE_REGISTRATION_SO, -1, NULL);
-    wait_metric(STATE, 2, 1, 5000);
+    wait_metric(REGISTERED, 1, 1, 5000);
     cr_assert_eq(stop_shim(), 0, "%s", err_text());
     char *copy = strdup(err_text()), *save = NULL;
     int lines = 0;
@@ -355,7 +483,7 @@ Test(shim_metrics, silent_clients_hold_up_neither_ticks_nor_other_scrapes)
 {
     start_control_plane();
     start_shim(NODE_REGISTRATION_SO, -1, NULL);
-    wait_metric(STATE, 2, 1, 5000);
+    wait_metric(REGISTERED, 1, 1, 5000);
     int silent = connect_to("127.0.0.1", fx.port);
     int partial = connect_to("127.0.0.1", fx.port);
     cr_assert(silent >= 0 && partial >= 0);

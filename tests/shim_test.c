@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -280,7 +283,8 @@ Test(shim, init_failure_reports_plugin_message_and_result)
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config",
                                FIXTURE("unknown_key_config.json"))), 1);
     assert_one_failure_line("event=start_failed stage=init result=\"invalid config\" code=4 "
-                            "reason=\"config: unknown key \\\"bogus\\\"\"\n");
+                            "config=" FIXTURE("unknown_key_config.json")
+                            " reason=\"config: unknown key \\\"bogus\\\"\"\n");
 }
 
 Test(shim, unreadable_config_fails_before_loading)
@@ -323,6 +327,16 @@ Test(shim, usage_errors_exit_two_with_one_line)
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-port", "x"),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-port-file", "p"),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--status-every", "-1"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--log-level", "verbose"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--log-level", "INFO"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-listen",
+             "localhost:9464"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-listen",
+             "127.0.0.1"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-listen",
+             "::1:9464"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-listen",
+             "127.0.0.1:0", "--metrics-port", "0"),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert_eq(run_shim(bad[i]), 2, "case %zu: %s", i, err_text());
@@ -333,7 +347,227 @@ Test(shim, usage_errors_exit_two_with_one_line)
 Test(shim, help_and_version_exit_zero)
 {
     cr_assert_eq(run_shim(ARGS("--help")), 0);
+    cr_assert(strstr(out_text(), "usage: pmd-host-shim ") == out_text(), "%s", out_text());
+    cr_assert_eq(run_shim(ARGS("-h")), 0);
+    cr_assert(strstr(out_text(), "--metrics-listen ADDR:PORT") != NULL, "%s", out_text());
     cr_assert_eq(run_shim(ARGS("--version")), 0);
+    cr_assert(strncmp(out_text(), "pmd-host-shim ", 14) == 0, "%s", out_text());
+}
+
+/* ---- config file ---- */
+
+Test(shim, config_syntax_error_names_file_line_and_column)
+{
+    const char *cfg = put_file("node.json", "{\n  \"log_every_ticks\": 2,\n  \"x\": [1 2]\n}\n");
+    cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", cfg)), 1);
+    char want[256];
+    snprintf(want, sizeof(want), "ERROR plugin=pmd-host-shim event=start_failed stage=config "
+             "reason=\"%s:3:11: JSON syntax error: array value separator ',' expected\"\n", cfg);
+    assert_one_failure_line(want);
+    cr_assert_eq(count_of(err_text(), "loaded"), 0, "%s", err_text());
+}
+
+/* ---- log levels and journald ---- */
+
+Test(shim, log_level_info_by_default_drops_debug_lines)
+{
+    const char *cfg = put_file("config.json", "{\"log_levels\": true}");
+    cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0")), 0,
+                 "%s", err_text());
+    const char *text = err_text();
+    cr_assert_eq(count_of(text, "probe: level debug"), 0, "%s", text);
+    cr_assert(strstr(text, " INFO  plugin=shim_probe probe: level info\n"), "%s", text);
+    cr_assert(strstr(text, " WARN  plugin=shim_probe probe: level warn\n"), "%s", text);
+    cr_assert(strstr(text, " ERROR plugin=shim_probe probe: level error\n"), "%s", text);
+}
+
+Test(shim, log_level_debug_adds_debug_lines_and_error_keeps_only_errors)
+{
+    const char *cfg = put_file("config.json", "{\"log_levels\": true}");
+    cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0",
+                               "--log-level", "debug")), 0, "%s", err_text());
+    cr_assert(strstr(err_text(), " DEBUG plugin=shim_probe probe: level debug\n"), "%s", err_text());
+    cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0",
+                               "--log-level", "error")), 0, "%s", err_text());
+    const char *text = err_text();
+    cr_assert(strstr(text, " ERROR plugin=shim_probe probe: level error\n"), "%s", text);
+    cr_assert_eq(count_lines(text), count_of(text, " ERROR "), "only ERROR lines:\n%s", text);
+}
+
+/* Runs the shim with stderr on a pipe and JOURNAL_STREAM set to journal
+ * (a format string for the pipe's "dev:ino", or a fixed value); returns
+ * everything it wrote (static). */
+static const char *run_with_journal_stream(const char *journal, const char *const *args)
+{
+    static char buf[64 * 1024];
+    int fds[2];
+    struct stat st;
+    char value[64];
+    cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    cr_assert_eq(fstat(fds[1], &st), 0);
+    snprintf(value, sizeof(value), journal, (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    setenv("JOURNAL_STREAM", value, 1);
+    pid_t pid = spawn_shim_stderr(args, fds[1]);
+    unsetenv("JOURNAL_STREAM");
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fds[0]);
+    cr_assert_eq(wait_exit(pid, 5000), 0, "%s", buf);
+    return buf;
+}
+
+Test(shim, journal_stream_lines_get_syslog_priorities_and_no_timestamp)
+{
+    const char *cfg = put_file("config.json", "{\"log_levels\": true}");
+    const char *text = run_with_journal_stream(
+        "%llu:%llu", ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0",
+                          "--log-level", "debug"));
+    cr_assert(strstr(text, "<6>INFO  plugin=pmd-host-shim event=loaded name=shim_probe "), "%s", text);
+    cr_assert(strstr(text, "<7>DEBUG plugin=shim_probe probe: level debug\n"), "%s", text);
+    cr_assert(strstr(text, "<4>WARN  plugin=shim_probe probe: level warn\n"), "%s", text);
+    cr_assert(strstr(text, "<3>ERROR plugin=shim_probe probe: level error\n"), "%s", text);
+    regex_t re;
+    cr_assert_eq(regcomp(&re, "^<[3467]>(ERROR|WARN |INFO |DEBUG) plugin=[^ ]+ [^ ]",
+                         REG_EXTENDED | REG_NOSUB), 0);
+    char *copy = strdup(text), *save = NULL;
+    int lines = 0;
+    for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save), lines++)
+        cr_assert(regexec(&re, l, 0, NULL, 0) == 0, "not a journal line: %s", l);
+    cr_assert_geq(lines, 6);
+    free(copy);
+    regfree(&re);
+}
+
+Test(shim, journal_stream_naming_another_file_keeps_timestamps)
+{
+    const char *text = run_with_journal_stream(
+        "%llu:%llu0", ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
+                           "--run-for", "0"));
+    cr_assert_eq(count_of(text, "<6>"), 0, "%s", text);
+    cr_assert(strstr(text, "Z INFO  plugin=pmd-host-shim event=loaded name=example "), "%s", text);
+}
+
+/* ---- systemd notify ---- */
+
+static int g_notify_fd = -1; /* the test's own notify socket */
+
+/* Binds a datagram socket at dir/notify.sock (or the abstract name @name
+ * when abstract) and points NOTIFY_SOCKET at it for the next spawn. */
+static void listen_notify(int abstract)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    char value[108];
+    socklen_t len;
+    if (abstract) {
+        snprintf(value, sizeof(value), "@pmd-shim-test-%d", (int)getpid());
+        memcpy(a.sun_path, value, strlen(value));
+        a.sun_path[0] = '\0';
+        len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(value));
+    } else {
+        snprintf(value, sizeof(value), "%s/notify.sock", dir);
+        snprintf(a.sun_path, sizeof(a.sun_path), "%s", value);
+        len = sizeof(a);
+    }
+    g_notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(g_notify_fd, 0);
+    cr_assert_eq(bind(g_notify_fd, (struct sockaddr *)&a, len), 0, "bind: %s", strerror(errno));
+    setenv("NOTIFY_SOCKET", value, 1);
+}
+
+/* Appends every datagram that arrives within ms to log, one per line
+ * ("\n" inside a datagram written as "|"), until one holding until
+ * (when not NULL) arrives. Returns 1 when it did. */
+static int read_notify(char *log, size_t size, int ms, const char *until)
+{
+    uint64_t end = now_ms() + (uint64_t)ms;
+    while (now_ms() < end) {
+        struct pollfd p = {g_notify_fd, POLLIN, 0};
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        char msg[1024];
+        ssize_t n = recv(g_notify_fd, msg, sizeof(msg) - 1, 0);
+        if (n <= 0)
+            continue;
+        msg[n] = '\0';
+        int hit = until != NULL && strstr(msg, until) != NULL;
+        for (char *c = msg; *c; c++)
+            *c = *c == '\n' ? '|' : *c;
+        size_t len = strlen(log);
+        snprintf(log + len, size - len, "%s\n", msg);
+        if (hit)
+            return 1;
+    }
+    return 0;
+}
+
+Test(shim, systemd_notify_ready_status_watchdog_and_stopping)
+{
+    static char log[64 * 1024];
+    listen_notify(0);
+    setenv("WATCHDOG_USEC", "100000", 1); /* WATCHDOG=1 every 50 ms */
+    pid_t pid = spawn_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
+                                "--tick-ms", "10"));
+    unsetenv("WATCHDOG_USEC");
+    unsetenv("NOTIFY_SOCKET");
+    cr_assert(read_notify(log, sizeof(log), 5000, "READY=1"), "no READY=1: %s\n%s", log,
+              err_text());
+    cr_assert(strstr(log, "READY=1|STATUS=registered\n"), "%s", log);
+    read_notify(log, sizeof(log), 600, NULL);
+    cr_assert_geq(count_of(log, "WATCHDOG=1\n"), 6, "WATCHDOG=1 every 50 ms for 600 ms:\n%s", log);
+    cr_assert_lt(strstr(log, "READY=1"), strstr(log, "WATCHDOG=1"), "%s", log);
+    kill(pid, SIGTERM);
+    cr_assert(read_notify(log, sizeof(log), 5000, "STOPPING=1"), "no STOPPING=1: %s", log);
+    cr_assert_eq(wait_exit(pid, 5000), 0, "%s", err_text());
+    cr_assert(strstr(log, "STOPPING=1|STATUS=stopping (SIGTERM)\n"), "%s", log);
+    cr_assert(strstr(err_text(), "event=systemd_notify socket="), "%s", err_text());
+    close(g_notify_fd);
+}
+
+Test(shim, systemd_notify_on_an_abstract_socket_and_no_watchdog_unless_asked)
+{
+    static char log[16 * 1024];
+    listen_notify(1);
+    pid_t pid = spawn_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
+                                "--tick-ms", "10", "--run-for", "0.4"));
+    unsetenv("NOTIFY_SOCKET");
+    cr_assert(read_notify(log, sizeof(log), 5000, "STOPPING=1"), "%s\n%s", log, err_text());
+    cr_assert_eq(wait_exit(pid, 5000), 0, "%s", err_text());
+    cr_assert(strstr(log, "READY=1|STATUS=registered\n"), "%s", log);
+    cr_assert(strstr(log, "STOPPING=1|STATUS=stopping (run_for)\n"), "%s", log);
+    cr_assert_eq(count_of(log, "WATCHDOG=1"), 0, "no WATCHDOG_USEC, no WATCHDOG=1:\n%s", log);
+    close(g_notify_fd);
+}
+
+Test(shim, systemd_watchdog_for_another_pid_is_not_ours)
+{
+    static char log[16 * 1024];
+    listen_notify(0);
+    setenv("WATCHDOG_USEC", "100000", 1);
+    setenv("WATCHDOG_PID", "1", 1);
+    pid_t pid = spawn_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
+                                "--tick-ms", "10", "--run-for", "0.4"));
+    unsetenv("WATCHDOG_USEC");
+    unsetenv("WATCHDOG_PID");
+    unsetenv("NOTIFY_SOCKET");
+    cr_assert(read_notify(log, sizeof(log), 5000, "STOPPING=1"), "%s\n%s", log, err_text());
+    cr_assert_eq(wait_exit(pid, 5000), 0, "%s", err_text());
+    cr_assert_eq(count_of(log, "WATCHDOG=1"), 0, "%s", log);
+    close(g_notify_fd);
+}
+
+Test(shim, unusable_notify_socket_fails_the_start)
+{
+    setenv("NOTIFY_SOCKET", "relative/notify.sock", 1);
+    int rc = run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json")));
+    unsetenv("NOTIFY_SOCKET");
+    cr_assert_eq(rc, 1, "%s", err_text());
+    assert_one_failure_line("event=start_failed stage=systemd reason=\"NOTIFY_SOCKET "
+                            "\\\"relative/notify.sock\\\" is not an absolute path or @name\"");
 }
 
 /* ---- pools file ---- */
@@ -619,6 +853,8 @@ static const char *start_control_plane(void)
 /* The shim with node_registration, the pools and capabilities fixtures and
  * a metrics port (written to dir/metrics.port), stderr as stderr_fd says;
  * returns once the control plane lists the node Online. */
+static const char *g_log_level = "info"; /* start_node's --log-level */
+
 static pid_t start_node(const char *config, const char *pools, int stderr_fd)
 {
     char port_file[128];
@@ -626,7 +862,8 @@ static pid_t start_node(const char *config, const char *pools, int stderr_fd)
     g_node = spawn_shim_stderr(ARGS("--plugin", NODE_REGISTRATION_SO, "--config", config,
                                     "--pools", pools, "--capabilities",
                                     FIXTURE("capabilities_h200.json"), "--tick-ms", "20",
-                                    "--metrics-port", "0", "--metrics-port-file", port_file),
+                                    "--metrics-port", "0", "--metrics-port-file", port_file,
+                                    "--log-level", g_log_level),
                                stderr_fd);
     cr_assert_eq(orchd_wait_node_status(g_cp, NODE, "Online", 5000), 0,
                  "the node never came Online; stderr (when captured):\n%s", err_text());
@@ -745,6 +982,7 @@ Test(shim, stderr_pipe_closed_by_its_reader_does_not_stop_the_node)
     const char *pools = put_file("pools.json", "[{\"pool_id\":\"a\"}]");
     int fds[2];
     cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+    g_log_level = "debug"; /* a line per heartbeat, into the closed pipe */
     pid_t pid = start_node(config, pools, fds[1]);
     close(fds[1]);
     char buf[300];
@@ -763,6 +1001,10 @@ Test(shim, stderr_pipe_closed_by_its_reader_does_not_stop_the_node)
     cr_assert_eq(got, sizeof(buf), "read only %zu bytes of stderr", got);
     assert_heartbeats_continue(pid); /* each one logs a line into the closed pipe */
     assert_running(pid, "after its stderr pipe closed");
+    /* the snapshot is refreshed every 250 ms: allow a few refreshes */
+    uint64_t until = now_ms() + 2000;
+    while (scrape_value("pmd_log_write_failures_total") <= 0 && now_ms() < until)
+        sleep_ms(50);
     cr_assert_gt(scrape_value("pmd_log_write_failures_total"), 0);
     assert_sigterm_deregisters(pid);
 }
@@ -783,6 +1025,29 @@ Test(shim, stderr_closed_from_the_start_does_not_stop_the_node)
     cr_assert(n < 0 || strcmp(target, "/dev/null") == 0,
               "descriptor 2 is %s: log lines would go into it", target);
     cr_assert_gt(scrape_value("pmd_log_write_failures_total"), 0);
+    assert_sigterm_deregisters(pid);
+}
+
+/* STATUS= carries the node's standing from the plugin's stats, at most
+ * once a second while it does not change. */
+Test(shim, systemd_status_shows_state_and_heartbeat_age_from_stats)
+{
+    static char log[64 * 1024];
+    const char *config = start_control_plane();
+    const char *pools = put_file("pools.json", "[{\"pool_id\":\"a\"}]");
+    listen_notify(0);
+    pid_t pid = start_node(config, pools, STDERR_TO_FILE);
+    unsetenv("NOTIFY_SOCKET");
+    cr_assert(read_notify(log, sizeof(log), 5000, "READY=1"), "%s", log);
+    cr_assert(read_notify(log, sizeof(log), 3000, "STATUS=registered, last heartbeat 0 s ago"),
+              "%s", log);
+    /* 100 ms heartbeats: the text stays "0 s ago", so nothing more is sent
+     * (and were it to change, at most once a second). */
+    size_t before = strlen(log);
+    read_notify(log, sizeof(log), 2500, NULL);
+    int updates = count_of(log + before, "STATUS=");
+    cr_assert_leq(updates, 3, "%d STATUS= in 2.5 s:\n%s", updates, log);
+    close(g_notify_fd);
     assert_sigterm_deregisters(pid);
 }
 

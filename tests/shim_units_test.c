@@ -6,20 +6,25 @@
  * against the probe fixture plugin.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "capabilities.h"
 #include "discover.h"
 #include "fixtures/prom_text_check.h"
 #include "host_callbacks.h"
+#include "json_fields.h"
+#include "listen_address.h"
 #include "loader.h"
 #include "log_line.h"
 #include "metrics_format.h"
 #include "pools_file.h"
+#include "sd_notify.h"
 #include "test_host.h"
 
 /* ------------------------------------------------------------------ */
@@ -186,7 +191,7 @@ Test(pools_parse, negative_and_over_range_numbers)
     BAD("[{\"pool_id\":\"a\",\"slots_total\":4294967296}]", "pool 0", "slots_total", "maximum");
     BAD("[{\"pool_id\":\"a\",\"vram_free_bytes\":18446744073709551616}]", "out of the 64-bit range");
     BAD("[{\"pool_id\":\"a\",\"vram_free_bytes\":-9223372036854775809}]", "out of the 64-bit range");
-    BAD("[{\"pool_id\":\"18446744073709551616\",\"vram_free_bytes\":99999999999999999999}]", "byte 53 (field vram_free_bytes)");
+    BAD("[{\"pool_id\":\"18446744073709551616\",\"vram_free_bytes\":99999999999999999999}]", "1:54: integer (field vram_free_bytes)");
 }
 
 Test(pools_parse, unknown_field_is_named)
@@ -799,12 +804,13 @@ Test(metrics_format, every_family_announced_and_valid_prometheus_text)
     cr_assert_null(why, "%s\n%s", why, text);
     static const char *const families[][2] = {
         {"pmd_plugin_info", "gauge"}, {"pmd_stats_available", "gauge"},
-        {"pmd_node_state", "gauge"}, {"pmd_node_state_info", "gauge"},
-        {"pmd_node_state_since_seconds", "gauge"}, {"pmd_registrations_total", "counter"},
+        {"pmd_node_state", "gauge"},
+        {"pmd_node_state_change_timestamp_seconds", "gauge"}, {"pmd_registrations_total", "counter"},
         {"pmd_reregistrations_total", "counter"}, {"pmd_heartbeats_total", "counter"},
         {"pmd_deregistrations_total", "counter"}, {"pmd_heartbeat_consecutive_failures", "gauge"},
-        {"pmd_last_heartbeat_success_seconds", "gauge"},
+        {"pmd_last_heartbeat_success_timestamp_seconds", "gauge"},
         {"pmd_last_heartbeat_latency_seconds", "gauge"},
+        {"pmd_request_duration_seconds", "histogram"},
         {"pmd_connections_opened_total", "counter"}, {"pmd_events_dropped_total", "counter"},
         {"pmd_log_write_failures_total", "counter"}};
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
@@ -820,34 +826,41 @@ Test(metrics_format, values_are_exact)
     shim_metrics_snapshot_t snap = stats_snapshot("gpu-1");
     char *text = shim_metrics_format(&snap, NULL);
     static const char *const lines[] = {
-        "pmd_plugin_info{node_id=\"gpu-1\",plugin=\"node_registration\",version=\"0.1.0\"} 1\n",
+        "pmd_plugin_info{plugin=\"node_registration\",version=\"0.1.0\"} 1\n",
         "pmd_stats_available 1\n",
-        "pmd_node_state{node_id=\"gpu-1\"} 3\n",
-        "pmd_node_state_info{node_id=\"gpu-1\",state=\"registered\"} 0\n",
-        "pmd_node_state_info{node_id=\"gpu-1\",state=\"degraded\"} 1\n",
-        "pmd_node_state_since_seconds{node_id=\"gpu-1\"} 1700000000.123\n",
+        "pmd_node_state{node_id=\"gpu-1\",state=\"registered\"} 0\n",
+        "pmd_node_state{node_id=\"gpu-1\",state=\"degraded\"} 1\n",
+        "pmd_node_state_change_timestamp_seconds{node_id=\"gpu-1\"} 1700000000.123\n",
         "pmd_registrations_total{node_id=\"gpu-1\",result=\"ok\"} 2\n",
-        "pmd_registrations_total{node_id=\"gpu-1\",result=\"failed\",reason=\"transport\"} 3\n",
-        "pmd_registrations_total{node_id=\"gpu-1\",result=\"failed\",reason=\"status\"} 4\n",
-        "pmd_registrations_total{node_id=\"gpu-1\",result=\"failed\",reason=\"auth\"} 5\n",
+        "pmd_registrations_total{node_id=\"gpu-1\",result=\"transport\"} 3\n",
+        "pmd_registrations_total{node_id=\"gpu-1\",result=\"status\"} 4\n",
+        "pmd_registrations_total{node_id=\"gpu-1\",result=\"auth\"} 5\n",
         "pmd_reregistrations_total{node_id=\"gpu-1\"} 14\n",
         "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"ok\"} 18446744073709551615\n",
-        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"failed\",reason=\"transport\"} 6\n",
-        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"failed\",reason=\"status\"} 7\n",
-        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"failed\",reason=\"auth\"} 8\n",
-        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"failed\",reason=\"not_registered\"} 9\n",
+        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"transport\"} 6\n",
+        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"status\"} 7\n",
+        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"auth\"} 8\n",
+        "pmd_heartbeats_total{node_id=\"gpu-1\",result=\"not_registered\"} 9\n",
         "pmd_deregistrations_total{node_id=\"gpu-1\",result=\"ok\"} 10\n",
         "pmd_deregistrations_total{node_id=\"gpu-1\",result=\"failed\"} 11\n",
         "pmd_heartbeat_consecutive_failures{node_id=\"gpu-1\"} 3\n",
-        "pmd_last_heartbeat_success_seconds{node_id=\"gpu-1\"} 1700000001.005\n",
+        "pmd_last_heartbeat_success_timestamp_seconds{node_id=\"gpu-1\"} 1700000001.005\n",
         "pmd_last_heartbeat_latency_seconds{node_id=\"gpu-1\"} 1.234567\n",
+        "pmd_request_duration_seconds_bucket{node_id=\"gpu-1\",request=\"heartbeat\",le=\"1\"} 0\n",
+        "pmd_request_duration_seconds_bucket{node_id=\"gpu-1\",request=\"heartbeat\",le=\"2.5\"} 1\n",
+        "pmd_request_duration_seconds_bucket{node_id=\"gpu-1\",request=\"heartbeat\",le=\"+Inf\"} 1\n",
+        "pmd_request_duration_seconds_sum{node_id=\"gpu-1\",request=\"heartbeat\"} 1.234567\n",
+        "pmd_request_duration_seconds_count{node_id=\"gpu-1\",request=\"heartbeat\"} 1\n",
         "pmd_connections_opened_total{node_id=\"gpu-1\"} 12\n",
         "pmd_events_dropped_total{node_id=\"gpu-1\"} 13\n",
         "pmd_log_write_failures_total 15\n"};
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
         cr_assert(strstr(text, lines[i]) != NULL, "no \"%s\" in\n%s", lines[i], text);
-    cr_assert_eq(count_in(text, "pmd_node_state_info{"), 7, "%s", text);
-    cr_assert_eq(count_in(text, "} 1\n"), 2, "one state set, plus plugin_info:\n%s", text);
+    cr_assert_eq(count_in(text, "pmd_node_state{"), 7, "%s", text);
+    int ones = 0;
+    for (const char *p = text; (p = strstr(p, "\npmd_node_state{")) != NULL; p++)
+        ones += strncmp(strchr(p, '}'), "} 1\n", 4) == 0;
+    cr_assert_eq(ones, 1, "one state at 1, the others at 0:\n%s", text);
     cr_assert_null(strstr(text, "HTTP 500"), "last_error is no label: %s", text);
     free(text);
 }
@@ -856,8 +869,9 @@ Test(metrics_format, odd_node_id_is_escaped_in_every_label)
 {
     shim_metrics_snapshot_t snap = stats_snapshot("a\"b\\c\nd");
     char *text = shim_metrics_format(&snap, NULL);
-    cr_assert(strstr(text, "pmd_node_state{node_id=\"a\\\"b\\\\c\\nd\"} 3\n"), "%s", text);
-    cr_assert_eq(count_in(text, "node_id=\"a\\\"b\\\\c\\nd\""), 27, "%s", text);
+    cr_assert(strstr(text, "pmd_node_state{node_id=\"a\\\"b\\\\c\\nd\",state=\"degraded\"} 1\n"),
+              "%s", text);
+    cr_assert_eq(count_in(text, "node_id=\"a\\\"b\\\\c\\nd\""), 39, "%s", text);
     const char *why = prom_check_text(text);
     cr_assert_null(why, "%s\n%s", why, text);
     free(text);
@@ -954,4 +968,185 @@ Test(call_rules, no_callback_during_stats_get)
     cr_assert_not(shim_callback_allowed_in(SHIM_CB_STATE_CHANGED, SHIM_CALL_STATS));
     cr_assert_not(shim_callback_allowed_in(SHIM_CB_LIST_POOLS, SHIM_CALL_STATS));
     cr_assert_str_eq(shim_call_name(SHIM_CALL_STATS), "stats get");
+}
+
+/* ------------------------------------------------------------------ */
+/* issue 14: histogram, STATUS= text, journal lines, levels, notify,   */
+/* listen addresses, JSON error positions                              */
+/* ------------------------------------------------------------------ */
+
+Test(metrics_format, latency_observed_once_each_time_the_ok_counter_moves)
+{
+    shim_metrics_snapshot_t snap;
+    memset(&snap, 0, sizeof(snap));
+    pmd_stats_t st = {.struct_size = sizeof(st), .node_id = "n"};
+    shim_metrics_snapshot_set_stats(&snap, &st); /* no heartbeat yet: nothing */
+    cr_assert_eq(snap.heartbeat_latency.count, 0);
+    st.heartbeats_ok = 1;
+    st.last_heartbeat_latency_us = 3000; /* 3 ms: the 5 ms bucket */
+    shim_metrics_snapshot_set_stats(&snap, &st);
+    shim_metrics_snapshot_set_stats(&snap, &st); /* counter did not move */
+    st.heartbeats_ok = 4;
+    st.last_heartbeat_latency_us = 12000000; /* 12 s: past every bucket */
+    shim_metrics_snapshot_set_stats(&snap, &st);
+    cr_assert_eq(snap.heartbeat_latency.count, 2);
+    cr_assert_eq(snap.heartbeat_latency.bucket[0], 1);
+    cr_assert_eq(snap.heartbeat_latency.sum_us, 12003000);
+    char *text = shim_metrics_format(&snap, NULL);
+    cr_assert(strstr(text, "pmd_request_duration_seconds_bucket{node_id=\"n\",request=\"heartbeat\","
+                           "le=\"10\"} 1\n"), "%s", text);
+    cr_assert(strstr(text, "pmd_request_duration_seconds_bucket{node_id=\"n\",request=\"heartbeat\","
+                           "le=\"+Inf\"} 2\n"), "%s", text);
+    cr_assert(strstr(text, "pmd_request_duration_seconds_sum{node_id=\"n\",request=\"heartbeat\"} "
+                           "12.003000\n"), "%s", text);
+    const char *why = prom_check_text(text);
+    cr_assert_null(why, "%s\n%s", why, text);
+    free(text);
+}
+
+Test(prom_text_check, refuses_a_family_whose_label_names_differ)
+{
+    const char *why = prom_check_text("# HELP x_total X.\n# TYPE x_total counter\n"
+                                      "x_total{result=\"ok\"} 1\n"
+                                      "x_total{result=\"failed\",reason=\"auth\"} 1\n");
+    cr_assert_not_null(why);
+    cr_assert(strstr(why, "label names differ"), "%s", why);
+}
+
+Test(status_line, brief_text_for_systemd_in_whole_seconds)
+{
+    char out[128];
+    shim_metrics_snapshot_t snap = stats_snapshot("gpu-1");
+    shim_status_format_brief(out, sizeof(out), &snap, -1, 1700000003105ull);
+    cr_assert_str_eq(out, "degraded, last heartbeat 2 s ago, 3 failures in a row");
+    snap.stats.state = PMD_NODE_REGISTERED;
+    snap.stats.consecutive_failures = 0;
+    shim_status_format_brief(out, sizeof(out), &snap, -1, 1700000003999ull);
+    cr_assert_str_eq(out, "registered, last heartbeat 2 s ago");
+    memset(&snap, 0, sizeof(snap));
+    shim_status_format_brief(out, sizeof(out), &snap, PMD_NODE_REGISTERED, 0);
+    cr_assert_str_eq(out, "registered");
+}
+
+Test(log_line, journal_format_has_a_priority_and_no_timestamp)
+{
+    char line[256];
+    log_line_format_journal(line, sizeof(line), "WARN", "plugin=x event=y\nforged");
+    cr_assert_str_eq(line, "<4>WARN  plugin=x event=y\\nforged\n");
+    log_line_format_journal(line, sizeof(line), "ERROR", "e");
+    cr_assert_str_eq(line, "<3>ERROR e\n");
+    log_line_format_journal(line, sizeof(line), "DEBUG", "d");
+    cr_assert_str_eq(line, "<7>DEBUG d\n");
+    cr_assert_eq(log_line_syslog_priority("INFO"), 6);
+    cr_assert_eq(log_line_syslog_priority("STATUS"), 6);
+    cr_assert_eq(log_line_syslog_priority("LOG?"), 5);
+}
+
+Test(log_line, levels_parse_and_filter)
+{
+    cr_assert_eq(log_line_parse_level("debug"), LOG_LEVEL_DEBUG);
+    cr_assert_eq(log_line_parse_level("info"), LOG_LEVEL_INFO);
+    cr_assert_eq(log_line_parse_level("warn"), LOG_LEVEL_WARN);
+    cr_assert_eq(log_line_parse_level("error"), LOG_LEVEL_ERROR);
+    cr_assert_eq(log_line_parse_level("INFO"), -1);
+    cr_assert_eq(log_line_parse_level("verbose"), -1);
+    log_line_set_max_level(LOG_LEVEL_WARN);
+    cr_assert(log_line_enabled("ERROR") && log_line_enabled("WARN"));
+    cr_assert(!log_line_enabled("INFO") && !log_line_enabled("DEBUG"));
+    cr_assert(log_line_enabled("STATUS"), "--status-every governs the status line");
+    cr_assert(log_line_enabled("LOG?"), "an unknown level counts as WARN");
+    log_line_set_max_level(LOG_LEVEL_DEBUG);
+    cr_assert(log_line_enabled("DEBUG"));
+}
+
+Test(log_line, journal_stream_must_name_the_descriptor)
+{
+    int fds[2];
+    struct stat st;
+    char value[64];
+    cr_assert_eq(pipe(fds), 0);
+    cr_assert_eq(fstat(fds[1], &st), 0);
+    snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    cr_assert(log_line_is_journal(value, fds[1]));
+    int null_fd = open("/dev/null", O_WRONLY);
+    cr_assert_not(log_line_is_journal(value, null_fd), "another file");
+    close(null_fd);
+    snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino + 1);
+    cr_assert_not(log_line_is_journal(value, fds[1]));
+    cr_assert_not(log_line_is_journal(NULL, fds[1]));
+    cr_assert_not(log_line_is_journal("", fds[1]));
+    cr_assert_not(log_line_is_journal("12", fds[1]));
+    snprintf(value, sizeof(value), "%llu:%llux", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    cr_assert_not(log_line_is_journal(value, fds[1]));
+    close(fds[0]);
+    close(fds[1]);
+}
+
+Test(sd_notify, address_path_and_abstract)
+{
+    struct sockaddr_un a;
+    socklen_t len = 0;
+    cr_assert_eq(shim_notify_parse_address("/run/systemd/notify", &a, &len), 0);
+    cr_assert_str_eq(a.sun_path, "/run/systemd/notify");
+    cr_assert_eq(len, offsetof(struct sockaddr_un, sun_path) + 20);
+    cr_assert_eq(shim_notify_parse_address("@pmd/notify", &a, &len), 0);
+    cr_assert_eq(a.sun_path[0], '\0');
+    cr_assert_eq(memcmp(a.sun_path + 1, "pmd/notify", 10), 0);
+    cr_assert_eq(len, offsetof(struct sockaddr_un, sun_path) + 11, "no NUL counted");
+    cr_assert_eq(shim_notify_parse_address("relative/path", &a, &len), -1);
+    cr_assert_eq(shim_notify_parse_address("", &a, &len), -1);
+    cr_assert_eq(shim_notify_parse_address("@", &a, &len), -1);
+    char too_long[200];
+    memset(too_long, 'a', sizeof(too_long) - 1);
+    too_long[0] = '/';
+    too_long[sizeof(too_long) - 1] = '\0';
+    cr_assert_eq(shim_notify_parse_address(too_long, &a, &len), -1);
+}
+
+Test(sd_notify, watchdog_period_is_half_the_timeout_for_this_process_only)
+{
+    cr_assert_eq(shim_notify_watchdog_period("30000000", NULL, 42), 15000000000ull);
+    cr_assert_eq(shim_notify_watchdog_period("30000000", "42", 42), 15000000000ull);
+    cr_assert_eq(shim_notify_watchdog_period("30000000", "43", 42), 0);
+    cr_assert_eq(shim_notify_watchdog_period(NULL, NULL, 42), 0);
+    cr_assert_eq(shim_notify_watchdog_period("0", NULL, 42), 0);
+    cr_assert_eq(shim_notify_watchdog_period("-5", NULL, 42), 0);
+    cr_assert_eq(shim_notify_watchdog_period("10s", NULL, 42), 0);
+}
+
+Test(listen_address, ipv4_ipv6_and_refusals)
+{
+    shim_listen_address_t a;
+    char out[64];
+    cr_assert_eq(shim_listen_parse("127.0.0.1:9464", &a), 0);
+    cr_assert_str_eq(shim_listen_format(&a, 9464, out, sizeof(out)), "127.0.0.1:9464");
+    cr_assert_eq(shim_listen_parse("0.0.0.0:0", &a), 0);
+    cr_assert_str_eq(shim_listen_format(&a, 41000, out, sizeof(out)), "0.0.0.0:41000");
+    cr_assert_eq(shim_listen_parse("[::1]:9464", &a), 0);
+    cr_assert_eq(a.addr.ss_family, AF_INET6);
+    cr_assert_str_eq(shim_listen_format(&a, 9464, out, sizeof(out)), "[::1]:9464");
+    static const char *const bad[] = {"localhost:9464", "127.0.0.1", "127.0.0.1:", ":9464",
+                                      "127.0.0.1:65536", "127.0.0.1:-1", "::1:9464",
+                                      "[::1]9464", "127.0.0.1:94x", "[127.0.0.1]:9464", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_eq(shim_listen_parse(bad[i], &a), -1, "%s", bad[i]);
+    shim_listen_loopback(9464, &a);
+    cr_assert_str_eq(shim_listen_format(&a, 9464, out, sizeof(out)), "127.0.0.1:9464");
+}
+
+Test(json_fields, syntax_errors_give_line_and_column)
+{
+    char err[256];
+    cr_assert_null(shim_json_parse("{\n  \"a\": 1,\n  \"b\": [1 2]\n}", err, sizeof(err)));
+    cr_assert_str_eq(err, "3:11: JSON syntax error: array value separator ',' expected");
+    cr_assert_null(shim_json_parse("{\"a\": 1", err, sizeof(err)));
+    cr_assert_str_eq(err, "1:8: JSON syntax error: unexpected end of text");
+    cr_assert_null(shim_json_parse("{\"\xc3\xa9\": 1} x", err, sizeof(err)));
+    cr_assert_str_eq(err, "1:10: JSON syntax error: unexpected character",
+                     "columns count characters, not bytes");
+    cr_assert_null(shim_json_parse("[1,\n 99999999999999999999]", err, sizeof(err)));
+    cr_assert_str_eq(err, "2:2: integer is out of the 64-bit range");
 }
