@@ -1,0 +1,16 @@
+#!/bin/sh
+# fleet_test.sh ORCHD_DEV PMD_FLEET PLUGIN CONFIG - runs a small fleet
+# against a private orchd-dev on a free loopback port and checks that every
+# node registered and that the fleet's traffic is spread (pmd-fleet's
+# --check-registered and --check-spread set the exit status).
+set -eu
+orchd=$1 fleet=$2 plugin=$3 config=$4
+dir=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+"$orchd" --bind 127.0.0.1 --port 0 --port-file "$dir/port" --quiet 2>"$dir/orchd.log" &
+pid=$!
+for _ in $(seq 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
+[ -s "$dir/port" ] || { echo "orchd-dev did not start"; cat "$dir/orchd.log"; exit 1; }
+"$fleet" --plugin "$plugin" --config "$config" --url "http://127.0.0.1:$(cat "$dir/port")" \
+    --nodes "${FLEET_NODES:-100}" --run-for "${FLEET_RUN_FOR:-8}" --boot together \
+    --report-every 2 --check-registered --check-spread "${FLEET_MAX_SPREAD:-3}"
