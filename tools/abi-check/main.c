@@ -2,10 +2,12 @@
  * main.c - pmd-abi-check: the command line. Parses options, picks the checks,
  * runs each in a forked child with its timeout and reports.
  *
- *   pmd-abi-check PLUGIN.so [--json] [--only NAME[,NAME...]] [--list]
- *                 [--config FILE] [--valgrind-safe]
+ *   pmd-abi-check PLUGIN.so [--json] [--only NAME[,NAME...]] [--config FILE]
+ *                 [--valgrind-safe]
+ *   pmd-abi-check --list | -h | --help | --version
  *
  * Exit status: 0 all passed or skipped, 1 a check failed, 2 usage error.
+ * docs/man/pmd-abi-check.1 documents the same options: keep them in step.
  */
 #include "abi_check.h"
 #include "report.h"
@@ -14,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef PMD_VERSION
+#define PMD_VERSION "0.0.0"
+#endif
+
 typedef struct options {
     const char *plugin;
     const char *only;
@@ -21,12 +27,30 @@ typedef struct options {
     int json, list, valgrind_safe;
 } options_t;
 
+static const char usage_text[] =
+    "usage: pmd-abi-check PLUGIN.so [OPTION...]\n"
+    "       pmd-abi-check --list | -h | --help | --version\n"
+    "\n"
+    "Loads a pmd plugin in a test host and checks it against plugin.abi.md, each\n"
+    "check in a child process with its own timeout.\n"
+    "\n"
+    "  --json                 one JSON document on stdout instead of text lines\n"
+    "  --only NAME[,NAME...]  run only these checks (names as --list shows them)\n"
+    "  --list                 list every check (name, rule, what it checks), exit\n"
+    "  --config FILE          config text for the instances the checks create\n"
+    "                         (default: the plugin's pmd.ext.conformance/1\n"
+    "                         template, else \"{}\")\n"
+    "  --valgrind-safe        longer timeouts and fewer cycles, timing checks\n"
+    "                         skipped (for runs under valgrind)\n"
+    "  -h, --help             print this help and exit\n"
+    "  --version              print the version and plugin ABI and exit\n"
+    "\n"
+    "Exit status: 0 no check failed (passed or skipped), 1 a check failed,\n"
+    "2 usage error or the checker could not run.\n";
+
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: pmd-abi-check PLUGIN.so [--json] [--only NAME[,NAME...]] [--list]\n"
-                "                     [--config FILE] [--valgrind-safe]\n"
-                "Loads a pmd plugin in a test host and checks it against plugin.abi.md.\n"
-                "Exit status: 0 no check failed, 1 a check failed, 2 usage error.\n");
+    fputs(usage_text, to);
 }
 
 static int parse_args(int argc, char **argv, options_t *o)
@@ -50,6 +74,10 @@ static int parse_args(int argc, char **argv, options_t *o)
             o->config_file = a + 9;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("pmd-abi-check %s (plugin ABI %d.%d)\n", PMD_VERSION, PMD_ABI_VERSION_MAJOR,
+                   PMD_ABI_VERSION_MINOR);
             exit(0);
         } else if (a[0] == '-') {
             fprintf(stderr, "pmd-abi-check: unknown or incomplete option %s\n", a);
@@ -179,7 +207,7 @@ int main(int argc, char **argv)
 {
     options_t o;
     if (parse_args(argc, argv, &o) != 0) {
-        usage(stderr);
+        fputs("pmd-abi-check: see --help\n", stderr);
         return 2;
     }
     if (o.list) {

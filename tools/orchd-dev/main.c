@@ -1,9 +1,9 @@
 /* main.c - orchd-dev's command line: parse options, start the server,
  * publish the port, wait for SIGINT/SIGTERM, stop cleanly (exit 0).
  *
- * orchd-dev is a development stand-in for orchestratord's node API (see
- * /work/shared/protocol.md) with strict request typing, a request log and
- * fault injection under /_dev/ for tests. */
+ * orchd-dev is a development stand-in for orchestratord's node API (the
+ * wire protocol the repository documents under docs/) with strict request
+ * typing, a request log and fault injection under /_dev/ for tests. */
 #include "config.h"
 #include "server.h"
 
@@ -16,8 +16,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef PMD_VERSION
+#define PMD_VERSION "0.0.0"
+#endif
+
 static const char USAGE[] =
-    "usage: orchd-dev [options]\n"
+    "usage: orchd-dev [OPTION...]\n"
+    "       orchd-dev -h | --help | --version\n"
+    "\n"
+    "A development control plane: orchestratord's node API (/v2/nodes...) with\n"
+    "strict request typing, a request log and fault injection under /_dev/.\n"
+    "\n"
     "  --bind ADDR               numeric IPv4/IPv6 address (default 127.0.0.1)\n"
     "  --port N                  TCP port; 0 = any free port (default 0)\n"
     "  --port-file PATH          write the port there once listening (atomic rename)\n"
@@ -30,11 +39,15 @@ static const char USAGE[] =
     "  --tls-cert PEM --tls-key PEM   serve HTTPS\n"
     "  --tls-client-ca PEM       require a client certificate signed by this CA (403 otherwise)\n"
     "  --quiet                   no per-request log lines on stderr\n"
-    "  --help\n"
-    "Environment: LLORCH_API_TOKEN = token when neither --token nor --token-file is given.\n";
+    "  -h, --help                print this help and exit\n"
+    "  --version                 print the version and exit\n"
+    "\n"
+    "Environment: LLORCH_API_TOKEN = token when neither --token nor --token-file is given.\n"
+    "Exit status: 0 stopped by SIGINT/SIGTERM (or --help, --version); 1 could not\n"
+    "start (address in use, TLS files, --port-file); 2 usage error.\n";
 
 enum { OPT_BIND = 256, OPT_PORT, OPT_PORT_FILE, OPT_TOKEN, OPT_TOKEN_FILE, OPT_OFFLINE, OPT_NEXT_HB,
-       OPT_STRICT, OPT_CERT, OPT_KEY, OPT_CA, OPT_QUIET, OPT_HELP };
+       OPT_STRICT, OPT_CERT, OPT_KEY, OPT_CA, OPT_QUIET, OPT_HELP, OPT_VERSION };
 
 static const struct option OPTIONS[] = {
     {"bind", required_argument, NULL, OPT_BIND},
@@ -50,6 +63,7 @@ static const struct option OPTIONS[] = {
     {"tls-client-ca", required_argument, NULL, OPT_CA},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -72,7 +86,7 @@ static int number_option(const char *name, const char *arg, unsigned long long m
     return -1;
 }
 
-/* Apply one option. Returns 0, 1 (--help) or -1 (error). */
+/* Apply one option. Returns 0, 1 (--help), 2 (--version) or -1 (error). */
 static int apply(od_config_t *cfg, int opt, const char *arg)
 {
     unsigned long long n;
@@ -86,7 +100,9 @@ static int apply(od_config_t *cfg, int opt, const char *arg)
     case OPT_KEY: cfg->tls_key = arg; return 0;
     case OPT_CA: cfg->tls_client_ca = arg; return 0;
     case OPT_QUIET: cfg->quiet = 1; return 0;
+    case 'h':
     case OPT_HELP: return 1;
+    case OPT_VERSION: return 2;
     case OPT_PORT:
         if (number_option("port", arg, 65535, &n) != 0)
             return -1;
@@ -108,7 +124,7 @@ static int parse_args(int argc, char **argv, od_config_t *cfg)
     int opt, r;
     const char *env = getenv("LLORCH_API_TOKEN");
     *cfg = (od_config_t){.bind = "127.0.0.1", .offline_timeout_ms = 30000, .next_heartbeat_ms = 10000};
-    while ((opt = getopt_long(argc, argv, "", OPTIONS, NULL)) != -1)
+    while ((opt = getopt_long(argc, argv, "h", OPTIONS, NULL)) != -1)
         if ((r = apply(cfg, opt, optarg)) != 0)
             return r;
     if (optind < argc) {
@@ -154,6 +170,10 @@ int main(int argc, char **argv)
     sigset_t stop_signals;
     char err[512];
     int sig = 0, r = parse_args(argc, argv, &cfg);
+    if (r == 2) {
+        printf("orchd-dev %s\n", PMD_VERSION);
+        return 0;
+    }
     if (r != 0) {
         fputs(r > 0 ? USAGE : "orchd-dev: see --help\n", r > 0 ? stdout : stderr);
         return r > 0 ? 0 : 2;
