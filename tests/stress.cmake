@@ -2,7 +2,8 @@
 # which cannot start under ThreadSanitizer):
 #   tsan_stress  instances on several host threads, faults, stats reads
 #                racing the network threads (scripts/sanitize.sh, TSan build)
-#   soak         1 ms heartbeats with a fault every 1,000 (scripts/soak.sh)
+#   soak         25 nodes heartbeating every 100 ms, a fault every 1,000
+#                heartbeats (scripts/soak.sh)
 # Neither is a ctest test: they run for minutes. Included from
 # tests/CMakeLists.txt.
 if(TARGET node_registration AND TARGET orchd_support AND TARGET pmd_test_host)
