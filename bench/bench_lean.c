@@ -51,7 +51,7 @@ static pmd_instance_t *make_instance(const pmd_plugin_t *p, bh_host_t *h, const 
         fprintf(stderr, "pmd-bench-lean: init: %s\n", err);
         return NULL;
     }
-    if (p->start(in) != PMD_OK) {
+    if (p->on_start(in) != PMD_OK) {
         fprintf(stderr, "pmd-bench-lean: start failed\n");
         p->destroy(in);
         return NULL;
@@ -75,7 +75,7 @@ static int run_idle(const char *plugin, double secs)
     while (next < end) {
         next += TICK_NS;
         bu_sleep_until(next);
-        lp.plugin->tick(in, bu_now_ns());
+        lp.plugin->on_tick(in, bu_now_ns());
     }
     double cpu = bu_cpu_self_s() - c0;
     printf("idle_ticks %llu\n", (unsigned long long)((end - t0) / TICK_NS));
@@ -104,7 +104,7 @@ static int tick_until(hb_run_t *r, uint64_t limit_ns, bu_mem_t *mem_1k, uint64_t
         next += TICK_NS;
         bu_sleep_until(next);
         uint64_t now = bu_now_ns();
-        r->p->tick(r->in, now);
+        r->p->on_tick(r->in, now);
         pmd_stats_t s = bh_stats(r->stats, r->in);
         if (!have_1k && s.heartbeats_ok >= MEM_AT_HEARTBEATS) {
             *mem_1k = bu_mem();
@@ -166,7 +166,7 @@ static int run_hb(const char *plugin, const char *url, uint64_t n, uint64_t warm
     double c0 = bu_cpu_self_s();
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
-    if (r.p->start(r.in) != PMD_OK) {
+    if (r.p->on_start(r.in) != PMD_OK) {
         fprintf(stderr, "pmd-bench-lean: start failed\n");
         return 1;
     }
@@ -194,7 +194,7 @@ static int run_hb(const char *plugin, const char *url, uint64_t n, uint64_t warm
            (unsigned long long)zeroed_at, (unsigned long long)dumped_at);
     print_stats(&s);
     uint64_t st0 = bu_now_ns();
-    r.p->stop(r.in);
+    r.p->on_stop(r.in);
     printf("stop_ms %.3f\n", (double)(bu_now_ns() - st0) / 1e6);
     r.p->destroy(r.in);
     pmd_loader_close(&lp);

@@ -201,7 +201,7 @@ typedef struct scale_run {
 static void tick_all(scale_run_t *r)
 {
     for (int i = 0; i < r->started; i++)
-        r->nodes[i].p->tick(r->nodes[i].in, bu_now_ns());
+        r->nodes[i].p->on_tick(r->nodes[i].in, bu_now_ns());
 }
 
 static void sum_stats(bench_ctx_t *c, scale_run_t *r, uint64_t *ok, uint64_t *failed,

@@ -40,7 +40,7 @@ int bench_node_start(bench_node_t *n, const pmd_plugin_t *p, const char *cfg, in
         fprintf(stderr, "pmd-bench: init: %s\n", err);
         return -1;
     }
-    if (p->start(n->in) != PMD_OK) {
+    if (p->on_start(n->in) != PMD_OK) {
         fprintf(stderr, "pmd-bench: start failed\n");
         p->destroy(n->in);
         n->in = NULL;
@@ -54,7 +54,7 @@ double bench_node_end(bench_node_t *n)
     if (n->in == NULL)
         return 0;
     uint64_t t0 = bu_now_ns();
-    n->p->stop(n->in);
+    n->p->on_stop(n->in);
     double ms = (double)(bu_now_ns() - t0) / 1e6;
     n->p->destroy(n->in);
     n->in = NULL;
@@ -65,7 +65,7 @@ void bench_tick_for(bench_node_t *n, uint32_t ms)
 {
     uint64_t end = bu_now_ns() + (uint64_t)ms * 1000000ull;
     while (bu_now_ns() < end) {
-        n->p->tick(n->in, bu_now_ns());
+        n->p->on_tick(n->in, bu_now_ns());
         bu_sleep_ms(5);
     }
 }
@@ -75,7 +75,7 @@ int bench_wait_state(bench_ctx_t *c, bench_node_t *n, int32_t state, uint64_t mi
 {
     uint64_t end = bu_now_ns() + (uint64_t)timeout_ms * 1000000ull;
     while (bu_now_ns() < end) {
-        n->p->tick(n->in, bu_now_ns());
+        n->p->on_tick(n->in, bu_now_ns());
         pmd_stats_t s = bh_stats(c->nr_stats, n->in);
         if (s.state == state && s.heartbeats_ok >= min_heartbeats)
             return 0;
@@ -109,7 +109,7 @@ static void sample_ticks(bench_node_t *n, uint64_t count, uint64_t dur_ns, uint6
         bu_sleep_until(bu_now_ns() + gap_ns);
         uint64_t pulls = n->host.list_calls;
         uint64_t t0 = bu_now_ns();
-        n->p->tick(n->in, t0);
+        n->p->on_tick(n->in, t0);
         uint64_t t1 = bu_now_ns();
         if (n->host.list_calls != pulls)
             bu_vec_push(&s->due, t1 - t0);
@@ -479,7 +479,7 @@ static double time_to_registered(orchd_t *o, bench_node_t *n, const char *id, ui
 {
     uint64_t t0 = bu_now_ns(), end = t0 + (uint64_t)limit_ms * 1000000ull;
     while (bu_now_ns() < end) {
-        n->p->tick(n->in, bu_now_ns());
+        n->p->on_tick(n->in, bu_now_ns());
         if (node_present(o, id, NULL))
             return (double)(bu_now_ns() - t0) / 1e6;
         bu_sleep_ms(2);

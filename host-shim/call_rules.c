@@ -23,7 +23,7 @@ int shim_callback_allowed_in(shim_callback_t callback, shim_call_t call)
 
 const char *shim_call_name(shim_call_t call)
 {
-    static const char *const names[] = {"an ABI call", "init", "start", "tick", "stop", "destroy",
+    static const char *const names[] = {"an ABI call", "init", "on_start", "on_tick", "on_stop", "destroy",
                                          "stats get"};
     return (unsigned)call < sizeof(names) / sizeof(names[0]) ? names[call] : "an ABI call";
 }

@@ -31,7 +31,7 @@ static const char *descriptor_problem(const pmd_plugin_t *p)
         return "descriptor has no name";
     if (!is_nonempty(p->version))
         return "descriptor has no version";
-    if (p->init == NULL || p->start == NULL || p->tick == NULL || p->stop == NULL ||
+    if (p->init == NULL || p->on_start == NULL || p->on_tick == NULL || p->on_stop == NULL ||
         p->destroy == NULL || p->result_string == NULL)
         return "descriptor lacks a mandatory function (init, start, tick, stop, "
                "destroy, result_string)";

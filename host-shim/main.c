@@ -414,7 +414,7 @@ static int start_instance(shim_t *s)
 {
     const pmd_plugin_t *p = s->loaded.plugin;
     shim_host_enter(&s->host, SHIM_CALL_START);
-    int32_t rc = p->start(s->instance);
+    int32_t rc = p->on_start(s->instance);
     shim_host_leave(&s->host);
     if (rc == PMD_OK)
         return 0;
@@ -456,7 +456,7 @@ static void tick_once(shim_t *s)
 {
     const pmd_plugin_t *p = s->loaded.plugin;
     shim_host_enter(&s->host, SHIM_CALL_TICK);
-    int32_t rc = p->tick(s->instance, monotonic_ns());
+    int32_t rc = p->on_tick(s->instance, monotonic_ns());
     shim_host_leave(&s->host);
     char result[128];
     if (rc != PMD_OK && rc != s->last_tick_rc)
@@ -700,7 +700,7 @@ static int stop_and_destroy(shim_t *s, int started)
     int32_t rc = PMD_OK;
     if (started) {
         shim_host_enter(&s->host, SHIM_CALL_STOP);
-        rc = p->stop(s->instance);
+        rc = p->on_stop(s->instance);
         shim_host_leave(&s->host);
         refresh_snapshot(s);
     }

@@ -283,17 +283,17 @@ typedef struct pmd_plugin {
                     pmd_instance_t **out_instance, char *error, uint32_t error_size);
 
     /*
-     * start: begin work (for node_registration: start the network thread and
+     * on_start: begin work (for node_registration: start the network thread and
      *   queue the registration). Valid in INITIALIZED. Host thread.
      * Blocks: no network I/O; may create a thread.
      * Returns PMD_OK (now STARTED), PMD_ERR_STATE, PMD_ERR_RESOURCE (still
      *   INITIALIZED), PMD_ERR_INVALID_ARGUMENT (NULL instance).
      * Host callbacks: any.
      */
-    int32_t (*start)(pmd_instance_t *instance);
+    int32_t (*on_start)(pmd_instance_t *instance);
 
     /*
-     * tick: the host's periodic call, every 10 to 1000 ms (100 ms is typical).
+     * on_tick: the host's periodic call, every 10 to 1000 ms (100 ms is typical).
      * now_ns: CLOCK_MONOTONIC in nanoseconds, read by the host just before
      *   the call. Valid in STARTED. Host thread.
      * Blocks: never; returns in microseconds whatever the network does.
@@ -303,17 +303,17 @@ typedef struct pmd_plugin {
      *   plugin's own work is logged, not returned: the host just keeps ticking.
      * Host callbacks: any.
      */
-    int32_t (*tick)(pmd_instance_t *instance, uint64_t now_ns);
+    int32_t (*on_tick)(pmd_instance_t *instance, uint64_t now_ns);
 
     /*
-     * stop: end work (for node_registration: deregister, then join the
+     * on_stop: end work (for node_registration: deregister, then join the
      *   network thread). Valid in STARTED. Host thread.
      * Blocks: at most stop_timeout_ms (see above), also against a hung server.
      * Returns PMD_OK (now STOPPED, whatever the control plane answered; the
      *   outcome is logged), PMD_ERR_STATE, PMD_ERR_INVALID_ARGUMENT.
      * Host callbacks: any; the last state_changed reports PMD_NODE_STOPPED.
      */
-    int32_t (*stop)(pmd_instance_t *instance);
+    int32_t (*on_stop)(pmd_instance_t *instance);
 
     /*
      * destroy: free the instance and everything it owns (threads joined,

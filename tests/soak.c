@@ -187,7 +187,7 @@ static void tick(soak_t *s)
 {
     uint64_t t = now_ns();
     for (int i = 0; i < s->n; i++)
-        s->p->tick(s->nodes[i].in, t);
+        s->p->on_tick(s->nodes[i].in, t);
     usleep(500);
 }
 
@@ -290,7 +290,7 @@ static int setup(soak_t *s)
             fprintf(stderr, "soak: init %s: %s\n", nd->id, err);
             return -1;
         }
-        if (s->p->start(nd->in) != PMD_OK) {
+        if (s->p->on_start(nd->in) != PMD_OK) {
             fprintf(stderr, "soak: start %s failed\n", nd->id);
             return -1;
         }
@@ -418,7 +418,7 @@ int main(int argc, char **argv)
         failed = 1;
     }
     for (int i = 0; i < s.n; i++) {
-        s.p->stop(s.nodes[i].in);
+        s.p->on_stop(s.nodes[i].in);
         s.p->destroy(s.nodes[i].in);
     }
     free(s.nodes);

@@ -379,7 +379,7 @@ int32_t th_init(test_host_t *h, const pmd_plugin_t *p, const char *config, pmd_i
 int32_t th_start(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in)
 {
     shim_call_t outer = enter_call(h, SHIM_CALL_START);
-    int32_t rc = p->start(in);
+    int32_t rc = p->on_start(in);
     leave_call(h, outer);
     return rc;
 }
@@ -387,7 +387,7 @@ int32_t th_start(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in)
 int32_t th_tick(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns)
 {
     shim_call_t outer = enter_call(h, SHIM_CALL_TICK);
-    int32_t rc = p->tick(in, now_ns);
+    int32_t rc = p->on_tick(in, now_ns);
     leave_call(h, outer);
     return rc;
 }
@@ -395,7 +395,7 @@ int32_t th_tick(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in, uint6
 int32_t th_stop(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in)
 {
     shim_call_t outer = enter_call(h, SHIM_CALL_STOP);
-    int32_t rc = p->stop(in);
+    int32_t rc = p->on_stop(in);
     leave_call(h, outer);
     return rc;
 }

@@ -40,10 +40,10 @@ static void walk_states(const ac_session_t *s, th_rec_t *rec, ac_result_t *r)
     uint64_t now = ac_now_ns();
     expect(r, "tick before start", th_tick(rec, p, in, now), PMD_ERR_STATE);
     expect(r, "stop before start", th_stop(rec, p, in), PMD_ERR_STATE);
-    expect(r, "start", th_start(rec, p, in), PMD_OK);
+    expect(r, "on_start", th_start(rec, p, in), PMD_OK);
     expect(r, "second start", th_start(rec, p, in), PMD_ERR_STATE);
     expect(r, "tick after start", th_tick(rec, p, in, ac_now_ns()), PMD_OK);
-    expect(r, "stop", th_stop(rec, p, in), PMD_OK);
+    expect(r, "on_stop", th_stop(rec, p, in), PMD_OK);
     int last = atomic_load(&rec->last_state);
     if (last >= 0 && last != PMD_NODE_STOPPED)
         ac_fail(r, "after stop the last state_changed reported %d, not PMD_NODE_STOPPED", last);
@@ -60,14 +60,14 @@ static void destroy_paths(const ac_session_t *s, th_rec_t *rec, ac_result_t *r)
         th_destroy(rec, s->p, in);
     in = make(s, rec, r); /* destroy of a started instance */
     if (in != NULL) {
-        expect(r, "start", th_start(rec, s->p, in), PMD_OK);
-        expect(r, "tick", th_tick(rec, s->p, in, ac_now_ns()), PMD_OK);
+        expect(r, "on_start", th_start(rec, s->p, in), PMD_OK);
+        expect(r, "on_tick", th_tick(rec, s->p, in, ac_now_ns()), PMD_OK);
         th_destroy(rec, s->p, in);
     }
     in = make(s, rec, r); /* destroy of a stopped instance */
     if (in != NULL) {
-        expect(r, "start", th_start(rec, s->p, in), PMD_OK);
-        expect(r, "stop", th_stop(rec, s->p, in), PMD_OK);
+        expect(r, "on_start", th_start(rec, s->p, in), PMD_OK);
+        expect(r, "on_stop", th_stop(rec, s->p, in), PMD_OK);
         th_destroy(rec, s->p, in);
     }
 }

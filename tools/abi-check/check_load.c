@@ -114,7 +114,7 @@ static void check_strings(const first_look_t *f, const pmd_plugin_t *b, ac_resul
 
 static void check_functions(const pmd_plugin_t *p, ac_result_t *r)
 {
-    if (p->init == NULL || p->start == NULL || p->tick == NULL || p->stop == NULL ||
+    if (p->init == NULL || p->on_start == NULL || p->on_tick == NULL || p->on_stop == NULL ||
         p->destroy == NULL || p->result_string == NULL) {
         ac_fail(r, "a mandatory function (init, start, tick, stop, destroy, result_string) is NULL");
         return;

@@ -193,7 +193,7 @@ int32_t th_init(th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const
 int32_t th_start(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 {
     enter(rec);
-    int32_t rc = p->start(in);
+    int32_t rc = p->on_start(in);
     leave(rec);
     return rc;
 }
@@ -201,7 +201,7 @@ int32_t th_start(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 int32_t th_tick(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns)
 {
     enter(rec);
-    int32_t rc = p->tick(in, now_ns);
+    int32_t rc = p->on_tick(in, now_ns);
     leave(rec);
     return rc;
 }
@@ -209,7 +209,7 @@ int32_t th_tick(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64
 int32_t th_stop(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 {
     enter(rec);
-    int32_t rc = p->stop(in);
+    int32_t rc = p->on_stop(in);
     leave(rec);
     return rc;
 }

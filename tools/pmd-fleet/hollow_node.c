@@ -72,7 +72,7 @@ int32_t hn_start(hollow_node_t *n, const pmd_plugin_t *p)
 {
     if (n->inst == NULL)
         return n->init_rc;
-    n->start_rc = p->start(n->inst);
+    n->start_rc = p->on_start(n->inst);
     n->started = n->start_rc == PMD_OK;
     return n->start_rc;
 }
@@ -80,7 +80,7 @@ int32_t hn_start(hollow_node_t *n, const pmd_plugin_t *p)
 void hn_tick(hollow_node_t *n, const pmd_plugin_t *p, uint64_t now_ns)
 {
     if (n->started)
-        p->tick(n->inst, now_ns);
+        p->on_tick(n->inst, now_ns);
 }
 
 void hn_finish(hollow_node_t *n, const pmd_plugin_t *p)
@@ -88,7 +88,7 @@ void hn_finish(hollow_node_t *n, const pmd_plugin_t *p)
     if (n->inst == NULL)
         return;
     if (n->started)
-        p->stop(n->inst);
+        p->on_stop(n->inst);
     p->destroy(n->inst);
     n->inst = NULL;
     n->started = 0;

@@ -199,7 +199,7 @@ fn main() {
             eprintln!("shim: {}", e);
             exit(1)
         });
-    if let Err(e) = node.start() {
+    if let Err(e) = node.on_start() {
         eprintln!("shim: {}", e);
         exit(1);
     }
@@ -207,7 +207,7 @@ fn main() {
     let start = Instant::now();
     let mut n: u32 = 0;
     while !STOP.load(Ordering::SeqCst) && o.run_for.map_or(true, |d| start.elapsed() < d) {
-        if let Err(e) = node.tick_now() {
+        if let Err(e) = node.on_tick_now() {
             eprintln!("shim: {}", e);
             break;
         }
@@ -218,7 +218,7 @@ fn main() {
             std::thread::sleep(due - now);
         }
     }
-    let rc = match node.stop() {
+    let rc = match node.on_stop() {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("shim: {}", e);

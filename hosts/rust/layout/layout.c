@@ -87,9 +87,9 @@ static void host_and_plugin(void)
     FIELD(pmd_plugin_t, stop_timeout_ms);
     FIELD(pmd_plugin_t, reserved2);
     FIELD(pmd_plugin_t, init);
-    FIELD(pmd_plugin_t, start);
-    FIELD(pmd_plugin_t, tick);
-    FIELD(pmd_plugin_t, stop);
+    FIELD(pmd_plugin_t, on_start);
+    FIELD(pmd_plugin_t, on_tick);
+    FIELD(pmd_plugin_t, on_stop);
     FIELD(pmd_plugin_t, destroy);
     FIELD(pmd_plugin_t, result_string);
     FIELD(pmd_plugin_t, get_extension);

@@ -149,9 +149,9 @@ pub struct PmdPlugin {
     pub stop_timeout_ms: u32,
     pub reserved2: u32,
     pub init: Option<InitFn>,
-    pub start: Option<InstanceFn>,
-    pub tick: Option<TickFn>,
-    pub stop: Option<InstanceFn>,
+    pub on_start: Option<InstanceFn>,
+    pub on_tick: Option<TickFn>,
+    pub on_stop: Option<InstanceFn>,
     pub destroy: Option<DestroyFn>,
     pub result_string: Option<ResultStringFn>,
     // --- ABI 1.1 ---

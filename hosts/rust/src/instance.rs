@@ -158,35 +158,35 @@ impl Instance {
         &self.plugin
     }
 
-    /// `start`: begin work (node_registration: its network thread starts and
+    /// `on_start`: begin work (node_registration: its network thread starts and
     /// registration is queued). Never does network I/O itself.
-    pub fn start(&mut self) -> Result<(), Error> {
+    pub fn on_start(&mut self) -> Result<(), Error> {
         // SAFETY: a live instance; &mut self serialises calls.
-        let rc = unsafe { (self.plugin.inner.start)(self.raw) };
-        self.check("start", rc)
+        let rc = unsafe { (self.plugin.inner.on_start)(self.raw) };
+        self.check("on_start", rc)
     }
 
-    /// `tick`: the periodic call (every 10 to 1000 ms). `now_ns` is
+    /// `on_tick`: the periodic call (every 10 to 1000 ms). `now_ns` is
     /// CLOCK_MONOTONIC in nanoseconds ([`monotonic_ns`](crate::monotonic_ns)).
     /// Never blocks; this is where log lines, state changes and pool pulls
     /// happen.
-    pub fn tick(&mut self, now_ns: u64) -> Result<(), Error> {
+    pub fn on_tick(&mut self, now_ns: u64) -> Result<(), Error> {
         // SAFETY: as start.
-        let rc = unsafe { (self.plugin.inner.tick)(self.raw, now_ns) };
-        self.check("tick", rc)
+        let rc = unsafe { (self.plugin.inner.on_tick)(self.raw, now_ns) };
+        self.check("on_tick", rc)
     }
 
-    /// `tick` with the current CLOCK_MONOTONIC time.
-    pub fn tick_now(&mut self) -> Result<(), Error> {
-        self.tick(crate::monotonic_ns())
+    /// `on_tick` with the current CLOCK_MONOTONIC time.
+    pub fn on_tick_now(&mut self) -> Result<(), Error> {
+        self.on_tick(crate::monotonic_ns())
     }
 
-    /// `stop`: end work (node_registration: deregister, join its thread).
+    /// `on_stop`: end work (node_registration: deregister, join its thread).
     /// Blocks up to [`Plugin::stop_timeout`].
-    pub fn stop(&mut self) -> Result<(), Error> {
+    pub fn on_stop(&mut self) -> Result<(), Error> {
         // SAFETY: as start.
-        let rc = unsafe { (self.plugin.inner.stop)(self.raw) };
-        self.check("stop", rc)
+        let rc = unsafe { (self.plugin.inner.on_stop)(self.raw) };
+        self.check("on_stop", rc)
     }
 
     /// pmd.ext.stats/1: the instance's counters, or `None` when the plugin

@@ -15,12 +15,12 @@
 //!
 //! let plugin = Plugin::load("/usr/lib/pmd/node_registration.so")?;
 //! let mut node = plugin.instance(r#"{"address":"http://10.0.0.5:9200"}"#, Box::new(MyHost))?;
-//! node.start()?;
+//! node.on_start()?;
 //! for _ in 0..50 {
-//!     node.tick_now()?;
+//!     node.on_tick_now()?;
 //!     std::thread::sleep(std::time::Duration::from_millis(100));
 //! }
-//! node.stop()?;
+//! node.on_stop()?;
 //! drop(node); // destroy; the library is closed when the last Plugin clone goes
 //! # Ok::<(), pmd_host::Error>(())
 //! ```

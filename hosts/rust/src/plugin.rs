@@ -35,9 +35,9 @@ pub(crate) struct Loaded {
     pub(crate) session_minor: u32,
     pub(crate) stop_timeout_ms: u32,
     pub(crate) init: ffi::InitFn,
-    pub(crate) start: ffi::InstanceFn,
-    pub(crate) tick: ffi::TickFn,
-    pub(crate) stop: ffi::InstanceFn,
+    pub(crate) on_start: ffi::InstanceFn,
+    pub(crate) on_tick: ffi::TickFn,
+    pub(crate) on_stop: ffi::InstanceFn,
     pub(crate) destroy: ffi::DestroyFn,
     pub(crate) result_string: ffi::ResultStringFn,
     pub(crate) stats_get: Option<ffi::StatsGetFn>,
@@ -134,7 +134,7 @@ impl Plugin {
     pub fn session_minor(&self) -> u32 {
         self.inner.session_minor
     }
-    /// The longest `stop()` (and dropping a started instance) may block.
+    /// The longest `on_stop()` (and dropping a started instance) may block.
     pub fn stop_timeout(&self) -> Duration {
         Duration::from_millis(u64::from(self.inner.stop_timeout_ms))
     }
@@ -246,16 +246,16 @@ unsafe fn vet_1_0(
     };
     let fns = (
         addr_of!((*desc).init).read(),
-        addr_of!((*desc).start).read(),
-        addr_of!((*desc).tick).read(),
-        addr_of!((*desc).stop).read(),
+        addr_of!((*desc).on_start).read(),
+        addr_of!((*desc).on_tick).read(),
+        addr_of!((*desc).on_stop).read(),
         addr_of!((*desc).destroy).read(),
         addr_of!((*desc).result_string).read(),
     );
-    let (init, start, tick, stop, destroy, result_string) = match fns {
+    let (init, on_start, on_tick, on_stop, destroy, result_string) = match fns {
         (Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)) => (a, b, c, d, e, f),
         _ => {
-            let reason = "descriptor lacks a mandatory function (init, start, tick, stop, destroy, result_string)";
+            let reason = "descriptor lacks a mandatory function (init, on_start, on_tick, on_stop, destroy, result_string)";
             return Err(invalid(path, reason));
         }
     };
@@ -275,9 +275,9 @@ unsafe fn vet_1_0(
         session_minor,
         stop_timeout_ms: addr_of!((*desc).stop_timeout_ms).read(),
         init,
-        start,
-        tick,
-        stop,
+        on_start,
+        on_tick,
+        on_stop,
         destroy,
         result_string,
         stats_get: get_extension.and_then(|g| stats_extension(g)),

@@ -101,14 +101,14 @@ fn wrong_state_calls_map_to_state_errors() {
     let plugin = Plugin::load(example_so()).unwrap();
     let (host, seen) = Recorder::boxed(&[]);
     let mut inst = plugin.instance("{}", host).unwrap();
-    let err = inst.tick_now().unwrap_err();
+    let err = inst.on_tick_now().unwrap_err();
     assert_eq!(err.code(), ResultCode::State);
-    assert_eq!(err.to_string(), "tick: call not valid in this state (2)");
-    inst.start().unwrap();
-    inst.tick_now().unwrap();
-    inst.stop().unwrap();
-    assert_eq!(inst.stop().unwrap_err().code(), ResultCode::State);
-    assert_eq!(inst.start().unwrap_err().code(), ResultCode::State);
+    assert_eq!(err.to_string(), "on_tick: call not valid in this state (2)");
+    inst.on_start().unwrap();
+    inst.on_tick_now().unwrap();
+    inst.on_stop().unwrap();
+    assert_eq!(inst.on_stop().unwrap_err().code(), ResultCode::State);
+    assert_eq!(inst.on_start().unwrap_err().code(), ResultCode::State);
     drop(inst);
     assert_eq!(seen.lock().unwrap().states, vec![NodeState::Registered, NodeState::Stopped]);
 }
@@ -118,9 +118,9 @@ fn dropping_a_started_instance_stops_it_with_callbacks_still_delivered() {
     let plugin = Plugin::load(example_so()).unwrap();
     let (host, seen) = Recorder::boxed(&[]);
     let mut inst = plugin.instance("{}", host).unwrap();
-    inst.start().unwrap();
+    inst.on_start().unwrap();
     drop(plugin); // the instance keeps the library open
-    inst.tick_now().unwrap();
+    inst.on_tick_now().unwrap();
     drop(inst); // destroy -> stop -> log + state_changed, then the host goes
     assert_eq!(seen.lock().unwrap().states.last(), Some(&NodeState::Stopped));
     assert!(lines(&seen).iter().any(|l| l.contains("stopped after 1 tick")), "{:?}", lines(&seen));
@@ -133,16 +133,16 @@ fn an_instance_may_move_between_threads_between_calls() {
     let (host, seen) = Recorder::boxed(&[]);
     let mut inst = plugin.instance("{\"log_every_ticks\": 1}", host).unwrap();
     assert_send(&inst);
-    inst.start().unwrap();
+    inst.on_start().unwrap();
     let mut inst = std::thread::spawn(move || {
         for _ in 0..3 {
-            inst.tick_now().unwrap();
+            inst.on_tick_now().unwrap();
         }
         inst
     })
     .join()
     .unwrap();
-    inst.stop().unwrap();
+    inst.on_stop().unwrap();
     drop(inst);
     let l = lines(&seen);
     assert!(l.iter().any(|l| l.contains("tick 3, host reports 1 pool(s)")), "{:?}", l);
@@ -153,11 +153,11 @@ fn a_panicking_log_never_unwinds_into_the_plugin() {
     let plugin = Plugin::load(example_so()).unwrap();
     let (host, seen) = Recorder::boxed(&["log"]);
     let mut inst = plugin.instance("{\"log_every_ticks\": 1}", host).unwrap();
-    inst.start().unwrap(); // logs "started": panics, caught
+    inst.on_start().unwrap(); // logs "started": panics, caught
     for _ in 0..5 {
-        inst.tick_now().expect("tick still works after a panic in log");
+        inst.on_tick_now().expect("tick still works after a panic in log");
     }
-    inst.stop().unwrap();
+    inst.on_stop().unwrap();
     drop(inst);
     let seen = seen.lock().unwrap();
     // start + 5 ticks + stop each logged once, each panicked, all survived.
@@ -172,8 +172,8 @@ fn a_panicking_pools_reads_as_unknown_pools_to_the_plugin() {
     let plugin = Plugin::load(example_so()).unwrap();
     let (host, seen) = Recorder::boxed(&["pools", "state_changed"]);
     let mut inst = plugin.instance("{\"log_every_ticks\": 1}", host).unwrap();
-    inst.start().unwrap();
-    inst.tick_now().unwrap();
+    inst.on_start().unwrap();
+    inst.on_tick_now().unwrap();
     drop(inst);
     let l = lines(&seen);
     assert!(l.iter().any(|l| l.contains("host could not list pools (result 10)")), "{:?}", l);

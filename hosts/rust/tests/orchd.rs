@@ -154,14 +154,14 @@ fn registers_heartbeats_and_deregisters_against_orchd_dev() {
     let before = node.stats().expect("stats before start");
     assert_eq!(before.state, NodeState::Idle);
     assert!(before.stop_timeout_ms.is_some(), "the plugin reports its stop bound");
-    node.start().unwrap();
+    node.on_start().unwrap();
 
     // Tick until the control plane lists the node online with our pool and
     // the plugin has counted at least two heartbeats.
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut last_poll = Instant::now();
     loop {
-        node.tick_now().unwrap();
+        node.on_tick_now().unwrap();
         if last_poll.elapsed() >= Duration::from_millis(200) {
             last_poll = Instant::now();
             let (status, body) = orchd.get("/v2/nodes");
@@ -189,7 +189,7 @@ fn registers_heartbeats_and_deregisters_against_orchd_dev() {
     }
 
     let started = Instant::now();
-    node.stop().unwrap();
+    node.on_stop().unwrap();
     assert!(started.elapsed() <= plugin.stop_timeout());
     let stats = node.stats().unwrap();
     assert_eq!((stats.state, stats.deregistrations_ok), (NodeState::Stopped, 1));
