@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 
 #define MAX_BODY (1024 * 1024)
 #define HANG_MAX_MS 120000u
@@ -497,6 +498,19 @@ static int make_parts(od_server_t *s)
     return s->registry && s->faults && s->journal && (s->auth || (!s->cfg.token && !s->cfg.token_file)) ? 0 : -1;
 }
 
+/* One thread and one descriptor per connection, and clients keep theirs
+ * open: as many as the descriptor limit allows, less some for the server's
+ * own files. MHD's default (FD_SETSIZE - 4 = 1020) refused every client past
+ * the first thousand of a pmd-fleet run. */
+static unsigned int connection_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 1100)
+        return 1020;
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000 ? 1000000
+                                                                  : (unsigned int)rl.rlim_cur - 64;
+}
+
 od_server_t *od_server_start(const od_config_t *cfg, char *err, size_t errlen)
 {
     od_server_t *s = calloc(1, sizeof *s);
@@ -519,7 +533,8 @@ od_server_t *od_server_start(const od_config_t *cfg, char *err, size_t errlen)
     s->daemon = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
                                  MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
                                  s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
-                                 keep_escaped, s, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+                                 keep_escaped, s, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+                                 MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!s->daemon) {
         fail(err, errlen, "cannot start the HTTP server (address in use, or bad TLS key/certificate?)", cfg->bind);
         goto error;
