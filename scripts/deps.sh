@@ -9,7 +9,10 @@ packages=(
   valgrind curl jq
   python3-prometheus-client
   clang libclang-rt-14-dev
+  dpkg-dev lintian systemd
 )
+# dpkg-dev: dpkg-shlibdeps computes the .deb's Depends (scripts/package.sh);
+# lintian checks the package; systemd: systemd-analyze verifies the unit.
 
 # The Rust host (hosts/rust) needs cargo; Debian's (Rust 1.63) is enough.
 command -v cargo >/dev/null 2>&1 || packages+=(cargo)

@@ -6,3 +6,23 @@
 # a development machine's path.
 add_test(NAME docs_links COMMAND ${CMAKE_CURRENT_LIST_DIR}/docs_links.sh ${PROJECT_SOURCE_DIR})
 set_tests_properties(docs_links PROPERTIES TIMEOUT 60)
+
+# pmd-node.service as installed: systemd-analyze verify and security, the
+# promised settings, unshare(2) still allowed.
+add_test(NAME systemd_unit COMMAND ${CMAKE_CURRENT_LIST_DIR}/systemd_unit_test.sh ${PROJECT_BINARY_DIR})
+set_tests_properties(systemd_unit PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77)
+
+# The Debian package: built with cpack, lintian-clean, unpacked into a
+# temporary root and run against orchd-dev; and the README's install
+# walkthrough, run against the same unpacked files. Both run cpack in this
+# tree (its preinstall step runs make here): one at a time.
+if(TARGET orchd-dev AND TARGET pmd-host-shim AND TARGET node_registration)
+  add_test(NAME package_deb
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/package_test.sh ${PROJECT_BINARY_DIR}
+                   $<TARGET_FILE:orchd-dev> ${PROJECT_SOURCE_DIR})
+  add_test(NAME install_walkthrough
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/install_walkthrough_test.sh ${PROJECT_BINARY_DIR}
+                   $<TARGET_FILE:orchd-dev> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(package_deb install_walkthrough PROPERTIES
+    TIMEOUT 90 SKIP_RETURN_CODE 77 RESOURCE_LOCK pmd_cpack)
+endif()

@@ -8,10 +8,20 @@ source_dir=$2
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build_dir" --prefix "$prefix" >/dev/null
-export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+# lib/<multiarch>/pkgconfig on Debian (see CMakeLists.txt), else lib/pkgconfig.
+pc=$(find "$prefix" -path '*/pkgconfig/pmd-plugin.pc' | head -n 1)
+[ -n "$pc" ] || { echo "pmd-plugin.pc not installed"; exit 1; }
+export PKG_CONFIG_PATH=${pc%/*}
 cflags=$(pkg-config --cflags pmd-plugin)
 plugindir=$(pkg-config --variable=plugindir pmd-plugin)
 test -f "$plugindir/node_registration.so"
+# The plugin directory is the library directory's pmd/, as the README says.
+libdir=$(cd "${pc%/*}/.." && pwd)
+[ "$plugindir" -ef "$libdir/pmd" ] || { echo "plugindir $plugindir is not $libdir/pmd"; exit 1; }
+# The systemd unit and the example configuration, written for this prefix.
+grep -qFx "ExecStart=$prefix/bin/pmd-host-shim --plugin $libdir/pmd/node_registration.so \\" \
+  "$prefix/lib/systemd/system/pmd-node.service"
+test -f "$prefix/etc/pmd/node.json"
 test -f "$plugindir/example.so"
 cc $cflags -fvisibility=hidden -shared -fPIC -o "$prefix/copy.so" \
    "$source_dir/plugin/example/example.c" $(pkg-config --cflags --libs json-c)
