@@ -50,9 +50,14 @@ extern "C" {
  *   1.1  extension queries: pmd_host_t.get_extension and
  *        pmd_plugin_t.get_extension; extensions pmd.ext.conformance/1 and
  *        pmd.ext.stats/1.
+ *   1.2  handover: pmd_plugin_t.on_handover and on_start_handed_over, and
+ *        pmd_handover_t: an instance ends without deregistering and another
+ *        (typically a newer build) takes its node over with no gap; the
+ *        descriptor members start/tick/stop are named on_start/on_tick/
+ *        on_stop (same layout); host extension pmd.ext.log_fields/1.
  */
 #define PMD_ABI_VERSION_MAJOR 1
-#define PMD_ABI_VERSION_MINOR 1
+#define PMD_ABI_VERSION_MINOR 2
 
 /* Symbol name of the one function every plugin exports. */
 #define PMD_PLUGIN_ENTRY_SYMBOL "pmd_plugin_entry"
@@ -244,6 +249,28 @@ typedef struct pmd_instance pmd_instance_t;
  * creates nothing and needs no destroy(). Nothing may be called on an
  * instance after destroy().
  */
+/*
+ * Handover (ABI 1.2): what an instance that ends without deregistering hands
+ * to the instance that takes its node over, through the host. Plain data:
+ * no pointer into the old plugin, no secret. The host owns the struct and
+ * sets struct_size; on_handover writes the fields that fit and sets
+ * struct_size to what it filled; on_start_handed_over reads the fields that
+ * fit in the struct_size it is given.
+ */
+typedef struct pmd_handover {
+    uint32_t struct_size;
+    uint32_t flags;                /* PMD_HANDOVER_* bits */
+    uint64_t next_heartbeat_due_ns; /* CLOCK_MONOTONIC; 0 = none was scheduled */
+    uint64_t heartbeat_interval_ns; /* the old instance's interval */
+    uint64_t last_heartbeat_ok_ns;  /* CLOCK_MONOTONIC; 0 = none */
+    char node_id[256];             /* the node handed over, NUL-terminated UTF-8 */
+} pmd_handover_t;
+
+/* The node was registered when it was handed over. */
+#define PMD_HANDOVER_REGISTERED 1u
+
+#define PMD_HANDOVER_MIN_SIZE ((uint32_t)sizeof(pmd_handover_t))
+
 typedef struct pmd_plugin {
     /* --- frozen for every major: a host reads these to name the plugin --- */
     uint32_t struct_size; /* sizeof(pmd_plugin_t) as the plugin knows it */
@@ -339,6 +366,44 @@ typedef struct pmd_plugin {
      * static and starts with uint32_t struct_size. Any thread, any time.
      */
     const void *(*get_extension)(const char *id);
+
+    /* --- ABI 1.2 (a plugin may leave both NULL: handover not offered) --- */
+
+    /*
+     * on_handover: end the instance WITHOUT deregistering, so that another
+     *   instance (on_start_handed_over) takes the node over. Valid in
+     *   STARTED; the instance is STOPPED afterwards (destroy it next).
+     * Thread: host thread. Blocks: at most stop_timeout_ms, like on_stop: a
+     *   request in flight may finish within that bound, then all traffic
+     *   ends; no DELETE (no deregistration) is ever sent.
+     * out: the host's struct, struct_size set by the host (at least
+     *   PMD_HANDOVER_MIN_SIZE); the plugin fills what fits and sets
+     *   struct_size to the size it filled.
+     * Returns PMD_OK (now STOPPED), PMD_ERR_STATE, PMD_ERR_INVALID_ARGUMENT
+     *   (NULL or too small out: nothing changed, still STARTED).
+     * Host callbacks: any; the last state_changed reports PMD_NODE_STOPPED
+     *   with the detail "handed over".
+     * Hosts: call it only when the session minor is 2 or more and both the
+     *   old and the new descriptor offer handover (both pointers non-NULL
+     *   within struct_size); otherwise use on_stop on the old instance and
+     *   on_start on the new one (the node deregisters and registers again).
+     */
+    int32_t (*on_handover)(pmd_instance_t *instance, pmd_handover_t *out);
+
+    /*
+     * on_start_handed_over: as on_start, taking over the node another
+     *   instance handed over: for node_registration, register at once
+     *   (registration is idempotent) and send the first heartbeat at the
+     *   handed-over next_heartbeat_due_ns (at once if that is past), so the
+     *   control plane sees no gap. A handover of another node_id, or one
+     *   without a schedule, is a plain start (the plugin logs why).
+     * Valid in INITIALIZED. Host thread. Blocks as on_start.
+     * handover: the struct on_handover filled, or one the host made; read
+     *   within its struct_size, for the call only.
+     * Returns as on_start; PMD_ERR_INVALID_ARGUMENT for a NULL handover or
+     *   one smaller than PMD_HANDOVER_MIN_SIZE (nothing changed).
+     */
+    int32_t (*on_start_handed_over)(pmd_instance_t *instance, const pmd_handover_t *handover);
 } pmd_plugin_t;
 
 /*
@@ -364,6 +429,7 @@ PMD_EXPORT int32_t pmd_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_m
 
 /* Size of a 1.0 descriptor: everything before get_extension. */
 #define PMD_PLUGIN_SIZE_1_0 ((uint32_t)offsetof(pmd_plugin_t, get_extension))
+#define PMD_PLUGIN_SIZE_1_1 ((uint32_t)offsetof(pmd_plugin_t, on_handover))
 
 /* Size of the frozen prefix (struct_size .. version), the same in every
  * major: a host checks struct_size against it before reading name/version. */

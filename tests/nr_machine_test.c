@@ -719,3 +719,43 @@ Test(machine, control_plane_restart_keeps_the_fleet_spread)
     cr_assert_leq(burst, 5 * mean, "restart: fullest bin %u, steady mean %.1f", burst, mean);
     cr_assert_leq(after, 2 * mean, "after the restart: fullest bin %u, mean %.1f", after, mean);
 }
+
+/* ABI 1.2 handover: the new instance registers at once, heartbeats at once
+ * (Online again), then keeps the old instance's schedule. */
+Test(machine, takeover_registers_at_once_then_keeps_the_handed_over_schedule)
+{
+    uint64_t now = 50000 * MS, due = now + 700 * MS;
+    nr_machine_start_takeover(&m, now, due);
+    cr_assert_eq(m.next_request, NR_REQUEST_REGISTER);
+    cr_assert_eq(m.next_due_ns, now, "registers at once, no start jitter");
+    nr_outcome_t o = reply(NR_REQUEST_REGISTER, 200);
+    nr_machine_on_outcome(&m, &o, now + 20 * MS);
+    cr_assert_eq(m.next_request, NR_REQUEST_HEARTBEAT);
+    cr_assert_eq(m.next_due_ns, now + 20 * MS, "a heartbeat at once after the registration");
+    o = reply(NR_REQUEST_HEARTBEAT, 200);
+    nr_machine_on_outcome(&m, &o, now + 30 * MS);
+    cr_assert_eq(m.next_due_ns, due, "then the old instance's next heartbeat");
+    nr_machine_on_outcome(&m, &o, due + 5 * MS);
+    cr_assert_eq(m.next_due_ns, due + 1000 * MS, "then one interval later");
+}
+
+Test(machine, takeover_with_a_due_time_already_past_stays_on_that_grid)
+{
+    uint64_t now = 50000 * MS;
+    nr_machine_start_takeover(&m, now, now - 2700 * MS);
+    nr_outcome_t o = reply(NR_REQUEST_REGISTER, 200);
+    nr_machine_on_outcome(&m, &o, now + 10 * MS);
+    cr_assert_eq(m.next_due_ns, now + 10 * MS);
+    o = reply(NR_REQUEST_HEARTBEAT, 200);
+    nr_machine_on_outcome(&m, &o, now + 20 * MS);
+    cr_assert_eq(m.next_due_ns, now + 300 * MS, "the next slot of the handed-over grid");
+}
+
+Test(machine, the_handed_over_time_is_used_once)
+{
+    uint64_t now = 50000 * MS;
+    nr_machine_start_takeover(&m, now, now + 900 * MS);
+    nr_outcome_t o = reply(NR_REQUEST_REGISTER, 200);
+    nr_machine_on_outcome(&m, &o, now);
+    cr_assert_eq(m.takeover_due_ns, 0);
+}

@@ -224,7 +224,7 @@ Test(shim, loaded_line_names_plugin_version_and_abi)
                                "--run-for", "0")), 0, "%s", err_text());
     const char *text = err_text();
     const char *loaded = strstr(text, " INFO  plugin=pmd-host-shim event=loaded name=example "
-                                      "version=0.1.0 abi=1.1 session_minor=1 stats=no\n");
+                                      "version=0.1.0 abi=1.2 session_minor=2 stats=no\n");
     cr_assert_not_null(loaded, "%s", text);
     const char *first_plugin_line = strstr(text, "plugin=example ");
     cr_assert(first_plugin_line == NULL || first_plugin_line > loaded, "%s", text);

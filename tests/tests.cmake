@@ -88,3 +88,12 @@ if(TARGET node_registration AND TARGET orchd_support AND TARGET pmd_test_host
   add_test(NAME faults COMMAND faults_test --jobs 2)
   set_tests_properties(faults PROPERTIES TIMEOUT 180)
 endif()
+
+# ABI 1.2 handover in process: no DELETE, no heartbeat gap, Online throughout.
+add_executable(handover_test handover_test.c)
+target_link_libraries(handover_test PRIVATE pmd_test_host orchd_support pmd_loader
+                      PkgConfig::JSONC PkgConfig::CRITERION)
+target_compile_definitions(handover_test PRIVATE
+  NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
+add_dependencies(handover_test node_registration orchd-dev)
+add_test(NAME handover COMMAND handover_test --jobs 1)

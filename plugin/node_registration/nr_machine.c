@@ -107,6 +107,14 @@ nr_decision_t nr_machine_start(nr_machine_t *m, uint64_t now_ns)
     return d;
 }
 
+nr_decision_t nr_machine_start_takeover(nr_machine_t *m, uint64_t now_ns, uint64_t due_ns)
+{
+    nr_decision_t d = set_state(m, NR_STATE_REGISTERING, NR_REASON_STARTED);
+    m->takeover_due_ns = due_ns;
+    schedule(m, &d, NR_REQUEST_REGISTER, now_ns, 0);
+    return d;
+}
+
 static nr_decision_t on_unauthorized(nr_machine_t *m, uint64_t now_ns)
 {
     nr_decision_t d = set_state(m, NR_STATE_UNAUTHORIZED, NR_REASON_UNAUTHORIZED);
@@ -130,8 +138,18 @@ static nr_decision_t on_registered(nr_machine_t *m, uint64_t now_ns)
      * the first slot more than the jitter's bound after it, never a pair of
      * heartbeats in one instant. */
     uint64_t interval = m->p.interval_ns, bound = nr_start_jitter_bound_ns(interval);
-    uint64_t first = add_sat(now_ns, nr_start_jitter_ns(interval, &m->rng));
     uint64_t anchor = nr_phase_anchor_ns(m->p.phase_key, interval, m->p.wall_offset_ns);
+    if (m->takeover_due_ns != 0) {
+        /* Taking over a handed-over node: a heartbeat at once (the control
+         * plane shows a re-registered node as Registering until one comes),
+         * then the old instance's schedule, continued from its next slot. */
+        nr_grid_start(&m->grid, m->takeover_due_ns, interval);
+        m->takeover_due_ns = 0;
+        m->beat_off_grid = 1;
+        schedule(m, &d, NR_REQUEST_HEARTBEAT, now_ns, 0);
+        return d;
+    }
+    uint64_t first = add_sat(now_ns, nr_start_jitter_ns(interval, &m->rng));
     nr_grid_start(&m->grid, nr_slot_after_ns(add_sat(first, bound), interval, anchor), interval);
     m->beat_off_grid = 1;
     schedule(m, &d, NR_REQUEST_HEARTBEAT, now_ns, first - now_ns);

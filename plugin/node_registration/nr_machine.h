@@ -159,6 +159,7 @@ typedef struct nr_machine {
     nr_grid_t grid;
     uint64_t rng;
     int ever_registered;
+    uint64_t takeover_due_ns;        /* handed-over first heartbeat; 0 = none */
     int heartbeat_ok_since_register; /* a heartbeat got 2xx since the last registration */
     uint32_t reregister_backoffs;    /* re-registrations not yet followed by a good heartbeat */
     uint32_t heartbeat_rejections;   /* rejected (other 4xx) heartbeats since the last good one */
@@ -170,6 +171,13 @@ void nr_machine_init(nr_machine_t *m, const nr_machine_params_t *p, uint64_t see
 
 /* start: register now. */
 nr_decision_t nr_machine_start(nr_machine_t *m, uint64_t now_ns);
+
+/* Take over a node another instance handed over (ABI 1.2): register at once
+ * (idempotent on the control plane; it reports the new build's version),
+ * heartbeat at once after it (a re-registered node shows Registering until
+ * its next heartbeat), then keep the old instance's schedule: the next slot
+ * of the grid through due_ns, its next heartbeat. */
+nr_decision_t nr_machine_start_takeover(nr_machine_t *m, uint64_t now_ns, uint64_t due_ns);
 
 /* A request finished (or failed to get a response). */
 nr_decision_t nr_machine_on_outcome(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns);

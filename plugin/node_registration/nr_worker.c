@@ -52,6 +52,8 @@ struct nr_worker {
     int stop_requested;
     uint64_t stop_deadline_ns;
     uint64_t in_flight_cut_ns;   /* on stop: a request in flight ends by then */
+    int handing_over;            /* stop without DELETE: another instance takes over */
+    uint64_t takeover_due_ns;    /* set before start: take a handed-over node over */
     nr_pool_list_t offered;      /* newest snapshot from the host */
     int offered_fresh;
     uint64_t pools_wanted_at_ns; /* 0 = not wanted */
@@ -72,6 +74,8 @@ struct nr_worker {
     int register_in_doubt;       /* a register was abandoned at stop */
     char token_problem[200];     /* the token file problem last logged, "" if none */
     nr_machine_t machine;
+    nr_machine_t machine_at_end; /* as the thread left it (read after the join) */
+    uint64_t last_heartbeat_ok_ns;
     nr_token_t token;
     nr_pool_list_t pools;
     char *pools_json;            /* pools serialised; NULL = serialise again */
@@ -354,6 +358,7 @@ static void record(nr_worker_t *w, nr_request_t kind, const nr_http_response_t *
                                         c != NR_STATUS_NOT_REGISTERED;
         if (ok) {
             st->last_heartbeat_ok_unix_ms = unix_ms();
+            w->last_heartbeat_ok_ns = mono_ns();
             st->last_heartbeat_latency_ns = r->latency_ns;
         }
     }
@@ -597,7 +602,9 @@ static void warn_if_token_file_loose(nr_worker_t *w)
 
 static void run_until_stopped(nr_worker_t *w)
 {
-    nr_decision_t d = nr_machine_start(&w->machine, mono_ns());
+    nr_decision_t d = w->takeover_due_ns != 0
+                          ? nr_machine_start_takeover(&w->machine, mono_ns(), w->takeover_due_ns)
+                          : nr_machine_start(&w->machine, mono_ns());
     apply(w, &d, "registering");
     logf_event(w, PMD_LOG_INFO, "event=registering url=%s", w->cfg->base_url);
     if (!w->fds_private)
@@ -616,7 +623,13 @@ static void run_until_stopped(nr_worker_t *w)
         if (run_request(w, w->machine.next_request) != 0)
             break;
     }
-    deregister(w);
+    pthread_mutex_lock(&w->lock);
+    int handing_over = w->handing_over;
+    pthread_mutex_unlock(&w->lock);
+    if (handing_over)
+        logf_event(w, PMD_LOG_INFO, "event=handed_over action=no_deregistration");
+    else
+        deregister(w);
 }
 
 static void announce_ready(nr_worker_t *w, int ready)
@@ -734,6 +747,29 @@ int nr_worker_start(nr_worker_t *w)
     return 0;
 }
 
+void nr_worker_take_over(nr_worker_t *w, uint64_t due_ns)
+{
+    w->takeover_due_ns = due_ns ? due_ns : 1; /* 1: a due time long past: at once */
+}
+
+int nr_worker_handover(nr_worker_t *w, uint32_t timeout_ms, nr_worker_handover_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!w->thread_running)
+        return -1;
+    pthread_mutex_lock(&w->lock);
+    w->handing_over = 1;
+    pthread_mutex_unlock(&w->lock);
+    nr_worker_stop(w, timeout_ms);
+    /* The thread is joined: its machine can be read here. */
+    const nr_machine_t *m = &w->machine_at_end;
+    out->registered = m->state == NR_STATE_REGISTERED || m->state == NR_STATE_DEGRADED;
+    out->next_heartbeat_due_ns = m->next_request == NR_REQUEST_HEARTBEAT ? m->next_due_ns : 0;
+    out->heartbeat_interval_ns = m->p.interval_ns;
+    out->last_heartbeat_ok_ns = w->last_heartbeat_ok_ns;
+    return 0;
+}
+
 void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms)
 {
     if (!w->thread_running)
@@ -747,6 +783,7 @@ void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms)
     nr_transport_wake(w->wake_fd);
     pthread_join(w->thread, NULL);
     w->thread_running = 0;
+    w->machine_at_end = w->machine;
     w->machine.state = NR_STATE_STOPPED;
     pthread_mutex_lock(&w->lock);
     w->stats.state = PMD_NODE_STOPPED;

@@ -72,6 +72,23 @@ void nr_worker_offer_pools(nr_worker_t *w, nr_pool_list_t *pools);
  * timeout_ms, then joins it. */
 void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms);
 
+/* What a handover passes on (plain data; see pmd_handover_t). */
+typedef struct nr_worker_handover {
+    int registered;
+    uint64_t next_heartbeat_due_ns; /* CLOCK_MONOTONIC; 0 = none scheduled */
+    uint64_t heartbeat_interval_ns;
+    uint64_t last_heartbeat_ok_ns;  /* 0 = none */
+} nr_worker_handover_t;
+
+/* Host thread: ends the network thread within timeout_ms like
+ * nr_worker_stop, but sends no DELETE: another instance takes the node
+ * over. Fills out; -1 when the thread was not running. */
+int nr_worker_handover(nr_worker_t *w, uint32_t timeout_ms, nr_worker_handover_t *out);
+
+/* Host thread, before nr_worker_start: take over a handed-over node:
+ * register at once, first heartbeat at due_ns (CLOCK_MONOTONIC). */
+void nr_worker_take_over(nr_worker_t *w, uint64_t due_ns);
+
 void nr_worker_stats(nr_worker_t *w, nr_worker_stats_t *out);
 
 /* Frees everything; stops first if needed. */

@@ -292,13 +292,39 @@ static int32_t nr_init(const pmd_host_t *host, const char *config_json,
     return PMD_OK;
 }
 
-static int32_t nr_start(pmd_instance_t *in)
+/* What a handover hands on, if it is usable to take this node over: the
+ * same node, with a heartbeat scheduled. Otherwise 0 and a line saying why
+ * (the start is then a plain one). */
+static uint64_t takeover_due(struct pmd_instance *in, const pmd_handover_t *h)
+{
+    if (h == NULL)
+        return 0;
+    if (strncmp(h->node_id, in->cfg.node_id, sizeof(h->node_id)) != 0 ||
+        memchr(h->node_id, '\0', sizeof(h->node_id)) == NULL) {
+        say(in, PMD_LOG_WARN, "event=takeover_refused reason=\"the handover is for another "
+            "node id\" action=start");
+        return 0;
+    }
+    if (!(h->flags & PMD_HANDOVER_REGISTERED) || h->next_heartbeat_due_ns == 0) {
+        say(in, PMD_LOG_INFO, "event=takeover_refused reason=\"the node was not registered "
+            "with a heartbeat scheduled\" action=start");
+        return 0;
+    }
+    return h->next_heartbeat_due_ns;
+}
+
+static int32_t start_instance(pmd_instance_t *in, const pmd_handover_t *handover)
 {
     int32_t rc = enter(in);
     if (rc != PMD_OK)
         return rc;
     if (in->state != LC_INITIALIZED)
         return leave(in, PMD_ERR_STATE);
+    uint64_t due = takeover_due(in, handover);
+    if (due != 0) {
+        nr_worker_take_over(in->worker, due);
+        say(in, PMD_LOG_INFO, "event=taking_over action=register_then_heartbeat_on_schedule");
+    }
     warn_about_transport(in);
     nr_pool_list_t pools;
     nr_capabilities_t caps;
@@ -311,6 +337,18 @@ static int32_t nr_start(pmd_instance_t *in)
     }
     in->state = LC_STARTED;
     return leave(in, PMD_OK);
+}
+
+static int32_t nr_start(pmd_instance_t *in)
+{
+    return start_instance(in, NULL);
+}
+
+static int32_t nr_start_handed_over(pmd_instance_t *in, const pmd_handover_t *handover)
+{
+    if (in != NULL && (handover == NULL || handover->struct_size < PMD_HANDOVER_MIN_SIZE))
+        return PMD_ERR_INVALID_ARGUMENT;
+    return start_instance(in, handover);
 }
 
 /* How far ahead of a heartbeat to pull the pools: about one tick, so the
@@ -348,6 +386,41 @@ static void stop_now(struct pmd_instance *in)
     deliver_all_events(in);
     if (in->host.state_changed != NULL)
         in->host.state_changed(in->host.host_data, PMD_NODE_STOPPED, "stopped");
+}
+
+static void fill_handover(struct pmd_instance *in, const nr_worker_handover_t *w,
+                          pmd_handover_t *out)
+{
+    pmd_handover_t h;
+    memset(&h, 0, sizeof(h));
+    h.struct_size = sizeof(h);
+    h.flags = w->registered ? PMD_HANDOVER_REGISTERED : 0;
+    h.next_heartbeat_due_ns = w->next_heartbeat_due_ns;
+    h.heartbeat_interval_ns = w->heartbeat_interval_ns;
+    h.last_heartbeat_ok_ns = w->last_heartbeat_ok_ns;
+    snprintf(h.node_id, sizeof(h.node_id), "%s", in->cfg.node_id);
+    size_t n = out->struct_size < sizeof(h) ? out->struct_size : sizeof(h);
+    memcpy(out, &h, n);
+    out->struct_size = (uint32_t)n;
+}
+
+static int32_t nr_handover(pmd_instance_t *in, pmd_handover_t *out)
+{
+    int32_t rc = enter(in);
+    if (rc != PMD_OK)
+        return rc;
+    if (in->state != LC_STARTED)
+        return leave(in, PMD_ERR_STATE);
+    if (out == NULL || out->struct_size < PMD_HANDOVER_MIN_SIZE)
+        return leave(in, PMD_ERR_INVALID_ARGUMENT);
+    nr_worker_handover_t w;
+    nr_worker_handover(in->worker, in->cfg.deregister_timeout_ms, &w);
+    in->state = LC_STOPPED;
+    deliver_all_events(in);
+    fill_handover(in, &w, out);
+    if (in->host.state_changed != NULL)
+        in->host.state_changed(in->host.host_data, PMD_NODE_STOPPED, "handed over");
+    return leave(in, PMD_OK);
 }
 
 static int32_t nr_stop(pmd_instance_t *in)
@@ -475,6 +548,8 @@ static const pmd_plugin_t nr_plugin = {
     .on_start = nr_start,
     .on_tick = nr_tick,
     .on_stop = nr_stop,
+    .on_handover = nr_handover,
+    .on_start_handed_over = nr_start_handed_over,
     .destroy = nr_destroy,
     .result_string = nr_result_string,
     .get_extension = nr_get_extension,

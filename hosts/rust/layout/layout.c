@@ -93,6 +93,15 @@ static void host_and_plugin(void)
     FIELD(pmd_plugin_t, destroy);
     FIELD(pmd_plugin_t, result_string);
     FIELD(pmd_plugin_t, get_extension);
+    FIELD(pmd_plugin_t, on_handover);
+    FIELD(pmd_plugin_t, on_start_handed_over);
+    SIZE(pmd_handover_t);
+    FIELD(pmd_handover_t, struct_size);
+    FIELD(pmd_handover_t, flags);
+    FIELD(pmd_handover_t, next_heartbeat_due_ns);
+    FIELD(pmd_handover_t, heartbeat_interval_ns);
+    FIELD(pmd_handover_t, last_heartbeat_ok_ns);
+    FIELD(pmd_handover_t, node_id);
 }
 
 static void extensions(void)

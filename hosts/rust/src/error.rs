@@ -203,7 +203,7 @@ mod tests {
             plugin_minor: 0,
         };
         assert_eq!(major.code(), ResultCode::AbiMajor);
-        assert!(major.to_string().contains("plugin p 1 speaks ABI 2.0, this host speaks 1.1"));
+        assert!(major.to_string().contains("plugin p 1 speaks ABI 2.0, this host speaks 1.2"));
         assert_eq!(Error::Nul { what: "config" }.code(), ResultCode::InvalidArgument);
     }
 }

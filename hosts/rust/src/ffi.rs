@@ -15,7 +15,7 @@
 use std::os::raw::{c_char, c_int, c_long, c_void};
 
 pub const PMD_ABI_VERSION_MAJOR: u32 = 1;
-pub const PMD_ABI_VERSION_MINOR: u32 = 1;
+pub const PMD_ABI_VERSION_MINOR: u32 = 2;
 pub const PMD_PLUGIN_ENTRY_SYMBOL: &[u8] = b"pmd_plugin_entry\0";
 
 // enum pmd_result
@@ -156,7 +156,28 @@ pub struct PmdPlugin {
     pub result_string: Option<ResultStringFn>,
     // --- ABI 1.1 ---
     pub get_extension: Option<PluginGetExtensionFn>,
+    // --- ABI 1.2 (NULL: handover not offered) ---
+    pub on_handover: Option<HandoverFn>,
+    pub on_start_handed_over: Option<StartHandedOverFn>,
 }
+
+/// pmd_handover_t (ABI 1.2): plain data from the instance that hands its
+/// node over to the one that takes it over.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PmdHandover {
+    pub struct_size: u32,
+    pub flags: u32,
+    pub next_heartbeat_due_ns: u64,
+    pub heartbeat_interval_ns: u64,
+    pub last_heartbeat_ok_ns: u64,
+    pub node_id: [c_char; 256],
+}
+
+pub const PMD_HANDOVER_REGISTERED: u32 = 1;
+
+pub type HandoverFn = unsafe extern "C" fn(*mut PmdInstance, *mut PmdHandover) -> i32;
+pub type StartHandedOverFn = unsafe extern "C" fn(*mut PmdInstance, *const PmdHandover) -> i32;
 
 pub type PmdPluginEntryFn = unsafe extern "C" fn(u32, u32, *mut *const PmdPlugin) -> i32;
 
@@ -265,7 +286,8 @@ pub fn pmd_stats_min_size() -> u32 {
 const _: () = {
     use std::mem::size_of;
     assert!(size_of::<PmdHost>() == 80);
-    assert!(size_of::<PmdPlugin>() == 104);
+    assert!(size_of::<PmdPlugin>() == 120);
+    assert!(size_of::<PmdHandover>() == 288);
     assert!(size_of::<PmdPoolStatus>() == 40);
     assert!(size_of::<PmdGpuInfo>() == 32);
     assert!(size_of::<PmdNodeResources>() == 16);

@@ -71,7 +71,7 @@ fn loads_and_describes_the_example() {
     let plugin = Plugin::load(example_so()).expect("example.so loads");
     assert_eq!(plugin.name(), "example");
     assert_eq!(plugin.abi_version().0, 1);
-    assert_eq!(plugin.session_minor(), 1);
+    assert_eq!(plugin.session_minor(), 2);
     assert_eq!(plugin.conformance_config_template(), Some("{\"log_every_ticks\": 1000}"));
     assert!(!plugin.offers_stats());
     assert_eq!(plugin.result_string(4), "invalid config");

@@ -78,7 +78,15 @@ fn rust_layout() -> BTreeMap<String, i64> {
             destroy,
             result_string,
             get_extension,
+            on_handover,
+            on_start_handed_over,
         ]
+    );
+    layout!(
+        m,
+        "pmd_handover_t",
+        PmdHandover,
+        [struct_size, flags, next_heartbeat_due_ns, heartbeat_interval_ns, last_heartbeat_ok_ns, node_id]
     );
     layout!(m, "pmd_ext_conformance_t", PmdExtConformance, [struct_size, reserved, config_template]);
     layout!(
