@@ -13,7 +13,7 @@
 //!     fn state_changed(&mut self, state: NodeState, detail: &str) { eprintln!("{:?} {}", state, detail) }
 //! }
 //!
-//! let plugin = Plugin::load("/usr/lib/pmd/node_registration.so")?;
+//! let plugin = Plugin::load("/usr/lib/x86_64-linux-gnu/pmd/node_registration.so")?;
 //! let mut node = plugin.instance(r#"{"address":"http://10.0.0.5:9200"}"#, Box::new(MyHost))?;
 //! node.on_start()?;
 //! for _ in 0..50 {
