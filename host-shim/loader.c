@@ -94,6 +94,15 @@ int pmd_loader_has_extensions(const pmd_loaded_plugin_t *loaded)
            p->get_extension != NULL;
 }
 
+int pmd_loader_offers_handover(const pmd_loaded_plugin_t *loaded)
+{
+    const pmd_plugin_t *p = loaded->plugin;
+    return p != NULL && loaded->session_minor >= 2 &&
+           p->struct_size >= offsetof(pmd_plugin_t, on_start_handed_over) +
+                                 sizeof(p->on_start_handed_over) &&
+           p->on_handover != NULL && p->on_start_handed_over != NULL;
+}
+
 void pmd_loader_close(pmd_loaded_plugin_t *loaded)
 {
     if (loaded->dl_handle != NULL)

@@ -31,6 +31,15 @@ int32_t pmd_loader_open(const char *path, uint32_t host_major, uint32_t host_min
 /* True when the session may use the plugin's 1.1 get_extension. */
 int pmd_loader_has_extensions(const pmd_loaded_plugin_t *loaded);
 
+/*
+ * True when the session may use the plugin's 1.2 handover (on_handover and
+ * on_start_handed_over): session minor 2 or more, and both members inside
+ * the descriptor's struct_size and non-NULL. A host hands over from an old
+ * instance to a new one only when this holds for both plugins; otherwise it
+ * falls back to on_stop + on_start (plugin.abi.md 5.17).
+ */
+int pmd_loader_offers_handover(const pmd_loaded_plugin_t *loaded);
+
 /* dlclose()s the plugin. Every instance must have been destroyed first. */
 void pmd_loader_close(pmd_loaded_plugin_t *loaded);
 
