@@ -15,7 +15,7 @@ scripts/deps.sh
 cmake -S . -B build -DPMD_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 rm -f build/pmd-node_*.deb
-(cd build && cpack -G DEB >/dev/null)
+(cd build && cpack -G DEB >cpack.log 2>&1) || { cat build/cpack.log; exit 1; }
 deb=$(ls build/pmd-node_*.deb)
 rc=0
 report=$(lintian --fail-on error "$deb" 2>&1) || rc=$?
