@@ -81,7 +81,8 @@ pub enum Error {
     Descriptor { path: PathBuf, code: ResultCode, reason: String },
     /// A plugin function returned a non-OK code.
     Call {
-        /// "init", "start", "tick", "stop".
+        /// "init", "on_start", "on_tick", "on_stop", "on_handover",
+        /// "on_start_handed_over".
         call: &'static str,
         code: ResultCode,
         /// The plugin's `result_string(code)`, copied.
@@ -92,6 +93,17 @@ pub enum Error {
     /// A Rust string could not be handed to C (an interior NUL byte); the
     /// plugin was not called.
     Nul { what: &'static str },
+    /// The plugin does not offer what was asked (e.g. handover: ABI 1.2,
+    /// [`Plugin::offers_handover`](crate::Plugin::offers_handover)); the
+    /// plugin was not called.
+    Unsupported { what: &'static str },
+    /// A value this crate cannot hand to C as asked (e.g. a handover
+    /// node id longer than 255 bytes, a tick period outside 10..=1000 ms);
+    /// the plugin was not called.
+    Invalid { what: &'static str, reason: String },
+    /// A [`Runner`](crate::Runner)'s thread ended abnormally (it panicked, or
+    /// it was already gone when asked).
+    Runner { reason: String },
 }
 
 impl Error {
@@ -104,6 +116,9 @@ impl Error {
             Error::Descriptor { code, .. } => *code,
             Error::Call { code, .. } => *code,
             Error::Nul { .. } => ResultCode::InvalidArgument,
+            Error::Unsupported { .. } => ResultCode::Unsupported,
+            Error::Invalid { .. } => ResultCode::InvalidArgument,
+            Error::Runner { .. } => ResultCode::Internal,
         }
     }
 }
@@ -139,6 +154,9 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Nul { what } => write!(f, "{} contains a NUL byte", what),
+            Error::Unsupported { what } => write!(f, "{} is not offered by this plugin", what),
+            Error::Invalid { what, reason } => write!(f, "{}: {}", what, reason),
+            Error::Runner { reason } => write!(f, "plugin runner: {}", reason),
         }
     }
 }
@@ -205,5 +223,12 @@ mod tests {
         assert_eq!(major.code(), ResultCode::AbiMajor);
         assert!(major.to_string().contains("plugin p 1 speaks ABI 2.0, this host speaks 1.2"));
         assert_eq!(Error::Nul { what: "config" }.code(), ResultCode::InvalidArgument);
+        let e = Error::Unsupported { what: "handover" };
+        assert_eq!(
+            (e.code(), e.to_string().as_str()),
+            (ResultCode::Unsupported, "handover is not offered by this plugin")
+        );
+        assert_eq!(Error::Invalid { what: "tick period", reason: "x".into() }.code(), ResultCode::InvalidArgument);
+        assert!(Error::Runner { reason: "panicked".into() }.code().is_internal());
     }
 }

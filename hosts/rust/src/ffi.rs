@@ -164,7 +164,7 @@ pub struct PmdPlugin {
 /// pmd_handover_t (ABI 1.2): plain data from the instance that hands its
 /// node over to the one that takes it over.
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct PmdHandover {
     pub struct_size: u32,
     pub flags: u32,
@@ -265,6 +265,10 @@ pub fn pmd_host_size_1_0() -> u32 {
 pub fn pmd_plugin_size_1_0() -> u32 {
     pmd_offset_of!(PmdPlugin, get_extension) as u32
 }
+/// Size of a 1.1 descriptor: everything before on_handover.
+pub fn pmd_plugin_size_1_1() -> u32 {
+    pmd_offset_of!(PmdPlugin, on_handover) as u32
+}
 pub fn pmd_plugin_frozen_size() -> u32 {
     pmd_offset_of!(PmdPlugin, description) as u32
 }
@@ -279,6 +283,10 @@ pub fn pmd_node_resources_min_size() -> u32 {
 }
 pub fn pmd_stats_min_size() -> u32 {
     pmd_offset_of!(PmdStats, node_id) as u32
+}
+/// The least struct_size on_handover / on_start_handed_over accept.
+pub fn pmd_handover_min_size() -> u32 {
+    std::mem::size_of::<PmdHandover>() as u32
 }
 
 // Sizes from plugin.abi.md section 4 (LP64), checked at compile time.

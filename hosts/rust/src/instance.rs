@@ -189,6 +189,39 @@ impl Instance {
         self.check("on_stop", rc)
     }
 
+    /// `on_handover` (ABI 1.2, plugin.abi.md section 5.17): end the instance
+    /// *without* deregistering and return what a new instance needs to take
+    /// the node over ([`on_start_handed_over`](Self::on_start_handed_over)).
+    /// Valid when started; afterwards the instance is stopped (drop it).
+    /// Blocks like [`on_stop`](Self::on_stop), up to [`Plugin::stop_timeout`].
+    /// `Error::Unsupported` (nothing called) when the plugin does not
+    /// [offer handover](Plugin::offers_handover); on a plugin error the
+    /// instance is unchanged (still started).
+    pub fn on_handover(&mut self) -> Result<crate::Handover, Error> {
+        let (handover, _) = self.plugin.inner.handover.ok_or(Error::Unsupported { what: "handover" })?;
+        let mut raw = crate::handover::empty_raw();
+        // SAFETY: a live instance; a valid, host-owned struct of full size
+        // that the plugin fills within struct_size during the call only.
+        let rc = unsafe { handover(self.raw, &mut raw) };
+        self.check("on_handover", rc)?;
+        // A plugin may not claim more than the host's struct holds.
+        raw.struct_size = raw.struct_size.min(std::mem::size_of::<ffi::PmdHandover>() as u32);
+        Ok(crate::Handover::from_raw(&raw))
+    }
+
+    /// `on_start_handed_over` (ABI 1.2): as [`on_start`](Self::on_start),
+    /// taking over the node another instance handed over (node_registration:
+    /// registers at once, continues the old heartbeat schedule; a handover
+    /// of another node id is a plain start). `Error::Unsupported` (nothing
+    /// called) when the plugin does not offer handover: call `on_start`.
+    pub fn on_start_handed_over(&mut self, handover: &crate::Handover) -> Result<(), Error> {
+        let (_, start) = self.plugin.inner.handover.ok_or(Error::Unsupported { what: "handover" })?;
+        let raw = handover.to_raw()?;
+        // SAFETY: a live instance; `raw` is read during the call only.
+        let rc = unsafe { start(self.raw, &raw) };
+        self.check("on_start_handed_over", rc)
+    }
+
     /// pmd.ext.stats/1: the instance's counters, or `None` when the plugin
     /// does not offer them (or refused the call). Never blocks, no callbacks.
     pub fn stats(&mut self) -> Option<Stats> {

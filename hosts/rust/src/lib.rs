@@ -32,14 +32,18 @@
 pub mod ffi;
 
 mod error;
+mod handover;
 mod host;
 mod instance;
 mod plugin;
+mod runner;
 
 pub use error::{Error, ResultCode};
+pub use handover::{can_hand_over, swap, Handover, SwapError, SwapMode};
 pub use host::{Capabilities, GpuInfo, Host, LogLevel, NodeState, PoolStatus};
 pub use instance::{Instance, Stats};
 pub use plugin::Plugin;
+pub use runner::{Ended, Pending, Runner, RunnerStats};
 
 /// CLOCK_MONOTONIC in nanoseconds: the `now_ns` that `tick` expects.
 /// (`std::time::Instant` does not expose its clock's origin.)

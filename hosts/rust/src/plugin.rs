@@ -41,6 +41,9 @@ pub(crate) struct Loaded {
     pub(crate) destroy: ffi::DestroyFn,
     pub(crate) result_string: ffi::ResultStringFn,
     pub(crate) stats_get: Option<ffi::StatsGetFn>,
+    /// ABI 1.2 handover: both members, or `None` when not offered (session
+    /// minor below 2, a descriptor too small, or either member NULL).
+    pub(crate) handover: Option<(ffi::HandoverFn, ffi::StartHandedOverFn)>,
     pub(crate) conformance_template: Option<String>,
     _handle: DlHandle,
 }
@@ -150,6 +153,15 @@ impl Plugin {
     pub fn offers_stats(&self) -> bool {
         self.inner.stats_get.is_some()
     }
+    /// Whether instances can hand their node over
+    /// ([`Instance::on_handover`](crate::Instance::on_handover) /
+    /// [`Instance::on_start_handed_over`](crate::Instance::on_start_handed_over),
+    /// plugin.abi.md section 5.17): the session minor is 2 or more and the
+    /// descriptor has both members, non-NULL, within its struct_size. A swap
+    /// hands over only when both plugins offer it ([`swap`](crate::swap)).
+    pub fn offers_handover(&self) -> bool {
+        self.inner.handover.is_some()
+    }
 
     /// Creates an instance (`init`) with `config` (JSON text) and the host's
     /// callbacks; it names itself "pmd-host" to the plugin.
@@ -255,7 +267,8 @@ unsafe fn vet_1_0(
     let (init, on_start, on_tick, on_stop, destroy, result_string) = match fns {
         (Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)) => (a, b, c, d, e, f),
         _ => {
-            let reason = "descriptor lacks a mandatory function (init, on_start, on_tick, on_stop, destroy, result_string)";
+            let reason =
+                "descriptor lacks a mandatory function (init, on_start, on_tick, on_stop, destroy, result_string)";
             return Err(invalid(path, reason));
         }
     };
@@ -263,6 +276,15 @@ unsafe fn vet_1_0(
     // A 1.1 field: needs the session minor *and* the size (growth rule).
     let get_extension = if session_minor >= 1 && size as usize >= end_of!(ffi::PmdPlugin, get_extension) {
         addr_of!((*desc).get_extension).read()
+    } else {
+        None
+    };
+    // 1.2 fields: the session minor, the size, and both or neither.
+    let handover = if session_minor >= 2 && size as usize >= end_of!(ffi::PmdPlugin, on_start_handed_over) {
+        match (addr_of!((*desc).on_handover).read(), addr_of!((*desc).on_start_handed_over).read()) {
+            (Some(h), Some(s)) => Some((h, s)),
+            _ => None,
+        }
     } else {
         None
     };
@@ -281,6 +303,7 @@ unsafe fn vet_1_0(
         destroy,
         result_string,
         stats_get: get_extension.and_then(|g| stats_extension(g)),
+        handover,
         conformance_template: get_extension.and_then(|g| conformance_extension(g)),
         _handle: handle,
     })

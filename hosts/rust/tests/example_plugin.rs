@@ -3,14 +3,15 @@
 //! lifecycle codes, callbacks during drop, moving an instance between
 //! threads, and panics in every callback that the plugin survives.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pmd_host::{Capabilities, Error, Host, LogLevel, NodeState, Plugin, PoolStatus, ResultCode};
 
-fn example_so() -> String {
-    std::env::var("PMD_EXAMPLE_SO")
-        .expect("PMD_EXAMPLE_SO is not set: point it at the built example.so (ctest -R rust_host sets it)")
+fn example_so() -> std::path::PathBuf {
+    common::artifact("PMD_EXAMPLE_SO")
 }
 
 #[derive(Default)]
@@ -74,6 +75,7 @@ fn loads_and_describes_the_example() {
     assert_eq!(plugin.session_minor(), 2);
     assert_eq!(plugin.conformance_config_template(), Some("{\"log_every_ticks\": 1000}"));
     assert!(!plugin.offers_stats());
+    assert!(!plugin.offers_handover(), "the example does not offer handover");
     assert_eq!(plugin.result_string(4), "invalid config");
     assert_eq!(plugin.result_string(12345), "unknown result");
 }

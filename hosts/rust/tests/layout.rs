@@ -5,6 +5,8 @@
 //! Both directions are checked: every line the C program prints must match
 //! a Rust value, and every Rust value must have been printed.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::mem::size_of;
 use std::process::Command;
@@ -127,11 +129,14 @@ fn rust_layout() -> BTreeMap<String, i64> {
             PMD_ABI_VERSION_MINOR = PMD_ABI_VERSION_MINOR,
             PMD_HOST_SIZE_1_0 = pmd_host_size_1_0(),
             PMD_PLUGIN_SIZE_1_0 = pmd_plugin_size_1_0(),
+            PMD_PLUGIN_SIZE_1_1 = pmd_plugin_size_1_1(),
             PMD_PLUGIN_FROZEN_SIZE = pmd_plugin_frozen_size(),
             PMD_POOL_STATUS_MIN_SIZE = pmd_pool_status_min_size(),
             PMD_GPU_INFO_MIN_SIZE = pmd_gpu_info_min_size(),
             PMD_NODE_RESOURCES_MIN_SIZE = pmd_node_resources_min_size(),
             PMD_STATS_MIN_SIZE = pmd_stats_min_size(),
+            PMD_HANDOVER_MIN_SIZE = pmd_handover_min_size(),
+            PMD_HANDOVER_REGISTERED = PMD_HANDOVER_REGISTERED,
             PMD_OK = PMD_OK,
             PMD_ERR_INVALID_ARGUMENT = PMD_ERR_INVALID_ARGUMENT,
             PMD_ERR_STATE = PMD_ERR_STATE,
@@ -160,10 +165,8 @@ fn rust_layout() -> BTreeMap<String, i64> {
 }
 
 fn c_layout() -> BTreeMap<String, i64> {
-    let bin = std::env::var_os("PMD_ABI_LAYOUT_BIN").expect(
-        "PMD_ABI_LAYOUT_BIN is not set: build the pmd_abi_layout target and point the variable at it \
-         (ctest -R rust_host does both)",
-    );
+    // Built by the pmd_abi_layout CMake target (ctest -R rust_host sets the path).
+    let bin = common::artifact("PMD_ABI_LAYOUT_BIN");
     let out = Command::new(&bin).output().unwrap_or_else(|e| panic!("cannot run {:?}: {}", bin, e));
     assert!(out.status.success(), "{:?} failed: {:?}", bin, out.status);
     let text = String::from_utf8(out.stdout).expect("pmd_abi_layout prints ASCII");
@@ -204,6 +207,7 @@ fn every_struct_is_8_byte_aligned_and_fn_pointers_are_nullable() {
     assert_eq!(align_of::<PmdPlugin>(), 8);
     assert_eq!(align_of::<PmdPoolStatus>(), 8);
     assert_eq!(align_of::<PmdStats>(), 8);
+    assert_eq!(align_of::<PmdHandover>(), 8);
     // Fn pointers are nullable through Option at no cost (NULL = None).
     assert_eq!(size_of::<Option<LogFn>>(), size_of::<usize>());
 }

@@ -2,155 +2,38 @@
 //! development control plane: register, heartbeat, stop, deregister.
 //! Paths: ORCHD_DEV_BIN, PMD_NODE_REGISTRATION_SO.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pmd_host::{Capabilities, GpuInfo, Host, LogLevel, NodeState, Plugin, PoolStatus};
+use common::{artifact, resolve, NodeHost, OrchdDev};
+use pmd_host::{NodeState, Plugin};
 
-fn env_path(name: &str) -> PathBuf {
-    std::env::var_os(name)
-        .unwrap_or_else(|| panic!("{} is not set (ctest -R rust_host sets it; see hosts/rust/README.md)", name))
-        .into()
-}
-
-/// orchd-dev on a free port; killed (it is our own child) when dropped.
-struct OrchdDev {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl OrchdDev {
-    fn start() -> OrchdDev {
-        let dir = TempDir::new("orchd");
-        let port_file = dir.0.join("port");
-        let child = Command::new(env_path("ORCHD_DEV_BIN"))
-            .arg("--port")
-            .arg("0")
-            .arg("--port-file")
-            .arg(&port_file)
-            .arg("--quiet")
-            .env_remove("LLORCH_API_TOKEN") // auth off: the test sends no token
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("orchd-dev starts");
-        let mut dev = OrchdDev { child, port: 0, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while dev.port == 0 {
-            // The port file appears by atomic rename, so it is complete once there.
-            if let Ok(text) = std::fs::read_to_string(&port_file) {
-                dev.port = text.trim().parse().expect("port file holds a port");
-            } else if let Some(status) = dev.child.try_wait().unwrap() {
-                panic!("orchd-dev exited early: {}", status);
-            } else {
-                assert!(Instant::now() < deadline, "orchd-dev wrote no port file");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        dev
-    }
-
-    /// GET `path` with a minimal HTTP/1.1 request; (status, body).
-    fn get(&self, path: &str) -> (u16, String) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to orchd-dev");
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        write!(s, "GET {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", path, self.port).unwrap();
-        let mut response = String::new();
-        s.read_to_string(&mut response).expect("read the response");
-        let (head, body) = response.split_once("\r\n\r\n").expect("a header block");
-        assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "unexpected chunked reply");
-        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
-        (status, body.to_string())
-    }
-}
-
-impl Drop for OrchdDev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = pmd_host::monotonic_ns();
-        let p = std::env::temp_dir().join(format!("pmd-host-{}-{}-{}", tag, std::process::id(), nanos));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-#[derive(Default)]
-struct Seen {
-    lines: Vec<String>,
-    states: Vec<(NodeState, String)>,
-}
-
-struct NodeHost(Arc<Mutex<Seen>>);
-
-impl Host for NodeHost {
-    fn log(&mut self, level: LogLevel, message: &str) {
-        self.0.lock().unwrap().lines.push(format!("{} {}", level.as_str(), message));
-    }
-    fn pools(&mut self) -> Option<Vec<PoolStatus>> {
-        Some(vec![PoolStatus {
-            pool_id: "pool-rust-0".into(),
-            ready: true,
-            draining: false,
-            slots_free: 3,
-            slots_total: 4,
-            vram_free_bytes: 18_000_000_000,
-            engine: Some("llamacpp".into()),
-        }])
-    }
-    fn capabilities(&mut self) -> Option<Capabilities> {
-        Some(Capabilities {
-            cpu_cores: 16,
-            ram_total_bytes: 137_438_953_472,
-            gpus: vec![GpuInfo {
-                device_id: 0,
-                vram_total_bytes: 150_754_820_096,
-                name: "NVIDIA H200".into(),
-                compute_capability: "9.0".into(),
-            }],
-        })
-    }
-    fn state_changed(&mut self, state: NodeState, detail: &str) {
-        self.0.lock().unwrap().states.push((state, detail.to_string()));
-    }
+#[test]
+fn relative_artifact_paths_are_read_from_the_repository_root() {
+    // Cargo runs tests in hosts/rust; the README's commands run at the root.
+    let p = resolve("X", Path::new("hosts/rust/Cargo.toml"));
+    assert!(p.is_absolute() && p.ends_with("hosts/rust/Cargo.toml"), "{}", p.display());
+    let p = resolve("X", Path::new("Cargo.toml")); // the working directory (hosts/rust)
+    assert!(p.ends_with("hosts/rust/Cargo.toml"), "{}", p.display());
+    assert_eq!(resolve("X", Path::new("/abs/x.so")), PathBuf::from("/abs/x.so"));
 }
 
 #[test]
 fn registers_heartbeats_and_deregisters_against_orchd_dev() {
     let orchd = OrchdDev::start();
     let node_id = format!("rust-host-test-{}", std::process::id());
-    let config = format!(
-        "{{\"node_id\":\"{}\",\"address\":\"http://127.0.0.1:9200\",\"orchestratord_url\":\"http://127.0.0.1:{}\",\
-         \"heartbeat_interval_ms\":200,\"request_timeout_ms\":1000,\"deregister_timeout_ms\":2000,\
-         \"retry_base_ms\":50,\"retry_max_ms\":200}}",
-        node_id, orchd.port
-    );
-    let plugin = Plugin::load(env_path("PMD_NODE_REGISTRATION_SO")).expect("node_registration.so loads");
+    let config = orchd.node_config(&node_id, 200);
+    let plugin = Plugin::load(artifact("PMD_NODE_REGISTRATION_SO")).expect("node_registration.so loads");
     assert_eq!(plugin.name(), "node_registration");
     assert!(plugin.offers_stats());
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let mut node = plugin
-        .instance_named(&config, Box::new(NodeHost(seen.clone())), "pmd-host-test", "0.0.1")
-        .unwrap_or_else(|e| panic!("init: {}", e));
+    assert!(plugin.offers_handover(), "node_registration offers handover at session minor 2");
+    let seen = Arc::new(Mutex::new(common::Seen::default()));
+    let host = Box::new(NodeHost { seen: seen.clone(), panic_in_log: false });
+    let mut node =
+        plugin.instance_named(&config, host, "pmd-host-test", "0.0.1").unwrap_or_else(|e| panic!("init: {}", e));
     let before = node.stats().expect("stats before start");
     assert_eq!(before.state, NodeState::Idle);
     assert!(before.stop_timeout_ms.is_some(), "the plugin reports its stop bound");
