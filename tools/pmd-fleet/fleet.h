@@ -36,7 +36,8 @@ uint32_t pf_fleet_start_due(pf_fleet_t *f, uint64_t t0_ns, uint64_t span_ns, uin
 /* One tick for every started node. */
 void pf_fleet_tick(pf_fleet_t *f, uint64_t now_ns);
 
-/* stop() and destroy() every node; records the total and the longest. */
+/* stop() and destroy() every node, from 64 threads (each node from one of
+ * them); records the total and the longest. */
 void pf_fleet_finish(pf_fleet_t *f);
 void pf_fleet_free(pf_fleet_t *f);
 

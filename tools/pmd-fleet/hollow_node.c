@@ -9,11 +9,13 @@ static void on_log(void *data, int32_t level, const char *message)
 {
     hollow_node_t *n = data;
     pf_log_counts_t *c = n->logs;
+    pthread_mutex_lock(&c->lock);
     c->by_level[(uint32_t)level & 7u]++;
     if (level == PMD_LOG_ERROR && c->first_error[0] == '\0')
         snprintf(c->first_error, sizeof(c->first_error), "%s: %s", n->node_id, message);
     if (c->verbose && level <= PMD_LOG_WARN)
         fprintf(stderr, "%s: %s\n", n->node_id, message);
+    pthread_mutex_unlock(&c->lock);
 }
 
 static int32_t on_list_pools(void *data, const pmd_pool_sink_t *sink)

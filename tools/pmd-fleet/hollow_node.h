@@ -4,12 +4,15 @@
 #ifndef PF_HOLLOW_NODE_H
 #define PF_HOLLOW_NODE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "pmd_plugin.h"
 
-/* What every node's log callback feeds (host thread only). */
+/* What every node's log callback feeds (locked: the fleet stops its nodes
+ * from several threads). */
 typedef struct pf_log_counts {
+    pthread_mutex_t lock;
     uint64_t by_level[8];
     char first_error[256]; /* the first ERROR line, "" when none */
     int verbose;           /* print WARN and ERROR lines to stderr */
