@@ -3,9 +3,12 @@
  * shared loader refuses another major with a clear message; both shipped
  * plugins refuse a host of another major, and work with a host struct of an
  * older minor (smaller) and of a newer one (bigger, garbage past the fields
- * this header knows).
+ * this header knows). ABI 1.2 handover across minors, both directions: a
+ * 1.1 host never uses a 1.2 plugin's handover, a 1.2 host sees none in a 1.1
+ * plugin, and either host falls back to on_stop + on_start.
  */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +20,7 @@ static const char *const shipped[] = {EXAMPLE_SO, NODE_REGISTRATION_SO};
 /* A config each shipped plugin accepts without a control plane answering. */
 static const char *config_for(const pmd_plugin_t *p)
 {
-    if (strcmp(p->name, "example") == 0)
+    if (strcmp(p->name, "example") == 0 || strcmp(p->name, "minor1") == 0)
         return "{}";
     return "{\"node_id\":\"abi-test\",\"address\":\"http://127.0.0.1:9200\","
            "\"orchestratord_url\":\"http://127.0.0.1:9\",\"deregister_timeout_ms\":100}";
@@ -161,4 +164,129 @@ Test(abi, host_struct_below_the_1_0_size_is_refused)
 {
     for (size_t i = 0; i < sizeof(shipped) / sizeof(shipped[0]); i++)
         host_struct_below_the_1_0_size_is_refused_for(&shipped[i]);
+}
+
+/* ---- ABI 1.2 handover across minors ---------------------------------- */
+
+/* A 1.1 host struct: everything up to and including get_extension. */
+#define HOST_SIZE_1_1 ((uint32_t)(offsetof(pmd_host_t, get_extension) + sizeof(void *)))
+
+static pmd_instance_t *make_instance(test_host_t *h, const pmd_plugin_t *p)
+{
+    pmd_instance_t *in = NULL;
+    char err[256] = "";
+    cr_assert_eq(th_init(h, p, config_for(p), &in, err, sizeof(err)), PMD_OK, "%s: %s", p->name,
+                 err);
+    return in;
+}
+
+/* What a host does when fresh (INITIALIZED) replaces old (STARTED), as
+ * plugin.abi.md 5.17 says: handover when both sessions offer it, else
+ * on_stop + on_start. Returns 1 when it handed over. */
+static int replace_instance(test_host_t *h, const pmd_loaded_plugin_t *old_lp, pmd_instance_t *old,
+                            const pmd_loaded_plugin_t *new_lp, pmd_instance_t *fresh)
+{
+    if (pmd_loader_offers_handover(old_lp) && pmd_loader_offers_handover(new_lp)) {
+        pmd_handover_t ho;
+        memset(&ho, 0, sizeof(ho));
+        ho.struct_size = sizeof(ho);
+        test_host_enter(h);
+        cr_assert_eq(old_lp->plugin->on_handover(old, &ho), PMD_OK);
+        cr_assert_eq(new_lp->plugin->on_start_handed_over(fresh, &ho), PMD_OK);
+        test_host_leave(h);
+        return 1;
+    }
+    cr_assert_eq(th_stop(h, old_lp->plugin, old), PMD_OK);
+    cr_assert_eq(th_start(h, new_lp->plugin, fresh), PMD_OK);
+    return 0;
+}
+
+/* old (started, ticked) replaced by fresh, which then runs and stops. */
+static int swap_and_run(test_host_t *h, const pmd_loaded_plugin_t *old_lp,
+                        const pmd_loaded_plugin_t *new_lp)
+{
+    pmd_instance_t *old = make_instance(h, old_lp->plugin);
+    pmd_instance_t *fresh = make_instance(h, new_lp->plugin);
+    cr_assert_eq(th_start(h, old_lp->plugin, old), PMD_OK);
+    cr_assert_gt(th_tick_for(h, old_lp->plugin, old, 30), 0);
+    int handed_over = replace_instance(h, old_lp, old, new_lp, fresh);
+    th_destroy(h, old_lp->plugin, old);
+    cr_assert_gt(th_tick_for(h, new_lp->plugin, fresh, 30), 0);
+    cr_assert_eq(th_stop(h, new_lp->plugin, fresh), PMD_OK);
+    th_destroy(h, new_lp->plugin, fresh);
+    cr_assert_eq(test_host_violations(h), 0, "%s", test_host_violation(h, 0));
+    return handed_over;
+}
+
+/* Whether any state_changed said "handed over". */
+static int saw_handed_over(test_host_t *h)
+{
+    for (int i = 0; i < test_host_state_count(h); i++)
+        if (strcmp(test_host_state_detail(h, i), "handed over") == 0)
+            return 1;
+    return 0;
+}
+
+Test(abi, a_1_1_host_never_uses_the_handover_of_a_1_2_plugin)
+{
+    pmd_loaded_plugin_t lp;
+    char err[256];
+    cr_assert_eq(pmd_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, 1, &lp, err,
+                                 sizeof(err)), PMD_OK, "%s", err);
+    cr_assert_geq(lp.plugin->abi_minor, 2, "node_registration is a 1.2 build");
+    cr_assert_not_null(lp.plugin->on_handover, "and offers handover to 1.2 hosts");
+    cr_assert_eq(lp.session_minor, 1);
+    cr_assert(pmd_loader_has_extensions(&lp));
+    cr_assert_not(pmd_loader_offers_handover(&lp), "handover offered in a 1.1 session");
+    test_host_t *h = test_host_new();
+    test_host_set_abi(h, HOST_SIZE_1_1, PMD_ABI_VERSION_MAJOR, 1);
+    cr_assert_eq(swap_and_run(h, &lp, &lp), 0, "a 1.1 host falls back to on_stop + on_start");
+    cr_assert_not(saw_handed_over(h));
+    cr_assert_not(test_host_log_contains(h, "event=handed_over"));
+    cr_assert_eq(test_host_last_state(h), PMD_NODE_STOPPED);
+    test_host_free(h);
+    pmd_loader_close(&lp);
+}
+
+Test(abi, a_1_2_host_sees_no_handover_in_a_1_1_plugin)
+{
+    pmd_loaded_plugin_t lp;
+    open_plugin(MINOR1_SO, &lp);
+    cr_assert_eq(lp.plugin->abi_minor, 1);
+    cr_assert_eq(lp.plugin->struct_size, PMD_PLUGIN_SIZE_1_1);
+    cr_assert_eq(lp.session_minor, 1);
+    cr_assert(pmd_loader_has_extensions(&lp), "1.1 extensions stay usable");
+    cr_assert_not(pmd_loader_offers_handover(&lp),
+                  "members past the descriptor's struct_size were read");
+    pmd_loader_close(&lp);
+}
+
+Test(abi, a_1_2_host_falls_back_to_stop_and_start_for_a_1_1_plugin)
+{
+    pmd_loaded_plugin_t lp;
+    open_plugin(MINOR1_SO, &lp);
+    test_host_t *h = test_host_new();
+    cr_assert_eq(swap_and_run(h, &lp, &lp), 0);
+    cr_assert_eq(test_host_log_count_matching(h, "minor1: started"), 2);
+    cr_assert_eq(test_host_log_count_matching(h, "minor1: stopped"), 2);
+    cr_assert_not(saw_handed_over(h));
+    test_host_free(h);
+    pmd_loader_close(&lp);
+}
+
+Test(abi, swapping_between_a_1_2_and_a_1_1_build_falls_back_both_ways)
+{
+    pmd_loaded_plugin_t nr, m1;
+    open_plugin(NODE_REGISTRATION_SO, &nr);
+    open_plugin(MINOR1_SO, &m1);
+    cr_assert(pmd_loader_offers_handover(&nr));
+    test_host_t *h = test_host_new();
+    cr_assert_eq(swap_and_run(h, &nr, &m1), 0, "1.2 -> 1.1 must fall back");
+    cr_assert_eq(swap_and_run(h, &m1, &nr), 0, "1.1 -> 1.2 must fall back");
+    cr_assert_not(saw_handed_over(h));
+    cr_assert_eq(swap_and_run(h, &nr, &nr), 1, "1.2 -> 1.2 hands over");
+    cr_assert(saw_handed_over(h));
+    test_host_free(h);
+    pmd_loader_close(&m1);
+    pmd_loader_close(&nr);
 }

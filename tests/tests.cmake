@@ -53,13 +53,17 @@ add_test(NAME install_tree
 # Version negotiation and struct growth, seen from a host.
 if(TARGET example AND TARGET node_registration AND TARGET pmd_test_host)
   pmd_add_plugin(major2_plugin fixtures/major2_plugin.c)
+  # An ABI 1.1 build (abi_minor 1, struct_size PMD_PLUGIN_SIZE_1_1) for the
+  # 1.2 host's side of the compatibility tests.
+  pmd_add_plugin(minor1_plugin fixtures/minor1_plugin.c)
   add_executable(abi_test abi_test.c)
   target_link_libraries(abi_test PRIVATE pmd_test_host pmd_loader PkgConfig::CRITERION)
   target_compile_definitions(abi_test PRIVATE
     EXAMPLE_SO="$<TARGET_FILE:example>"
     NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>"
-    MAJOR2_SO="$<TARGET_FILE:major2_plugin>")
-  add_dependencies(abi_test example node_registration major2_plugin)
+    MAJOR2_SO="$<TARGET_FILE:major2_plugin>"
+    MINOR1_SO="$<TARGET_FILE:minor1_plugin>")
+  add_dependencies(abi_test example node_registration major2_plugin minor1_plugin)
   add_test(NAME abi COMMAND abi_test --jobs 2)
   if(TARGET pmd-host-shim)
     add_test(NAME shim_refuses_another_major

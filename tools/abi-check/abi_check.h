@@ -91,6 +91,29 @@ int ac_url_closed_port(char *url, size_t size);
 /* A listening socket nobody accepts from: connections hang. Returns fd. */
 int ac_blackhole_open(char *url, size_t size);
 
+/*
+ * cp_server.c: a loopback control plane on its own thread that journals every
+ * request. AC_CP_ANSWER answers each with 200 "{}" and closes; AC_CP_HANG
+ * accepts and reads but never answers. url gets "http://127.0.0.1:PORT".
+ */
+enum { AC_CP_ANSWER = 0, AC_CP_HANG = 1 };
+
+typedef struct ac_cp_request {
+    char method[16];
+    char path[256];
+    uint64_t t_ns; /* ac_now_ns() when the request was complete (hang: its head) */
+} ac_cp_request_t;
+
+typedef struct ac_cp ac_cp_t;
+
+ac_cp_t *ac_cp_start(int mode, char *url, size_t size);
+void ac_cp_stop(ac_cp_t *cp);
+/* Requests journaled so far, and the i-th of them (0, or -1 if none). */
+int ac_cp_count(ac_cp_t *cp);
+int ac_cp_get(ac_cp_t *cp, int i, ac_cp_request_t *out);
+/* Index of the first request with this method in [from, to), or -1. */
+int ac_cp_find(ac_cp_t *cp, const char *method, int from, int to, ac_cp_request_t *out);
+
 /* session.c: the plugin, loaded through the shared loader, plus its config. */
 typedef struct ac_session {
     pmd_loaded_plugin_t lp;
@@ -133,6 +156,10 @@ void ac_check_unload_cycles(const ac_ctx_t *ctx, ac_result_t *r);
 void ac_check_no_global_effects(const ac_ctx_t *ctx, ac_result_t *r);
 void ac_check_tick_cost(const ac_ctx_t *ctx, ac_result_t *r);
 void ac_check_stop_bound(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_handover_offered(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_handover_no_delete(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_handover_stop_bound(const ac_ctx_t *ctx, ac_result_t *r);
+void ac_check_handover_args(const ac_ctx_t *ctx, ac_result_t *r);
 
 /* elf_exports.c: exported, defined dynamic symbols of an ELF shared object.
  * Calls fn for each (name, is_function). Returns 0, or -1 with why. */

@@ -42,6 +42,20 @@ const ac_check_t ac_checks[] = {
     {"stop-bound", "ABI-STOP-BOUND",
      "stop() against a silent control plane returns within stop_timeout_ms (+250 ms)",
      ac_check_stop_bound, 150},
+    {"handover-offered", "ABI-HANDOVER-OFFERED",
+     "1.2 handover offered in full (both members) or not at all (SKIP: not offered)",
+     ac_check_handover_offered, 30},
+    {"handover-no-delete", "ABI-HANDOVER-NO-DELETE",
+     "on_handover: no DELETE, no request after it returns, threads gone, handover filled; "
+     "a second instance takes over",
+     ac_check_handover_no_delete, 30},
+    {"handover-stop-bound", "ABI-HANDOVER-STOP-BOUND",
+     "on_handover against a silent control plane returns within the stop bound (+250 ms)",
+     ac_check_handover_stop_bound, 60},
+    {"handover-args", "ABI-HANDOVER-ARGS",
+     "handover calls in the wrong state get PMD_ERR_STATE, NULL or short structs "
+     "PMD_ERR_INVALID_ARGUMENT with nothing written",
+     ac_check_handover_args, 30},
 };
 
 const size_t ac_check_count = sizeof(ac_checks) / sizeof(ac_checks[0]);

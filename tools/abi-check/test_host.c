@@ -140,8 +140,9 @@ static int32_t cb_get_capabilities(void *host_data, const pmd_capability_sink_t 
 static void cb_state_changed(void *host_data, int32_t state, const char *detail)
 {
     th_rec_t *rec = seen(host_data);
-    (void)detail;
     atomic_fetch_add(&rec->n_state, 1);
+    if (pthread_equal(pthread_self(), rec->host_thread))
+        snprintf(rec->last_detail, sizeof(rec->last_detail), "%s", detail ? detail : "");
     atomic_store(&rec->last_state, state);
 }
 
@@ -219,6 +220,40 @@ void th_destroy(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
     enter(rec);
     p->destroy(in);
     leave(rec);
+}
+
+int32_t th_handover(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
+                    pmd_handover_t *out)
+{
+    enter(rec);
+    int32_t rc = p->on_handover(in, out);
+    leave(rec);
+    return rc;
+}
+
+int32_t th_start_handed_over(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
+                             const pmd_handover_t *h)
+{
+    enter(rec);
+    int32_t rc = p->on_start_handed_over(in, h);
+    leave(rec);
+    return rc;
+}
+
+int32_t th_stats(th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in, pmd_stats_t *out)
+{
+    if (!pmd_loader_has_extensions(&s->lp))
+        return -1;
+    const pmd_ext_stats_t *ext = s->p->get_extension(PMD_EXT_STATS);
+    if (ext == NULL || ext->struct_size < offsetof(pmd_ext_stats_t, get) + sizeof(ext->get) ||
+        ext->get == NULL)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    out->struct_size = sizeof(*out);
+    enter(rec);
+    int32_t rc = ext->get(in, out);
+    leave(rec);
+    return rc;
 }
 
 int th_lifecycle(th_rec_t *rec, const ac_session_t *s, const pmd_host_t *host, int nticks,

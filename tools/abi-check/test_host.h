@@ -27,6 +27,7 @@ typedef struct th_rec {
     int guard_records;          /* push records ending at a guard page */
     ac_guard_t pool_guard, gpu_guard, res_guard;
     char last_log[256];
+    char last_detail[64];       /* detail of the last state_changed (host thread) */
 } th_rec_t;
 
 /* Sets up a recorder for the calling (host) thread. */
@@ -49,6 +50,14 @@ int32_t th_start(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
 int32_t th_tick(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns);
 int32_t th_stop(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
 void th_destroy(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
+/* ABI 1.2: the caller has checked that the plugin offers handover. */
+int32_t th_handover(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
+                    pmd_handover_t *out);
+int32_t th_start_handed_over(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
+                             const pmd_handover_t *h);
+/* pmd.ext.stats/1 get, as an ABI call on in; -1 when the plugin offers no
+ * stats extension (or it is unusable), else its result code. */
+int32_t th_stats(th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in, pmd_stats_t *out);
 
 /*
  * A whole lifecycle on one instance: init, start, nticks ticks tick_us apart

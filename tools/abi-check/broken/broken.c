@@ -5,15 +5,22 @@
  * {"url": "..."} optional). Each target of broken/CMakeLists.txt defines one
  * BROKEN_* switch that breaks exactly one rule, so that exactly one check of
  * pmd-abi-check fails. Never install these.
+ *
+ * It offers ABI 1.2 handover and makes no network traffic, except that
+ * BROKEN_HANDOVER_DELETE sends one DELETE to the config's url on handover.
  */
+#include <arpa/inet.h>
 #include <json-c/json.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pmd_plugin.h"
 
@@ -29,6 +36,7 @@ struct pmd_instance {
     pmd_host_t host;
     enum lifecycle state;
     uint64_t ticks;
+    char url[128]; /* "" when the config has none */
 #ifdef BROKEN_HOST_THREAD
     pthread_t thread;
 #endif
@@ -68,7 +76,8 @@ static void set_error(char *error, uint32_t size, const char *msg)
         snprintf(error, size, "%s", msg);
 }
 
-static int parse_config(const char *text, char *error, uint32_t size)
+static int parse_config(const char *text, char *url, size_t url_size, char *error,
+                        uint32_t size)
 {
 #ifdef BROKEN_INIT_ERRORS
     if (text == NULL)
@@ -87,8 +96,8 @@ static int parse_config(const char *text, char *error, uint32_t size)
     int rc = 0;
     json_object_object_foreach(root, key, value)
     {
-        (void)key;
-        (void)value;
+        if (strcmp(key, "url") == 0 && json_object_is_type(value, json_type_string))
+            snprintf(url, url_size, "%s", json_object_get_string(value));
 #ifndef BROKEN_INIT_ERRORS
         if (strcmp(key, "url") != 0) {
             char msg[128];
@@ -130,7 +139,8 @@ static int32_t b_init(const pmd_host_t *host, const char *config, pmd_instance_t
         set_error(error, error_size, "init: host struct unusable");
         return PMD_ERR_INVALID_ARGUMENT;
     }
-    if (parse_config(config, error, error_size) != 0)
+    char url[128] = "";
+    if (parse_config(config, url, sizeof(url), error, error_size) != 0)
         return PMD_ERR_CONFIG;
 #ifdef BROKEN_LOAD
     pmd_broken_no_such_function();
@@ -144,6 +154,7 @@ static int32_t b_init(const pmd_host_t *host, const char *config, pmd_instance_t
     size_t n = host->struct_size < sizeof(in->host) ? host->struct_size : sizeof(in->host);
     memcpy(&in->host, host, n);
     in->host.struct_size = (uint32_t)n;
+    snprintf(in->url, sizeof(in->url), "%s", url);
 #ifdef BROKEN_INSTANCES
     shared_host = in->host;
 #endif
@@ -228,6 +239,82 @@ static int32_t b_stop(pmd_instance_t *in)
     return PMD_OK;
 }
 
+#ifdef BROKEN_HANDOVER_DELETE
+/* One blocking DELETE to http://127.0.0.1:PORT (the checker's control plane),
+ * waiting briefly for the answer. */
+static void send_delete(const char *url)
+{
+    int port = 0;
+    if (sscanf(url, "http://127.0.0.1:%d", &port) != 1)
+        return;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    struct timeval tv = {0, 50000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    static const char rq[] = "DELETE /v2/nodes/broken HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Content-Length: 0\r\n\r\n";
+    char answer[256];
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        send(fd, rq, sizeof(rq) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(rq) - 1))
+        (void)!recv(fd, answer, sizeof(answer), 0);
+    close(fd);
+}
+#endif
+
+static int32_t b_handover(pmd_instance_t *in, pmd_handover_t *out)
+{
+    if (in == NULL)
+        return PMD_ERR_INVALID_ARGUMENT;
+    if (in->state != LC_STARTED)
+        return PMD_ERR_STATE;
+#ifdef BROKEN_HANDOVER_ARGS
+    if (out == NULL)
+        return PMD_ERR_INVALID_ARGUMENT; /* the bug: any struct_size accepted */
+#else
+    if (out == NULL || out->struct_size < PMD_HANDOVER_MIN_SIZE)
+        return PMD_ERR_INVALID_ARGUMENT;
+#endif
+#ifdef BROKEN_HOST_THREAD
+    pthread_join(in->thread, NULL);
+#endif
+#ifdef BROKEN_HANDOVER_DELETE
+    send_delete(in->url); /* the bug: deregisters on handover */
+#endif
+#ifdef BROKEN_HANDOVER_STOP_BOUND
+    sleep_ms(STOP_TIMEOUT_MS + 400); /* the bug: past the declared bound */
+#endif
+    pmd_handover_t h;
+    memset(&h, 0, sizeof(h));
+    h.struct_size = sizeof(h);
+    snprintf(h.node_id, sizeof(h.node_id), "broken");
+#ifdef BROKEN_HANDOVER_ARGS
+    memcpy(out, &h, sizeof(h)); /* the bug: writes past a short struct */
+#else
+    size_t n = out->struct_size < sizeof(h) ? out->struct_size : sizeof(h);
+    memcpy(out, &h, n);
+    out->struct_size = (uint32_t)n;
+#endif
+    in->state = LC_STOPPED;
+    if (HOST(in)->state_changed != NULL)
+        HOST(in)->state_changed(HOST(in)->host_data, PMD_NODE_STOPPED, "handed over");
+    return PMD_OK;
+}
+
+#ifndef BROKEN_HANDOVER_OFFERED
+static int32_t b_start_handed_over(pmd_instance_t *in, const pmd_handover_t *h)
+{
+    if (in != NULL && (h == NULL || h->struct_size < PMD_HANDOVER_MIN_SIZE))
+        return PMD_ERR_INVALID_ARGUMENT;
+    return b_start(in);
+}
+#endif
+
 #ifdef BROKEN_UNLOAD
 static void *volatile leaked;
 #endif
@@ -288,6 +375,10 @@ static const pmd_plugin_t b_plugin = {
     .on_start = b_start,
     .on_tick = b_tick,
     .on_stop = b_stop,
+    .on_handover = b_handover,
+#ifndef BROKEN_HANDOVER_OFFERED
+    .on_start_handed_over = b_start_handed_over, /* the bug when absent: half an offer */
+#endif
     .destroy = b_destroy,
     .result_string = b_result_string,
     .get_extension = b_get_extension,
