@@ -27,7 +27,10 @@
 //!
 //! Layout: [`ffi`] is the raw ABI; [`Plugin`] (plugin.rs) opens and vets a
 //! library; [`Instance`] (instance.rs) drives one instance and carries the
-//! host callbacks; [`Host`] (host.rs) is what the host implements.
+//! host callbacks; [`Host`] (host.rs) is what the host implements;
+//! [`Handover`] and [`swap`] (handover.rs) replace a running instance with
+//! another build (ABI 1.2); [`Runner`] (runner.rs) owns an instance on its
+//! own thread and takes commands from any thread.
 
 pub mod ffi;
 
@@ -35,6 +38,7 @@ mod error;
 mod handover;
 mod host;
 mod instance;
+pub mod log_fields;
 mod plugin;
 mod runner;
 
@@ -45,7 +49,7 @@ pub use instance::{Instance, Stats};
 pub use plugin::Plugin;
 pub use runner::{Ended, Pending, Runner, RunnerStats};
 
-/// CLOCK_MONOTONIC in nanoseconds: the `now_ns` that `tick` expects.
+/// CLOCK_MONOTONIC in nanoseconds: the `now_ns` that `on_tick` expects.
 /// (`std::time::Instant` does not expose its clock's origin.)
 pub fn monotonic_ns() -> u64 {
     let mut ts = ffi::Timespec { tv_sec: 0, tv_nsec: 0 };

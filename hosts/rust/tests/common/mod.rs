@@ -12,16 +12,21 @@ use std::time::{Duration, Instant};
 
 use pmd_host::{Capabilities, GpuInfo, Host, LogLevel, NodeState, PoolStatus};
 
-/// The repository root: where hosts/rust/README.md's commands run.
+/// The repository root: where hosts/rust/README.md's commands run. Cargo
+/// sets CARGO_MANIFEST_DIR when it runs a test too; that value is used
+/// (the binary may have been built through another path to the same tree).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    dir.join("../..")
 }
 
 /// A built artifact named by the environment variable `var` (ctest sets
 /// them; see hosts/rust/README.md). An absolute path is used as is. A
-/// relative one is read from the repository root first, as the README runs
-/// `cargo test` there (cargo itself runs the tests in hosts/rust), then from
-/// the working directory. Unset or not found: the test fails, naming `var`.
+/// relative one is taken from the directory `cargo test` was typed in
+/// (the shell's `PWD`: cargo itself runs the tests in hosts/rust), then from
+/// the repository root, then from the working directory. Unset or not
+/// found: the test fails, naming `var`.
 pub fn artifact(var: &str) -> PathBuf {
     let value = std::env::var_os(var)
         .unwrap_or_else(|| panic!("{} is not set (ctest -R rust_host sets it; see hosts/rust/README.md)", var));
@@ -32,19 +37,20 @@ pub fn resolve(var: &str, p: &Path) -> PathBuf {
     if p.is_absolute() {
         return p.to_path_buf();
     }
-    let candidates = [repo_root().join(p), std::env::current_dir().expect("a working directory").join(p)];
-    for c in &candidates {
+    let mut bases = Vec::new();
+    if let Some(pwd) = std::env::var_os("PWD").map(PathBuf::from).filter(|d| d.is_absolute()) {
+        bases.push(pwd);
+    }
+    bases.push(repo_root());
+    bases.push(std::env::current_dir().expect("a working directory"));
+    for base in &bases {
+        let c = base.join(p);
         if c.exists() {
-            return c.canonicalize().unwrap_or_else(|_| c.clone());
+            return c.canonicalize().unwrap_or(c);
         }
     }
-    panic!(
-        "{}={}: not found relative to the repository root ({}) nor the working directory ({})",
-        var,
-        p.display(),
-        candidates[0].display(),
-        candidates[1].display()
-    )
+    let tried: Vec<String> = bases.iter().map(|b| b.display().to_string()).collect();
+    panic!("{}={}: not found relative to {}", var, p.display(), tried.join(", "))
 }
 
 /// A directory under the system temp dir, removed on drop.
