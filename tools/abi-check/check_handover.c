@@ -53,7 +53,8 @@ static int offer_state(const ac_session_t *s, char *why, size_t size)
               p->on_start_handed_over != NULL;
     if (!ho && !sho && p->struct_size < MEMBER_END(pmd_plugin_t, on_start_handed_over)) {
         snprintf(why, size, "descriptor struct_size %u is below the 1.2 size %u",
-                 (unsigned)p->struct_size, (unsigned)MEMBER_END(pmd_plugin_t, on_start_handed_over));
+                 (unsigned)p->struct_size,
+                 (unsigned)MEMBER_END(pmd_plugin_t, on_start_handed_over));
         return 0;
     }
     if (!ho && !sho) {
@@ -160,8 +161,10 @@ static void check_handed_over(const th_rec_t *rec, const pmd_handover_t *h, int 
 {
     int last = atomic_load(&rec->last_state);
     if (last != PMD_NODE_STOPPED)
-        ac_fail(r, "after on_handover the last state_changed reported %d, not "
-                   "PMD_NODE_STOPPED (%d)", last, PMD_NODE_STOPPED);
+        ac_fail(r,
+                "after on_handover the last state_changed reported %d, not "
+                "PMD_NODE_STOPPED (%d)",
+                last, PMD_NODE_STOPPED);
     if (h->struct_size < PMD_HANDOVER_MIN_SIZE || h->struct_size > sizeof(*h))
         ac_fail(r, "on_handover set out->struct_size to %u: want the size it filled, %u..%zu",
                 (unsigned)h->struct_size, (unsigned)PMD_HANDOVER_MIN_SIZE, sizeof(*h));
@@ -173,8 +176,10 @@ static void check_handed_over(const th_rec_t *rec, const pmd_handover_t *h, int 
     int left = settle_threads(threads0, THREAD_SETTLE_MS);
     ac_figure(r, "threads_after_handover", left, "threads");
     if (left > threads0)
-        ac_fail(r, "%d thread(s) of the instance still run %d ms after on_handover returned "
-                   "(%d before on_start)", left - threads0, THREAD_SETTLE_MS, threads0);
+        ac_fail(r,
+                "%d thread(s) of the instance still run %d ms after on_handover returned "
+                "(%d before on_start)",
+                left - threads0, THREAD_SETTLE_MS, threads0);
 }
 
 /* From the return of on_handover (n_ret requests seen then): no request
@@ -192,8 +197,9 @@ static int check_quiet(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *old
     ac_figure(r, "requests_in_flight_at_return", n0 - n_ret, "requests");
     ac_figure(r, "requests_after_handover", n1 - n0, "requests");
     if (n1 > n0 && ac_cp_get(cp, n0, &q) == 0)
-        ac_fail(r, "%d request(s) reached the control plane after on_handover returned "
-                   "(first: %s %s, %.0f ms after)",
+        ac_fail(r,
+                "%d request(s) reached the control plane after on_handover returned "
+                "(first: %s %s, %.0f ms after)",
                 n1 - n0, q.method, q.path, (double)(q.t_ns - t_ret) / 1e6);
     if (ac_cp_find(cp, "DELETE", 0, n1, &q) >= 0)
         ac_fail(r, "the control plane saw DELETE %s: a handover must not deregister", q.path);
@@ -203,8 +209,7 @@ static int check_quiet(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *old
 /* The second instance takes over with h: it must reach the control plane
  * (when the first one did), with no DELETE. */
 static void check_take_over(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *fresh,
-                            const pmd_handover_t *h, ac_cp_t *cp, int old_traffic,
-                            ac_result_t *r)
+                            const pmd_handover_t *h, ac_cp_t *cp, int old_traffic, ac_result_t *r)
 {
     int n_base = ac_cp_count(cp);
     uint64_t t0 = ac_now_ns();
@@ -222,8 +227,9 @@ static void check_take_over(const ac_session_t *s, th_rec_t *rec, pmd_instance_t
         ac_figure(r, "takeover_first_request", (double)(q.t_ns - t0) / 1e6, "ms");
         if (strcmp(q.method, "DELETE") == 0)
             ac_fail(r, "the second instance's first request was DELETE %s", q.path);
-        ac_note(r, "no DELETE and no request after on_handover; the second instance's first "
-                   "request: %s %s, %.0f ms after on_start_handed_over",
+        ac_note(r,
+                "no DELETE and no request after on_handover; the second instance's first "
+                "request: %s %s, %.0f ms after on_start_handed_over",
                 q.method, q.path, (double)(q.t_ns - t0) / 1e6);
     } else if (old_traffic > 0) {
         ac_fail(r, "the second instance sent no request within %d ms of on_start_handed_over",
@@ -351,11 +357,12 @@ void ac_check_handover_stop_bound(const ac_ctx_t *ctx, ac_result_t *r)
     if (rc != PMD_OK)
         ac_fail(r, "on_handover returned %d (%s)", (int)rc, rs(s.p, rc));
     if (ms > (double)bound + STOP_SLACK_MS)
-        ac_fail(r, "on_handover took %.1f ms against a control plane that accepts and never "
-                   "answers; stop bound %u ms (%s) + %d ms slack",
+        ac_fail(r,
+                "on_handover took %.1f ms against a control plane that accepts and never "
+                "answers; stop bound %u ms (%s) + %d ms slack",
                 ms, (unsigned)bound, source, STOP_SLACK_MS);
-    ac_note(r, "on_handover took %.1f ms with %d request(s) unanswered (stop bound %u ms, %s)",
-            ms, hanging, (unsigned)bound, source);
+    ac_note(r, "on_handover took %.1f ms with %d request(s) unanswered (stop bound %u ms, %s)", ms,
+            hanging, (unsigned)bound, source);
 out:
     ac_session_close(&s);
     ac_cp_stop(cp);
@@ -367,8 +374,8 @@ static void expect(const ac_session_t *s, ac_result_t *r, const char *what, int3
                    int32_t want)
 {
     if (got != want)
-        ac_fail(r, "%s returned %d (%s), want %d (%s)", what, (int)got, rs(s->p, got),
-                (int)want, rs(s->p, want));
+        ac_fail(r, "%s returned %d (%s), want %d (%s)", what, (int)got, rs(s->p, got), (int)want,
+                rs(s->p, want));
 }
 
 /* A handover struct of n bytes at the start of a page; the rest of the page
@@ -413,8 +420,10 @@ static void too_small_out(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *
     long first, last;
     canary_damage(g, &size, &first, &last);
     if (last >= (long)n)
-        ac_fail(r, "%s wrote past struct_size: bytes %ld..%ld changed (guard canary), "
-                   "struct_size now %u", what, first, last, (unsigned)size);
+        ac_fail(r,
+                "%s wrote past struct_size: bytes %ld..%ld changed (guard canary), "
+                "struct_size now %u",
+                what, first, last, (unsigned)size);
     else if (first >= 0 || size != n)
         ac_fail(r, "%s changed the struct it should refuse (struct_size now %u)", what,
                 (unsigned)size);
@@ -507,8 +516,9 @@ void ac_check_handover_args(const ac_ctx_t *ctx, ac_result_t *r)
            PMD_ERR_INVALID_ARGUMENT);
     expect(&s, r, "on_start_handed_over(NULL instance)",
            th_start_handed_over(&rec, s.p, NULL, &full), PMD_ERR_INVALID_ARGUMENT);
-    ac_note(r, "wrong states give PMD_ERR_STATE; NULL and short (8, %u bytes) structs give "
-               "PMD_ERR_INVALID_ARGUMENT with nothing written and the instance unchanged",
+    ac_note(r,
+            "wrong states give PMD_ERR_STATE; NULL and short (8, %u bytes) structs give "
+            "PMD_ERR_INVALID_ARGUMENT with nothing written and the instance unchanged",
             (unsigned)PMD_HANDOVER_MIN_SIZE - 1);
     ac_guard_unmap(&g);
     ac_session_close(&s);

@@ -157,7 +157,7 @@ static char *read_file(const char *path)
 static void list_checks(void)
 {
     for (size_t i = 0; i < ac_check_count; i++)
-        printf("%-18s %-16s %s\n", ac_checks[i].name, ac_checks[i].rule,
+        printf("%-19s %-23s %s\n", ac_checks[i].name, ac_checks[i].rule,
                ac_checks[i].description);
 }
 
