@@ -4,8 +4,10 @@
 #include "host_callbacks.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "log_fields.h"
 #include "log_line.h"
 
 static const char *plugin_name(const shim_host_t *h)
@@ -128,11 +130,30 @@ static int32_t cb_get_capabilities(void *host_data, const pmd_capability_sink_t 
     return rc == PMD_ERR_INVALID_ARGUMENT ? rc : PMD_OK;
 }
 
-/* The shim offers no host extensions yet. */
+/* pmd.host.ext.log_fields/1: an event as fields, printed as the very line
+ * the plugin would have logged as text (log_fields.h), under the rules of
+ * log. */
+static void cb_log_fields(void *host_data, int32_t level, const char *event,
+                          const pmd_log_field_t *fields, uint32_t count)
+{
+    shim_host_t *h = host_data;
+    char text[LOG_LINE_MAX];
+    callback_allowed(h, SHIM_CB_LOG, "log_fields");
+    shim_log_fields_format(text, sizeof(text), event, fields, count);
+    log_line_emitf(h->out, log_line_level_tag(level), "plugin=%s %s", plugin_name(h), text);
+}
+
+static const pmd_ext_log_fields_t shim_log_fields_ext = {
+    sizeof(pmd_ext_log_fields_t), 0, cb_log_fields};
+
+/* Host extensions: pmd.host.ext.log_fields/1, unless PMD_SHIM_NO_LOG_FIELDS
+ * is set (tests compare the plugin's own text lines with these). */
 static const void *cb_get_extension(void *host_data, const char *id)
 {
-    (void)id;
-    callback_allowed(host_data, SHIM_CB_GET_EXTENSION, "get_extension");
+    shim_host_t *h = host_data;
+    callback_allowed(h, SHIM_CB_GET_EXTENSION, "get_extension");
+    if (id != NULL && strcmp(id, PMD_HOST_EXT_LOG_FIELDS) == 0 && h->offer_log_fields)
+        return &shim_log_fields_ext;
     return NULL;
 }
 
@@ -152,6 +173,8 @@ void shim_host_setup(shim_host_t *h, FILE *out, const char *host_version,
     h->plugin = plugin;
     h->out = out;
     h->host_thread = pthread_self();
+    const char *off = getenv("PMD_SHIM_NO_LOG_FIELDS");
+    h->offer_log_fields = off == NULL || off[0] == '\0' || strcmp(off, "0") == 0;
     atomic_init(&h->current_call, -1);
     atomic_init(&h->violations, 0);
     atomic_init(&h->last_state, -1);

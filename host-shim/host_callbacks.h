@@ -14,6 +14,11 @@
  * "plugin=<name> node=<id> event=state_changed state=<name> detail=\"...\""
  * (node= once the shim knows the id); the shim's own lines as
  * "plugin=pmd-host-shim event=<name> ...".
+ *
+ * Host extensions: pmd.host.ext.log_fields/1 (log_fields.h): an event the
+ * plugin sends as fields is printed as the same "plugin=<name> <text>"
+ * line its text fallback would give. PMD_SHIM_NO_LOG_FIELDS=1 in the
+ * environment withholds it (the plugin then logs text lines itself).
  */
 #ifndef SHIM_HOST_CALLBACKS_H
 #define SHIM_HOST_CALLBACKS_H
@@ -40,6 +45,8 @@ typedef struct shim_host {
     char caps_sink_problem[256];
     char node_id[256];               /* "" until known (stats); host thread only */
     atomic_int last_state;           /* last state_changed value, -1 = none yet */
+    int offer_log_fields;            /* pmd.host.ext.log_fields/1 offered (default 1;
+                                        PMD_SHIM_NO_LOG_FIELDS=1 turns it off) */
 } shim_host_t;
 
 /* Fills h for use from the calling thread, which becomes the host thread.

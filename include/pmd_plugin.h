@@ -54,7 +54,8 @@ extern "C" {
  *        pmd_handover_t: an instance ends without deregistering and another
  *        (typically a newer build) takes its node over with no gap; the
  *        descriptor members start/tick/stop are named on_start/on_tick/
- *        on_stop (same layout); host extension pmd.ext.log_fields/1.
+ *        on_stop (same layout); host extension pmd.host.ext.log_fields/1
+ *        (log events as fields: pmd_ext_log_fields_t).
  */
 #define PMD_ABI_VERSION_MAJOR 1
 #define PMD_ABI_VERSION_MINOR 2
@@ -501,6 +502,70 @@ typedef struct pmd_ext_stats {
     uint32_t reserved;
     int32_t (*get)(pmd_instance_t *instance, pmd_stats_t *out);
 } pmd_ext_stats_t;
+
+/*
+ * pmd.host.ext.log_fields/1 (host side, ABI 1.2): a log event as fields
+ * (level, event name, key/value pairs) instead of a text line, for hosts
+ * with a structured logger (Rust tracing, journald fields, JSON lines) that
+ * would otherwise parse the plugin's "key=value" text.
+ *
+ * Query: the plugin asks for it with pmd_host_t.get_extension during init
+ *   (any later ABI call works too) and keeps the pointer until destroy
+ *   returns. Not offered (a 1.0 host struct, get_extension NULL, or a NULL
+ *   answer, or a table whose struct_size does not cover log_fields): the
+ *   plugin sends the same event as its text line through pmd_host_t.log.
+ *   Offered: the plugin sends an event through log_fields OR log, never
+ *   both; it may still use log for a line that is not an event.
+ *
+ * log_fields: one event. The rules of pmd_host_t.log: host thread, only
+ *   inside an ABI call on the instance, wherever log is allowed (init,
+ *   on_start, on_tick, on_stop, on_handover, destroy); returns promptly;
+ *   never calls back into the instance. No return value.
+ *   level: a pmd_log_level.
+ *   event: the event name, non-NULL, [a-z0-9_]+ (e.g. "registered").
+ *   fields / count: count key/value pairs in the plugin's order (fields may
+ *     be NULL when count is 0); count <= PMD_LOG_FIELDS_MAX. A key is
+ *     non-NULL [a-z0-9_]+, never "event", not repeated within an event. A
+ *     value is non-NULL UTF-8 text, raw: no quotes, no escaping; it may be
+ *     empty or hold spaces and quotes. The host treats both as untrusted
+ *     (bounds lengths, replaces invalid UTF-8).
+ *   Ownership: the array and every string are plugin-owned and valid for
+ *     the call only; the host copies what it keeps. Nothing is freed across.
+ *   Secrecy: never a secret (an API token, a key, a password in a URL) in
+ *     the event, a key or a value, exactly as for log lines.
+ *
+ * The text line of an event (what the plugin logs through log without this
+ * extension, and what a host that prints text writes for it):
+ *     [node=<value> ]event=<event>[ <key>=<value>]...
+ * node= is the field keyed "node" when it is the first one (the plugin's
+ * context), the other fields follow in order. A value that is empty or
+ * holds a space, '"', '=', '\' or a control character is written in double
+ * quotes with '"' and '\' escaped; a plugin may quote prose values always.
+ *
+ * pmd_log_field_t is an array element, so it cannot carry a struct_size
+ * (the reader could not know the stride): it is a frozen pair of two
+ * pointers, 16 bytes on LP64, that never grows. Anything richer is a new
+ * extension version.
+ */
+#define PMD_HOST_EXT_LOG_FIELDS "pmd.host.ext.log_fields/1"
+
+/* Most fields in one log_fields call. */
+#define PMD_LOG_FIELDS_MAX 32u
+
+typedef struct pmd_log_field {
+    const char *key;   /* [a-z0-9_]+ */
+    const char *value; /* raw UTF-8 text, never a secret */
+} pmd_log_field_t;
+
+typedef struct pmd_ext_log_fields {
+    uint32_t struct_size; /* sizeof(pmd_ext_log_fields_t) as the host knows it */
+    uint32_t reserved;    /* zero */
+    void (*log_fields)(void *host_data, int32_t level, const char *event,
+                       const pmd_log_field_t *fields, uint32_t count);
+} pmd_ext_log_fields_t;
+
+/* Smallest table a plugin uses: one that covers log_fields. */
+#define PMD_EXT_LOG_FIELDS_MIN_SIZE ((uint32_t)sizeof(pmd_ext_log_fields_t))
 
 #ifdef __cplusplus
 }

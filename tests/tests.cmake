@@ -101,3 +101,18 @@ target_compile_definitions(handover_test PRIVATE
   NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
 add_dependencies(handover_test node_registration orchd-dev)
 add_test(NAME handover COMMAND handover_test --jobs 1)
+
+# pmd.host.ext.log_fields/1 (tests/log_fields_test.c): node_registration's
+# events as fields or as its text line, the shim's line from fields, and the
+# shim running node_registration with and without the extension.
+if(TARGET node_registration AND TARGET orchd_support AND TARGET pmd_test_host
+   AND TARGET pmd-host-shim)
+  add_executable(log_fields_test log_fields_test.c ${PROJECT_SOURCE_DIR}/host-shim/host_callbacks.c)
+  target_link_libraries(log_fields_test PRIVATE pmd_test_host orchd_support pmd_loader nr_core
+                        PkgConfig::JSONC PkgConfig::CRITERION)
+  target_compile_definitions(log_fields_test PRIVATE
+    SHIM_EXE="$<TARGET_FILE:pmd-host-shim>"
+    NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
+  add_dependencies(log_fields_test pmd-host-shim node_registration orchd-dev)
+  add_test(NAME log_fields COMMAND log_fields_test --jobs 2)
+endif()

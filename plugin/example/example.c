@@ -9,6 +9,13 @@
  *   - host callbacks only from inside ABI calls, guarded against re-entry;
  *   - no global mutable state: everything lives in the instance.
  *
+ * It does not ask for the host extension pmd.host.ext.log_fields/1 (log
+ * events as fields): its lines are prose sentences for a person, not
+ * "event=<name> key=value" events, and a host prints them as they are.
+ * A plugin whose lines are events asks for it in init and falls back to
+ * the text line; node_registration (plugin.c: host_log_fields, emit) is
+ * the pattern to copy.
+ *
  * Config: {"log_every_ticks": N}  (optional, integer 0..1000000, default 0 =
  * never): every N ticks the plugin pulls the host's pools and logs a summary.
  */

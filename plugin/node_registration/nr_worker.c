@@ -18,7 +18,6 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,35 +108,46 @@ static uint64_t unix_ms(void)
 /* Events to the host (queued; delivered on the host thread by tick)       */
 /* ---------------------------------------------------------------------- */
 
-static void push_event(nr_worker_t *w, int is_state, int32_t code, const char *text)
+/* Takes the next slot of the ring (dropping the oldest event when the host
+ * is not ticking). Called with the lock held. */
+static nr_event_t *next_slot(nr_worker_t *w)
 {
-    pthread_mutex_lock(&w->lock);
     if (w->ev_count == NR_EVENT_QUEUE) {
         w->stats.events_dropped++; /* the host is not ticking; keep the newest */
         w->ev_head = (w->ev_head + 1) % NR_EVENT_QUEUE;
         w->ev_count--;
     }
     nr_event_t *e = &w->events[(w->ev_head + w->ev_count) % NR_EVENT_QUEUE];
-    e->is_state = is_state;
-    e->code = code;
-    snprintf(e->text, sizeof(e->text), "%s", text);
     w->ev_count++;
+    return e;
+}
+
+static void push_state(nr_worker_t *w, int32_t state, const char *detail)
+{
+    pthread_mutex_lock(&w->lock);
+    nr_event_t *e = next_slot(w);
+    e->is_state = 1;
+    e->code = state;
+    snprintf(e->u.text, sizeof(e->u.text), "%s", detail);
     pthread_mutex_unlock(&w->lock);
 }
 
-static void logf_event(nr_worker_t *w, int32_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void logf_event(nr_worker_t *w, int32_t level, const char *fmt, ...)
+/* Queues a log event; the node id is added at delivery (plugin.c). */
+static void push_log(nr_worker_t *w, const nr_log_record_t *r)
 {
-    char line[NR_EVENT_TEXT];
-    int n = snprintf(line, sizeof(line), "node=%s ", w->cfg->node_id);
-    va_list ap;
-    va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof(line))
-        vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    va_end(ap);
-    push_event(w, 0, level, line);
+    pthread_mutex_lock(&w->lock);
+    nr_event_t *e = next_slot(w);
+    e->is_state = 0;
+    e->code = r->level;
+    e->u.log = *r;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* An event with no fields, or the start of one (add fields, then push_log). */
+static nr_log_record_t *log_begin(nr_log_record_t *r, int32_t level, const char *event)
+{
+    nr_log_begin(r, level, event);
+    return r;
 }
 
 size_t nr_worker_take_events(nr_worker_t *w, nr_event_t *out, size_t max)
@@ -271,18 +281,16 @@ static int send_request(nr_worker_t *w, const char *method, const char *url, con
     return nr_transport_perform(w->transport, &req, resp, abortable ? in_flight_budget : NULL, w);
 }
 
-/* A one-line reason, safe inside a log line's reason="..." (quotes escaped). */
+/* A one-line reason, raw (the text line quotes and escapes it, nr_log.h). */
 static void describe_response(const nr_http_response_t *r, char *out, size_t size)
 {
-    char text[200];
     if (!r->responded) {
-        snprintf(text, sizeof(text), "no response: %.180s", r->error);
+        snprintf(out, size, "no response: %.180s", r->error);
     } else {
         char msg[120];
         nr_payload_error_message(r->body, r->body_len, msg, sizeof(msg));
-        snprintf(text, sizeof(text), "HTTP %ld%s%s", r->status, msg[0] ? ": " : "", msg);
+        snprintf(out, size, "HTTP %ld%s%s", r->status, msg[0] ? ": " : "", msg);
     }
-    nr_payload_log_value(text, out, size);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -297,7 +305,7 @@ static void publish_state(nr_worker_t *w, const char *detail)
         w->stats.state_since_unix_ms = unix_ms();
     w->stats.state = s;
     pthread_mutex_unlock(&w->lock);
-    push_event(w, 1, s, detail);
+    push_state(w, s, detail);
 }
 
 static void want_pools_for_next_heartbeat(nr_worker_t *w)
@@ -381,40 +389,59 @@ static void record_deregistration(nr_worker_t *w, int ok, const char *what)
 static void log_register(nr_worker_t *w, const nr_http_response_t *r, const nr_decision_t *d,
                          const char *what, const char *cid)
 {
+    nr_log_record_t ev;
     if (w->machine.state == NR_STATE_REGISTERED) {
-        logf_event(w, PMD_LOG_INFO, "event=registered status=%ld latency_ms=%.1f cid=%s",
-                   r->status, (double)r->latency_ns / 1e6, cid);
+        log_begin(&ev, PMD_LOG_INFO, "registered");
+        nr_log_addf(&ev, "status", "%ld", r->status);
+        nr_log_addf(&ev, "latency_ms", "%.1f", (double)r->latency_ns / 1e6);
+        nr_log_add(&ev, "cid", cid);
+        push_log(w, &ev);
         return;
     }
-    logf_event(w, w->machine.state == NR_STATE_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
-               "event=register_failed reason=\"%s\" attempt=%u retry_in_ms=%llu cid=%s", what,
-               w->machine.register_failures + w->machine.auth_failures,
-               (unsigned long long)(d->delay_ns / NR_MS), cid);
+    log_begin(&ev, w->machine.state == NR_STATE_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
+              "register_failed");
+    nr_log_add(&ev, "reason", what);
+    nr_log_addf(&ev, "attempt", "%u", w->machine.register_failures + w->machine.auth_failures);
+    nr_log_addf(&ev, "retry_in_ms", "%llu", (unsigned long long)(d->delay_ns / NR_MS));
+    nr_log_add(&ev, "cid", cid);
+    push_log(w, &ev);
 }
 
 static void log_heartbeat(nr_worker_t *w, const nr_http_response_t *r, const nr_decision_t *d,
                           const char *what, const char *cid)
 {
+    nr_log_record_t ev;
     if (d->reason == NR_REASON_HEARTBEAT_OK) {
+        if (d->state_changed) {
+            log_begin(&ev, PMD_LOG_INFO, "heartbeat_recovered");
+        } else {
+            log_begin(&ev, PMD_LOG_DEBUG, "heartbeat");
+            nr_log_addf(&ev, "status", "%ld", r->status);
+        }
+        nr_log_addf(&ev, "latency_ms", "%.1f", (double)r->latency_ns / 1e6);
         if (d->state_changed)
-            logf_event(w, PMD_LOG_INFO, "event=heartbeat_recovered latency_ms=%.1f cid=%s",
-                       (double)r->latency_ns / 1e6, cid);
+            nr_log_add(&ev, "cid", cid);
         else
-            logf_event(w, PMD_LOG_DEBUG, "event=heartbeat status=%ld latency_ms=%.1f pools=%zu",
-                       r->status, (double)r->latency_ns / 1e6, w->pools.count);
+            nr_log_addf(&ev, "pools", "%zu", w->pools.count);
+        push_log(w, &ev);
         return;
     }
-    if (d->reason == NR_REASON_NOT_REGISTERED || d->reason == NR_REASON_HEARTBEAT_REJECTED)
-        logf_event(w, PMD_LOG_WARN,
-                   "event=%s status=%ld action=register retry_in_ms=%llu cid=%s",
-                   d->reason == NR_REASON_NOT_REGISTERED ? "heartbeat_not_registered"
-                                                         : "heartbeat_rejected",
-                   r->status, (unsigned long long)(d->delay_ns / NR_MS), cid);
-    else
-        logf_event(w, w->machine.state == NR_STATE_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
-                   "event=heartbeat_failed reason=\"%s\" consecutive=%u%s cid=%s", what,
-                   w->machine.heartbeat_failures,
-                   d->reset_connection ? " action=reconnect" : "", cid);
+    if (d->reason == NR_REASON_NOT_REGISTERED || d->reason == NR_REASON_HEARTBEAT_REJECTED) {
+        log_begin(&ev, PMD_LOG_WARN, d->reason == NR_REASON_NOT_REGISTERED
+                                         ? "heartbeat_not_registered" : "heartbeat_rejected");
+        nr_log_addf(&ev, "status", "%ld", r->status);
+        nr_log_add(&ev, "action", "register");
+        nr_log_addf(&ev, "retry_in_ms", "%llu", (unsigned long long)(d->delay_ns / NR_MS));
+    } else {
+        log_begin(&ev, w->machine.state == NR_STATE_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
+                  "heartbeat_failed");
+        nr_log_add(&ev, "reason", what);
+        nr_log_addf(&ev, "consecutive", "%u", w->machine.heartbeat_failures);
+        if (d->reset_connection)
+            nr_log_add(&ev, "action", "reconnect");
+    }
+    nr_log_add(&ev, "cid", cid);
+    push_log(w, &ev);
 }
 
 static char *build_body(nr_worker_t *w, nr_request_t kind)
@@ -429,6 +456,17 @@ static char *build_body(nr_worker_t *w, nr_request_t kind)
     return nr_payload_heartbeat_with(w->pools_json, now);
 }
 
+/* event=token_reloaded; trigger: what made us look, NULL for the periodic check. */
+static void log_token_reloaded(nr_worker_t *w, const char *trigger)
+{
+    nr_log_record_t ev;
+    log_begin(&ev, PMD_LOG_INFO, "token_reloaded");
+    nr_log_add(&ev, "source", "api_token_file");
+    if (trigger != NULL)
+        nr_log_add(&ev, "trigger", trigger);
+    push_log(w, &ev);
+}
+
 /* The token was refused: it may have been rotated since the last periodic
  * check. A different token is tried at once (the machine decides when). */
 static void reread_token_after_refusal(nr_worker_t *w)
@@ -436,7 +474,7 @@ static void reread_token_after_refusal(nr_worker_t *w)
     uint64_t now = mono_ns();
     if (nr_token_refresh(&w->token, now, 1) != 1)
         return;
-    logf_event(w, PMD_LOG_INFO, "event=token_reloaded source=api_token_file trigger=refused");
+    log_token_reloaded(w, "refused");
     nr_decision_t d = nr_machine_on_token_changed(&w->machine, now);
     apply(w, &d, "token changed");
 }
@@ -446,7 +484,10 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
 {
     char *body = build_body(w, kind);
     if (body == NULL) {
-        logf_event(w, PMD_LOG_ERROR, "event=internal_error reason=\"cannot build request body\"");
+        nr_log_record_t ev;
+        nr_log_add(log_begin(&ev, PMD_LOG_ERROR, "internal_error"), "reason",
+                   "cannot build request body");
+        push_log(w, &ev);
         nr_machine_t *m = &w->machine;
         m->next_due_ns = mono_ns() + w->cfg->retry_max_ms * NR_MS;
         return 0;
@@ -496,13 +537,17 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
 static void report_token_file(nr_worker_t *w, int refreshed)
 {
     if (refreshed < 0 && strcmp(w->token.last_error, w->token_problem) != 0) {
-        char why[sizeof(w->token.last_error) * 2];
-        nr_payload_log_value(w->token.last_error, why, sizeof(why));
-        logf_event(w, PMD_LOG_WARN,
-                   "event=token_reload_failed reason=\"%s\" action=keep_current_token", why);
+        nr_log_record_t ev;
+        nr_log_add(log_begin(&ev, PMD_LOG_WARN, "token_reload_failed"), "reason",
+                   w->token.last_error);
+        nr_log_add(&ev, "action", "keep_current_token");
+        push_log(w, &ev);
         snprintf(w->token_problem, sizeof(w->token_problem), "%s", w->token.last_error);
     } else if (refreshed >= 0 && w->token_problem[0] != '\0' && w->token.last_error[0] == '\0') {
-        logf_event(w, PMD_LOG_INFO, "event=token_reload_recovered source=api_token_file");
+        nr_log_record_t ev;
+        nr_log_add(log_begin(&ev, PMD_LOG_INFO, "token_reload_recovered"), "source",
+                   "api_token_file");
+        push_log(w, &ev);
         w->token_problem[0] = '\0';
     }
 }
@@ -513,7 +558,7 @@ static void check_inputs(nr_worker_t *w, uint64_t now)
     int changed = nr_token_refresh(&w->token, now, 0);
     report_token_file(w, changed);
     if (changed == 1) {
-        logf_event(w, PMD_LOG_INFO, "event=token_reloaded source=api_token_file");
+        log_token_reloaded(w, NULL);
         nr_decision_t d = nr_machine_on_token_changed(&w->machine, now);
         apply(w, &d, "token changed");
     }
@@ -522,7 +567,9 @@ static void check_inputs(nr_worker_t *w, uint64_t now)
     w->pools_changed = 0;
     pthread_mutex_unlock(&w->lock);
     if (pools_changed) {
-        logf_event(w, PMD_LOG_INFO, "event=pools_changed action=register");
+        nr_log_record_t ev;
+        nr_log_add(log_begin(&ev, PMD_LOG_INFO, "pools_changed"), "action", "register");
+        push_log(w, &ev);
         nr_decision_t d = nr_machine_on_pools_changed(&w->machine, now);
         apply(w, &d, "pool set changed");
     }
@@ -550,12 +597,17 @@ static void log_deregistration(nr_worker_t *w, const nr_http_response_t *resp, c
     int was_gone = nr_machine_status_class(resp->responded, resp->status) ==
                    NR_STATUS_NOT_REGISTERED;
     record_deregistration(w, ok, what);
-    if (!ok)
-        logf_event(w, PMD_LOG_WARN, "event=deregister_failed reason=\"%s\" cid=%s", what, cid);
-    else
-        logf_event(w, PMD_LOG_INFO, "event=deregistered status=%ld%s latency_ms=%.1f cid=%s",
-                   resp->status, was_gone ? " note=\"was not registered\"" : "",
-                   (double)resp->latency_ns / 1e6, cid);
+    nr_log_record_t ev;
+    if (!ok) {
+        nr_log_add(log_begin(&ev, PMD_LOG_WARN, "deregister_failed"), "reason", what);
+    } else {
+        nr_log_addf(log_begin(&ev, PMD_LOG_INFO, "deregistered"), "status", "%ld", resp->status);
+        if (was_gone)
+            nr_log_add(&ev, "note", "was not registered");
+        nr_log_addf(&ev, "latency_ms", "%.1f", (double)resp->latency_ns / 1e6);
+    }
+    nr_log_add(&ev, "cid", cid);
+    push_log(w, &ev);
 }
 
 /* DELETE the node, once a register has been sent. A DELETE refused for its
@@ -565,17 +617,20 @@ static void deregister(nr_worker_t *w)
 {
     if (!w->register_sent)
         return;
-    if (w->register_in_doubt)
-        logf_event(w, PMD_LOG_WARN, "event=deregister_unordered reason=\"a register was still "
-                   "in flight at half the stop budget; the DELETE may reach the control plane "
-                   "first\"");
+    if (w->register_in_doubt) {
+        nr_log_record_t ev;
+        nr_log_add(log_begin(&ev, PMD_LOG_WARN, "deregister_unordered"), "reason",
+                   "a register was still in flight at half the stop budget; the DELETE may "
+                   "reach the control plane first");
+        push_log(w, &ev);
+    }
     char cid[40];
     nr_http_response_t resp;
     if (!send_delete(w, &resp, cid))
         return;
     if (resp.responded && nr_machine_is_auth_failure(resp.status) &&
         nr_token_refresh(&w->token, mono_ns(), 1) == 1) {
-        logf_event(w, PMD_LOG_INFO, "event=token_reloaded source=api_token_file trigger=refused");
+        log_token_reloaded(w, "refused");
         nr_http_response_t again;
         char cid2[40];
         if (send_delete(w, &again, cid2)) {
@@ -596,8 +651,11 @@ static void warn_if_token_file_loose(nr_worker_t *w)
     struct stat st;
     if (w->token.file == NULL || stat(w->token.file, &st) != 0 || (st.st_mode & 077) == 0)
         return;
-    logf_event(w, PMD_LOG_WARN, "event=token_file_permissions mode=%04o reason=\"api_token_file "
-               "is readable by group or others; chmod 600 it\"", (unsigned)(st.st_mode & 07777));
+    nr_log_record_t ev;
+    nr_log_addf(log_begin(&ev, PMD_LOG_WARN, "token_file_permissions"), "mode", "%04o",
+                (unsigned)(st.st_mode & 07777));
+    nr_log_add(&ev, "reason", "api_token_file is readable by group or others; chmod 600 it");
+    push_log(w, &ev);
 }
 
 static void run_until_stopped(nr_worker_t *w)
@@ -606,10 +664,15 @@ static void run_until_stopped(nr_worker_t *w)
                           ? nr_machine_start_takeover(&w->machine, mono_ns(), w->takeover_due_ns)
                           : nr_machine_start(&w->machine, mono_ns());
     apply(w, &d, "registering");
-    logf_event(w, PMD_LOG_INFO, "event=registering url=%s", w->cfg->base_url);
-    if (!w->fds_private)
-        logf_event(w, PMD_LOG_WARN, "event=fds_shared reason=\"unshare(CLONE_FILES) refused: "
-                   "libcurl's socket pairs may be inherited by the host's children\"");
+    nr_log_record_t ev;
+    nr_log_add(log_begin(&ev, PMD_LOG_INFO, "registering"), "url", w->cfg->base_url);
+    push_log(w, &ev);
+    if (!w->fds_private) {
+        nr_log_add(log_begin(&ev, PMD_LOG_WARN, "fds_shared"), "reason",
+                   "unshare(CLONE_FILES) refused: libcurl's socket pairs may be inherited by "
+                   "the host's children");
+        push_log(w, &ev);
+    }
     warn_if_token_file_loose(w);
     while (!stop_requested(w)) {
         uint64_t now = mono_ns();
@@ -626,9 +689,11 @@ static void run_until_stopped(nr_worker_t *w)
     pthread_mutex_lock(&w->lock);
     int handing_over = w->handing_over;
     pthread_mutex_unlock(&w->lock);
-    if (handing_over)
-        logf_event(w, PMD_LOG_INFO, "event=handed_over action=no_deregistration");
-    else
+    if (handing_over) {
+        nr_log_record_t ev;
+        nr_log_add(log_begin(&ev, PMD_LOG_INFO, "handed_over"), "action", "no_deregistration");
+        push_log(w, &ev);
+    } else
         deregister(w);
 }
 

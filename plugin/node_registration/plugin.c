@@ -5,6 +5,7 @@
  * inside an ABI call.
  */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <strings.h>
 
 #include "nr_config.h"
+#include "nr_log.h"
 #include "nr_payload.h"
 #include "nr_records.h"
 #include "nr_transport.h"
@@ -47,21 +49,53 @@ struct pmd_instance {
     uint64_t tick_period_ns;
     char last_pool_problem[160]; /* logged once per distinct problem */
     char last_error[200];        /* handed out by stats; lives until the next call */
+    const pmd_ext_log_fields_t *log_fields; /* the host's, or NULL: text lines */
 };
 
-static void say(struct pmd_instance *in, int32_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(struct pmd_instance *in, int32_t level, const char *fmt, ...)
+/* One log event to the host, on the host thread: as fields when the host
+ * offers pmd.host.ext.log_fields/1, else as the same event's text line. */
+static void emit(struct pmd_instance *in, const nr_log_record_t *r)
 {
-    char line[512];
-    int n = snprintf(line, sizeof(line), "node=%s ", in->cfg.node_id ? in->cfg.node_id : "?");
+    const char *node = in->cfg.node_id != NULL ? in->cfg.node_id : "?";
+    if (in->log_fields != NULL) {
+        pmd_log_field_t fields[NR_LOG_FIELDS + 1];
+        uint32_t n = nr_log_fields(r, node, fields);
+        in->log_fields->log_fields(in->host.host_data, r->level, r->event, fields, n);
+        return;
+    }
+    char line[NR_LOG_LINE];
+    nr_log_format_text(r, node, line, sizeof(line));
+    in->host.log(in->host.host_data, r->level, line);
+}
+
+/* An event from the host thread: event name, then key, value, key, value
+ * ... (strings, raw), then NULL. */
+static void say(struct pmd_instance *in, int32_t level, const char *event, ...)
+    __attribute__((sentinel));
+
+static void say(struct pmd_instance *in, int32_t level, const char *event, ...)
+{
+    nr_log_record_t r;
+    nr_log_begin(&r, level, event);
     va_list ap;
-    va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof(line))
-        vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_start(ap, event);
+    for (const char *key; (key = va_arg(ap, const char *)) != NULL;)
+        nr_log_add(&r, key, va_arg(ap, const char *));
     va_end(ap);
-    in->host.log(in->host.host_data, level, line);
+    emit(in, &r);
+}
+
+/* The host's log_fields table when it offers one that covers the call.
+ * Asked in init: host thread, inside the init call. */
+static const pmd_ext_log_fields_t *host_log_fields(const pmd_host_t *host)
+{
+    if (host->struct_size < offsetof(pmd_host_t, get_extension) + sizeof(host->get_extension) ||
+        host->abi_minor < 1 || host->get_extension == NULL)
+        return NULL;
+    const pmd_ext_log_fields_t *t = host->get_extension(host->host_data, PMD_HOST_EXT_LOG_FIELDS);
+    if (t == NULL || t->struct_size < PMD_EXT_LOG_FIELDS_MIN_SIZE || t->log_fields == NULL)
+        return NULL;
+    return t;
 }
 
 static void set_error(char *error, uint32_t size, const char *fmt, ...)
@@ -102,10 +136,9 @@ static void note_pool_problem(struct pmd_instance *in, const char *problem)
     if (strcmp(problem, in->last_pool_problem) == 0)
         return; /* said already; a host error repeated every tick is one line */
     snprintf(in->last_pool_problem, sizeof(in->last_pool_problem), "%s", problem);
-    char why[sizeof(in->last_pool_problem) * 2];
-    nr_payload_log_value(problem, why, sizeof(why));
     if (problem[0] != '\0')
-        say(in, PMD_LOG_ERROR, "event=host_data_rejected what=pools reason=\"%s\"", why);
+        say(in, PMD_LOG_ERROR, "host_data_rejected", "what", "pools", "reason",
+            in->last_pool_problem, NULL);
 }
 
 /* Returns 0 with *out filled, -1 when the host could not list (logged). */
@@ -132,25 +165,32 @@ static void pull_capabilities(struct pmd_instance *in, nr_capabilities_t *out)
         return;
     pmd_capability_sink_t sink = nr_capability_sink(out);
     int32_t rc = in->host.get_capabilities(in->host.host_data, &sink);
-    if (rc != PMD_OK)
-        say(in, PMD_LOG_ERROR, "event=host_data_rejected what=capabilities reason=\"host "
-            "get_capabilities returned %d; registering without GPUs\"", (int)rc);
-    else if (out->first_error[0] != '\0') {
-        char why[sizeof(out->first_error) * 2];
-        nr_payload_log_value(out->first_error, why, sizeof(why));
-        say(in, PMD_LOG_ERROR, "event=host_data_rejected what=capabilities reason=\"%s\"", why);
-    }
+    char why[160];
+    snprintf(why, sizeof(why), "host get_capabilities returned %d; registering without GPUs",
+             (int)rc);
+    if (rc != PMD_OK || out->first_error[0] != '\0')
+        say(in, PMD_LOG_ERROR, "host_data_rejected", "what", "capabilities", "reason",
+            rc != PMD_OK ? why : out->first_error, NULL);
 }
+
+/* Up to NR_TICK_EVENTS queued events, taken NR_TAKE_EVENTS at a time so
+ * the host thread's stack holds only a few records (about 0.5 KiB each). */
+#define NR_TAKE_EVENTS 16
 
 static void deliver_events(struct pmd_instance *in)
 {
-    nr_event_t events[NR_TICK_EVENTS];
-    size_t n = nr_worker_take_events(in->worker, events, NR_TICK_EVENTS);
-    for (size_t i = 0; i < n; i++) {
-        if (!events[i].is_state)
-            in->host.log(in->host.host_data, events[i].code, events[i].text);
-        else if (in->host.state_changed != NULL)
-            in->host.state_changed(in->host.host_data, events[i].code, events[i].text);
+    nr_event_t events[NR_TAKE_EVENTS];
+    for (size_t done = 0; done < NR_TICK_EVENTS;) {
+        size_t n = nr_worker_take_events(in->worker, events, NR_TAKE_EVENTS);
+        for (size_t i = 0; i < n; i++) {
+            if (!events[i].is_state)
+                emit(in, &events[i].u.log);
+            else if (in->host.state_changed != NULL)
+                in->host.state_changed(in->host.host_data, events[i].code, events[i].u.text);
+        }
+        if (n < NR_TAKE_EVENTS)
+            break;
+        done += n;
     }
 }
 
@@ -193,24 +233,27 @@ static void warn_about_proxy(struct pmd_instance *in, int token_in_plain_text)
     char shown[256];
     if (c->proxy == NULL || nr_config_proxy_display(c->proxy, shown, sizeof(shown)) != 0)
         return;
-    say(in, PMD_LOG_INFO, "event=proxy url=%s reason=\"the proxy key is set; proxy environment "
-        "variables are never used\"", shown);
+    say(in, PMD_LOG_INFO, "proxy", "url", shown, "reason",
+        "the proxy key is set; proxy environment variables are never used", NULL);
+    char why[sizeof(shown) + 100];
+    snprintf(why, sizeof(why), "the API token is sent over plain http through proxy %s, which "
+             "is not loopback; use https", shown);
     if (token_in_plain_text && !nr_config_proxy_is_loopback(c->proxy))
-        say(in, PMD_LOG_WARN, "event=plaintext_token reason=\"the API token is sent over plain "
-            "http through proxy %s, which is not loopback; use https\"", shown);
+        say(in, PMD_LOG_WARN, "plaintext_token", "reason", why, NULL);
 }
 
 static void warn_about_transport(struct pmd_instance *in)
 {
     const nr_config_t *c = &in->cfg;
     if (c->tls_insecure)
-        say(in, PMD_LOG_WARN, "event=tls_insecure reason=\"tls_insecure is true: the control "
-            "plane's certificate is NOT verified\"");
+        say(in, PMD_LOG_WARN, "tls_insecure", "reason",
+            "tls_insecure is true: the control plane's certificate is NOT verified", NULL);
     int has_token = c->api_token != NULL || c->api_token_file != NULL;
     int plain = strncasecmp(c->base_url, "http://", 7) == 0;
     if (has_token && plain && !url_host_is_loopback(c->base_url))
-        say(in, PMD_LOG_WARN, "event=plaintext_token reason=\"the API token is sent over plain "
-            "http to a host that is not loopback; use https\"");
+        say(in, PMD_LOG_WARN, "plaintext_token", "reason",
+            "the API token is sent over plain http to a host that is not loopback; use https",
+            NULL);
     warn_about_proxy(in, has_token && plain);
 }
 
@@ -272,6 +315,7 @@ static int32_t nr_init(const pmd_host_t *host, const char *config_json,
     size_t n = host->struct_size < sizeof(in->host) ? host->struct_size : sizeof(in->host);
     memcpy(&in->host, host, n);
     in->host.struct_size = (uint32_t)n;
+    in->log_fields = host_log_fields(&in->host);
     if (nr_config_parse(NR_BAKED_DEFAULTS, config_json, nr_config_getenv, NULL, &in->cfg, why,
                         sizeof(why)) != 0) {
         set_error(error, error_size, "%s", why);
@@ -285,8 +329,9 @@ static int32_t nr_init(const pmd_host_t *host, const char *config_json,
         return PMD_ERR_RESOURCE;
     }
     if (!nr_transport_global_is_threadsafe())
-        say(in, PMD_LOG_WARN, "event=libcurl_not_threadsafe reason=\"this libcurl's global "
-            "init is not thread-safe; the host must call curl_global_init at start-up\"");
+        say(in, PMD_LOG_WARN, "libcurl_not_threadsafe", "reason",
+            "this libcurl's global init is not thread-safe; the host must call "
+            "curl_global_init at start-up", NULL);
     in->state = LC_INITIALIZED;
     *out_instance = in;
     return PMD_OK;
@@ -301,13 +346,13 @@ static uint64_t takeover_due(struct pmd_instance *in, const pmd_handover_t *h)
         return 0;
     if (strncmp(h->node_id, in->cfg.node_id, sizeof(h->node_id)) != 0 ||
         memchr(h->node_id, '\0', sizeof(h->node_id)) == NULL) {
-        say(in, PMD_LOG_WARN, "event=takeover_refused reason=\"the handover is for another "
-            "node id\" action=start");
+        say(in, PMD_LOG_WARN, "takeover_refused", "reason",
+            "the handover is for another node id", "action", "start", NULL);
         return 0;
     }
     if (!(h->flags & PMD_HANDOVER_REGISTERED) || h->next_heartbeat_due_ns == 0) {
-        say(in, PMD_LOG_INFO, "event=takeover_refused reason=\"the node was not registered "
-            "with a heartbeat scheduled\" action=start");
+        say(in, PMD_LOG_INFO, "takeover_refused", "reason",
+            "the node was not registered with a heartbeat scheduled", "action", "start", NULL);
         return 0;
     }
     return h->next_heartbeat_due_ns;
@@ -323,7 +368,8 @@ static int32_t start_instance(pmd_instance_t *in, const pmd_handover_t *handover
     uint64_t due = takeover_due(in, handover);
     if (due != 0) {
         nr_worker_take_over(in->worker, due);
-        say(in, PMD_LOG_INFO, "event=taking_over action=register_then_heartbeat_on_schedule");
+        say(in, PMD_LOG_INFO, "taking_over", "action", "register_then_heartbeat_on_schedule",
+            NULL);
     }
     warn_about_transport(in);
     nr_pool_list_t pools;
@@ -332,7 +378,8 @@ static int32_t start_instance(pmd_instance_t *in, const pmd_handover_t *handover
     pull_capabilities(in, &caps);
     nr_worker_seed(in->worker, &pools, &caps);
     if (nr_worker_start(in->worker) != 0) {
-        say(in, PMD_LOG_ERROR, "event=start_failed reason=\"cannot create the network thread\"");
+        say(in, PMD_LOG_ERROR, "start_failed", "reason", "cannot create the network thread",
+            NULL);
         return leave(in, PMD_ERR_RESOURCE);
     }
     in->state = LC_STARTED;
