@@ -142,6 +142,23 @@ pub trait Host: Send {
     fn state_changed(&mut self, state: NodeState, detail: &str) {
         let _ = (state, detail);
     }
+
+    /// One log event as fields (`pmd.host.ext.log_fields/1`, which the
+    /// binding offers every plugin): the event name (`registered`,
+    /// `heartbeat_failed`) and its key/value pairs in the plugin's order,
+    /// values raw (no quoting), never a secret; by convention the first
+    /// field is `node`. Untrusted text (invalid UTF-8 already replaced). A
+    /// plugin that does not use the extension sends the same event as a text
+    /// line through [`log`](Host::log) instead.
+    ///
+    /// Optional: the default writes the event's text line
+    /// ([`log_fields::text_line`](crate::log_fields::text_line):
+    /// `node=<id> event=<name> key=value ...`) through `log`, so a host that
+    /// implements only `log` sees the same lines either way. Override it to
+    /// hand the fields to a structured logger such as `tracing`.
+    fn log_fields(&mut self, level: LogLevel, event: &str, fields: &[(&str, &str)]) {
+        self.log(level, &crate::log_fields::text_line(event, fields));
+    }
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ impl Instance {
             list_pools: Some(on_list_pools),
             get_capabilities: Some(on_get_capabilities),
             state_changed: Some(on_state_changed),
-            get_extension: None, // no host extensions are defined yet
+            get_extension: Some(crate::log_fields::on_get_extension), // pmd.host.ext.log_fields/1
         };
         let mut error = [0 as c_char; INIT_ERROR_BYTES];
         let mut raw: *mut ffi::PmdInstance = ptr::null_mut();
@@ -308,7 +308,7 @@ impl std::fmt::Debug for Instance {
 // --- trampolines ------------------------------------------------------------
 
 /// Runs `f`; a panic is reported on stderr and `on_panic` returned instead.
-fn guard<R>(what: &'static str, on_panic: R, f: impl FnOnce() -> R) -> R {
+pub(crate) fn guard<R>(what: &'static str, on_panic: R, f: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
@@ -340,7 +340,12 @@ fn report_panic(what: &'static str, payload: Box<dyn Any + Send>) {
 }
 
 /// Borrows the host behind `host_data` for one callback.
-unsafe fn with_host<R>(host_data: *mut c_void, what: &str, refused: R, f: impl FnOnce(&mut dyn Host) -> R) -> R {
+pub(crate) unsafe fn with_host<R>(
+    host_data: *mut c_void,
+    what: &str,
+    refused: R,
+    f: impl FnOnce(&mut dyn Host) -> R,
+) -> R {
     if host_data.is_null() {
         return refused;
     }
@@ -357,7 +362,7 @@ unsafe fn with_host<R>(host_data: *mut c_void, what: &str, refused: R, f: impl F
 
 /// A plugin line as text: NULL reads as "", invalid UTF-8 is replaced, the
 /// length bounded.
-unsafe fn plugin_text(p: *const c_char) -> String {
+pub(crate) unsafe fn plugin_text(p: *const c_char) -> String {
     if p.is_null() {
         return String::new();
     }

@@ -39,6 +39,7 @@ mod handover;
 mod host;
 mod instance;
 pub mod log_fields;
+pub mod log_fields;
 mod plugin;
 mod runner;
 
