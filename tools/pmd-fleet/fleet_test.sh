@@ -1,8 +1,11 @@
 #!/bin/sh
 # fleet_test.sh ORCHD_DEV PMD_FLEET PLUGIN CONFIG - runs a small fleet
 # against a private orchd-dev on a free loopback port and checks that every
-# node registered and that the fleet's traffic is spread (pmd-fleet's
+# running node registered and that the fleet's traffic is spread (pmd-fleet's
 # --check-registered and --check-spread set the exit status).
+# Environment: FLEET_NODES (100), FLEET_RUN_FOR (8), FLEET_MAX_SPREAD (3);
+# FLEET_NOFILE: run pmd-fleet under that descriptor limit; FLEET_EXPECT,
+# FLEET_EXPECT_2: extended regexes that some line of its output must match.
 set -eu
 orchd=$1 fleet=$2 plugin=$3 config=$4
 dir=$(mktemp -d)
@@ -11,6 +14,18 @@ trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "
 pid=$!
 for _ in $(seq 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
 [ -s "$dir/port" ] || { echo "orchd-dev did not start"; cat "$dir/orchd.log"; exit 1; }
-"$fleet" --plugin "$plugin" --config "$config" --url "http://127.0.0.1:$(cat "$dir/port")" \
-    --nodes "${FLEET_NODES:-100}" --run-for "${FLEET_RUN_FOR:-8}" --boot together \
-    --report-every 2 --check-registered --check-spread "${FLEET_MAX_SPREAD:-3}"
+rc=0
+(
+    [ -z "${FLEET_NOFILE:-}" ] || ulimit -n "$FLEET_NOFILE"
+    exec "$fleet" --plugin "$plugin" --config "$config" --url "http://127.0.0.1:$(cat "$dir/port")" \
+        --nodes "${FLEET_NODES:-100}" --run-for "${FLEET_RUN_FOR:-8}" --boot together \
+        --report-every 2 --check-registered --check-spread "${FLEET_MAX_SPREAD:-3}"
+) >"$dir/out" 2>&1 || rc=$?
+cat "$dir/out"
+[ "$rc" -eq 0 ] || exit "$rc"
+for re in "${FLEET_EXPECT:-}" "${FLEET_EXPECT_2:-}"; do
+    if [ -n "$re" ] && ! grep -Eq "$re" "$dir/out"; then
+        echo "no line of the output matches: $re"
+        exit 1
+    fi
+done

@@ -13,6 +13,7 @@
 #include "loader.h"
 #include "options.h"
 #include "orchd_admin.h"
+#include "proc_self.h"
 #include "report.h"
 #include "run.h"
 
@@ -42,9 +43,9 @@ static int checks(const pf_run_t *r, const pf_journal_view_t *j)
 {
     int failed = 0;
     const pf_options_t *o = r->opt;
-    uint32_t expected = r->fleet->count;
+    uint32_t expected = r->fleet->count - r->fleet->init_failed - r->fleet->start_failed;
     if (o->check_registered && r->obs.tally.by_state[PMD_NODE_REGISTERED] != expected) {
-        printf("CHECK FAILED: %u of %u registered at the end\n",
+        printf("CHECK FAILED: %u of the %u running nodes registered at the end\n",
                r->obs.tally.by_state[PMD_NODE_REGISTERED], expected);
         failed = 1;
     }
@@ -79,6 +80,8 @@ static int run(const pf_options_t *o, pf_template_t *tpl)
 {
     char err[512], journal_path[4096];
     pf_run_t r = {.opt = o, .url = pf_template_url(tpl), .interval_ms = pf_template_interval_ms(tpl)};
+    if (pf_usage_open() != 0)
+        fprintf(stderr, "pmd-fleet: cannot open /proc/self: no CPU or memory figures\n");
     r.is_orchd = pf_orchd_detect(r.url);
     pid_t journal = start_journal(o, r.is_orchd, r.url, journal_path, sizeof(journal_path));
     pmd_loaded_plugin_t lp;
