@@ -30,6 +30,7 @@
 #include "log_line.h"
 #include "metrics_format.h"
 #include "metrics_server.h"
+#include "plugin_file.h"
 #include "pools_file.h"
 #include "sd_notify.h"
 #include "signals.h"
@@ -64,17 +65,29 @@ typedef struct options {
     int discover_only;            /* --discover */
 } options_t;
 
+/* One build of the plugin, loaded, with its instance. Allocated, so that
+ * host (the instance's host_data) never moves; a swap holds two. Every
+ * pointer into the build (descriptor, stats table, the name that host's
+ * lines carry) lives here and goes with it: the shim keeps copies only. */
+typedef struct plugin_run {
+    shim_plugin_file_t file;          /* the file it was loaded from */
+    pmd_loaded_plugin_t loaded;
+    shim_host_t host;
+    pmd_instance_t *instance;         /* NULL before init, after destroy */
+    int started;                      /* on_start (or a takeover) succeeded */
+    const pmd_ext_stats_t *stats_ext; /* NULL: the plugin offers no stats */
+    char *config_text;                /* what init got */
+} plugin_run_t;
+
 typedef struct shim {
     options_t opt;
-    char *config_text;
     shim_capabilities_t caps;
     shim_pools_file_t pools_file;
     shim_pool_list_t no_pools;
-    pmd_loaded_plugin_t loaded;
-    shim_host_t host;
-    pmd_instance_t *instance;
+    plugin_run_t *run;                /* the build running now */
+    unsigned retired_violations;      /* ABI violations of swapped-out builds */
+    int swap_fatal;                   /* a swap left no instance: exit 1 */
     int32_t last_tick_rc;
-    const pmd_ext_stats_t *stats_ext; /* NULL: the plugin offers no stats */
     int32_t last_stats_rc;
     shim_metrics_snapshot_t snap;     /* latest stats, host thread's copy */
     shim_metrics_server_t *metrics;   /* NULL without --metrics-listen */
@@ -93,7 +106,11 @@ static const char usage_text[] =
     "Loads a pmd plugin (" PMD_PLUGIN_ENTRY_SYMBOL "), hands it the config file's JSON,\n"
     "starts it and ticks it until SIGINT or SIGTERM (a second one kills) or until\n"
     "--run-for has passed; then stop(), destroy() and exit. SIGHUP re-reads the\n"
-    "--pools and --capabilities files; SIGPIPE, SIGUSR1 and SIGUSR2 are ignored.\n"
+    "--pools and --capabilities files and, when --plugin now names another file (a\n"
+    "flipped symlink, a replaced file), swaps that build in live: loaded, checked and\n"
+    "initialised with the re-read --config first, then handed the node over (no\n"
+    "deregistration); on any failure the running build stays. SIGPIPE, SIGUSR1 and\n"
+    "SIGUSR2 are ignored.\n"
     "\n"
     "  --plugin PATH          the plugin to load (a name without '/' is a file here)\n"
     "  --config FILE          the plugin's JSON config (syntax checked first)\n"
@@ -290,30 +307,33 @@ static int discover(shim_capabilities_t *caps)
     return rc;
 }
 
-/* The config must be JSON (the ABI's config_json): a syntax error is
- * reported here as "FILE:LINE:COLUMN: JSON syntax error: ...", which the
- * plugin, seeing only the text, could not do. */
-static int check_config_syntax(const char *path, const char *text)
+/* The --config file's text (to free), checked for JSON syntax; NULL with
+ * why in err. The config must be JSON (the ABI's config_json): a syntax
+ * error is reported here as "FILE:LINE:COLUMN: JSON syntax error: ...",
+ * which the plugin, seeing only the text, could not do. */
+static char *read_config(const char *path, char *err, size_t err_size)
 {
-    char why[300], where[800];
+    char why[300];
+    char *text = shim_read_text_file(path, CONFIG_MAX_BYTES, err, err_size);
+    if (text == NULL)
+        return NULL;
     json_object *doc = shim_json_parse(text, why, sizeof(why));
     if (doc != NULL) {
         json_object_put(doc);
-        return 0;
+        return text;
     }
-    snprintf(where, sizeof(where), "%.400s:%s", path, why);
-    return start_failed("config", where);
+    snprintf(err, err_size, "%.400s:%s", path, why);
+    free(text);
+    return NULL;
 }
 
 /* Config text, capabilities and the first pools list, before any load. */
-static int read_inputs(shim_t *s)
+static int read_inputs(shim_t *s, char **config_text)
 {
     char err[768];
-    s->config_text = shim_read_text_file(s->opt.config_path, CONFIG_MAX_BYTES, err, sizeof(err));
-    if (s->config_text == NULL)
+    *config_text = read_config(s->opt.config_path, err, sizeof(err));
+    if (*config_text == NULL)
         return start_failed("config", err);
-    if (check_config_syntax(s->opt.config_path, s->config_text) != 0)
-        return EXIT_FAILURE;
     if (s->opt.capabilities_path == NULL) {
         if (discover(&s->caps) != 0)
             return start_failed("capabilities", "out of memory");
@@ -341,16 +361,6 @@ static int discover_and_print(void)
     return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-/* dlopen() searches the library path for a name without '/'; on the
- * command line "plugin.so" means the file here, so say "./plugin.so". */
-static const char *plugin_file(const char *path, char *buf, size_t size)
-{
-    if (strchr(path, '/') != NULL)
-        return path;
-    snprintf(buf, size, "./%s", path);
-    return buf;
-}
-
 /* The plugin's pmd.ext.stats/1 table, or NULL when it offers none (or a
  * table too small to hold get). */
 static const pmd_ext_stats_t *find_stats(const pmd_loaded_plugin_t *loaded)
@@ -364,64 +374,154 @@ static const pmd_ext_stats_t *find_stats(const pmd_loaded_plugin_t *loaded)
     return ext;
 }
 
-static int load_plugin(shim_t *s)
+/* Frees a run whose instance is destroyed (or never was): dlclose of the
+ * build, then its file. NULL is a no-op. */
+static void close_run(plugin_run_t *r)
 {
-    char err[1024], path[4096];
-    if (pmd_loader_open(plugin_file(s->opt.plugin_path, path, sizeof(path)),
-                        PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &s->loaded, err,
-                        sizeof(err)) != PMD_OK)
-        return start_failed("load", err);
-    const pmd_plugin_t *p = s->loaded.plugin;
-    s->stats_ext = find_stats(&s->loaded);
-    char name[600], version[600];
-    EVENT("INFO", "event=loaded name=%s version=%s abi=%u.%u session_minor=%u stats=%s",
+    if (r == NULL)
+        return;
+    pmd_loader_close(&r->loaded);
+    shim_plugin_file_close(&r->file);
+    free(r->config_text);
+    free(r);
+}
+
+/* Loads the build in the file f (taken over, closed on failure) and
+ * checks it (entry, version negotiation, descriptor). Returns the run, or
+ * NULL with one line in err. */
+static plugin_run_t *open_run(shim_plugin_file_t *f, char *err, size_t err_size)
+{
+    plugin_run_t *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        snprintf(err, err_size, "cannot load plugin %s: out of memory", f->path);
+        shim_plugin_file_close(f);
+        return NULL;
+    }
+    r->file = *f;
+    if (pmd_loader_open(r->file.dlopen_name, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR,
+                        &r->loaded, err, err_size) != PMD_OK) {
+        close_run(r);
+        return NULL;
+    }
+    r->stats_ext = find_stats(&r->loaded);
+    return r;
+}
+
+static void log_loaded(const plugin_run_t *r)
+{
+    const pmd_plugin_t *p = r->loaded.plugin;
+    char name[600], version[600], path[PATH_MAX + 8];
+    EVENT("INFO", "event=loaded name=%s version=%s abi=%u.%u session_minor=%u stats=%s path=%s",
           log_line_quote(name, sizeof(name), p->name),
           log_line_quote(version, sizeof(version), p->version), (unsigned)p->abi_major,
-          (unsigned)p->abi_minor, (unsigned)s->loaded.session_minor,
-          s->stats_ext != NULL ? "yes" : "no");
-    snprintf(s->snap.plugin_name, sizeof(s->snap.plugin_name), "%s", p->name);
-    snprintf(s->snap.plugin_version, sizeof(s->snap.plugin_version), "%s", p->version);
+          (unsigned)p->abi_minor, (unsigned)r->loaded.session_minor,
+          r->stats_ext != NULL ? "yes" : "no", log_line_quote(path, sizeof(path), r->file.path));
+}
+
+static int load_plugin(shim_t *s, char *config_text)
+{
+    char err[PATH_MAX + 1024];
+    shim_plugin_file_t f;
+    if (shim_plugin_file_open(s->opt.plugin_path, NULL, &f, err, sizeof(err)) != 0 ||
+        (s->run = open_run(&f, err, sizeof(err))) == NULL) {
+        free(config_text);
+        return start_failed("load", err);
+    }
+    s->run->config_text = config_text;
+    log_loaded(s->run);
+    snprintf(s->snap.plugin_name, sizeof(s->snap.plugin_name), "%s", s->run->loaded.plugin->name);
+    snprintf(s->snap.plugin_version, sizeof(s->snap.plugin_version), "%s",
+             s->run->loaded.plugin->version);
     return 0;
 }
 
-static int init_instance(shim_t *s)
+/* init() of a new instance of r's build with r's config. On failure, the
+ * fields of the error line go into why: "result=... code=N [config=FILE]
+ * reason=...". */
+static int32_t init_run(shim_t *s, plugin_run_t *r, char *why, size_t why_size)
 {
     char err[1024] = "";
-    const pmd_plugin_t *p = s->loaded.plugin;
+    const pmd_plugin_t *p = r->loaded.plugin;
     const shim_pool_list_t *pools =
         s->opt.pools_path != NULL ? &s->pools_file.list : &s->no_pools;
-    shim_host_setup(&s->host, stderr, PMD_SHIM_VERSION, pools, &s->caps, p);
-    shim_host_enter(&s->host, SHIM_CALL_INIT);
-    int32_t rc = p->init(&s->host.abi, s->config_text, &s->instance, err, sizeof(err));
-    shim_host_leave(&s->host);
+    shim_host_setup(&r->host, stderr, PMD_SHIM_VERSION, pools, &s->caps, p);
+    r->started = 0;
+    shim_host_enter(&r->host, SHIM_CALL_INIT);
+    int32_t rc = p->init(&r->host.abi, r->config_text, &r->instance, err, sizeof(err));
+    shim_host_leave(&r->host);
     err[sizeof(err) - 1] = '\0';
-    if (rc == PMD_OK && s->instance != NULL)
-        return 0;
-    s->instance = NULL;
+    if (rc == PMD_OK && r->instance != NULL)
+        return PMD_OK;
+    r->instance = NULL;
     char q[2100], result[128], file[600] = "";
     if (rc == PMD_ERR_CONFIG) { /* the plugin's message names the key; this, the file */
         char quoted[560];
         snprintf(file, sizeof(file), " config=%s",
                  log_line_quote(quoted, sizeof(quoted), s->opt.config_path));
     }
-    EVENT("ERROR", "event=start_failed stage=init result=%s code=%d%s reason=%s",
-          log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc, file,
-          log_line_quote(q, sizeof(q), err[0] ? err : "the plugin gave no message"));
+    snprintf(why, why_size, "result=%s code=%d%s reason=%s",
+             log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc, file,
+             log_line_quote(q, sizeof(q), err[0] ? err : "the plugin gave no message"));
+    return rc == PMD_OK ? PMD_ERR_INTERNAL : rc;
+}
+
+static int init_instance(shim_t *s)
+{
+    char why[4096];
+    if (init_run(s, s->run, why, sizeof(why)) == PMD_OK)
+        return 0;
+    EVENT("ERROR", "event=start_failed stage=init %s", why);
     return EXIT_FAILURE;
+}
+
+/* on_start, or on_start_handed_over when h is given. */
+static int32_t start_run(plugin_run_t *r, const pmd_handover_t *h)
+{
+    const pmd_plugin_t *p = r->loaded.plugin;
+    shim_host_enter(&r->host, SHIM_CALL_START);
+    int32_t rc = h != NULL ? p->on_start_handed_over(r->instance, h) : p->on_start(r->instance);
+    shim_host_leave(&r->host);
+    r->started = rc == PMD_OK;
+    return rc;
 }
 
 static int start_instance(shim_t *s)
 {
-    const pmd_plugin_t *p = s->loaded.plugin;
-    shim_host_enter(&s->host, SHIM_CALL_START);
-    int32_t rc = p->on_start(s->instance);
-    shim_host_leave(&s->host);
+    int32_t rc = start_run(s->run, NULL);
     if (rc == PMD_OK)
         return 0;
     char result[128];
     EVENT("ERROR", "event=start_failed stage=start result=%s code=%d",
-          log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc);
+          log_line_quote(result, sizeof(result), s->run->loaded.plugin->result_string(rc)),
+          (int)rc);
     return EXIT_FAILURE;
+}
+
+/* on_stop of a started instance; a failure is logged. */
+static int32_t stop_run(plugin_run_t *r)
+{
+    const pmd_plugin_t *p = r->loaded.plugin;
+    shim_host_enter(&r->host, SHIM_CALL_STOP);
+    int32_t rc = p->on_stop(r->instance);
+    shim_host_leave(&r->host);
+    r->started = 0;
+    char result[128];
+    if (rc != PMD_OK)
+        EVENT("ERROR", "event=stop_failed result=%s code=%d action=destroy",
+              log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc);
+    return rc;
+}
+
+/* destroy() of r's instance, if it has one. */
+static void destroy_run(plugin_run_t *r)
+{
+    if (r->instance == NULL)
+        return;
+    shim_host_enter(&r->host, SHIM_CALL_DESTROY);
+    r->loaded.plugin->destroy(r->instance);
+    shim_host_leave(&r->host);
+    r->instance = NULL;
+    r->started = 0;
 }
 
 static uint64_t monotonic_ns(void)
@@ -454,10 +554,10 @@ static void poll_pools(shim_t *s, uint64_t now_ns)
 /* One tick; a failing result is logged when it differs from the last one. */
 static void tick_once(shim_t *s)
 {
-    const pmd_plugin_t *p = s->loaded.plugin;
-    shim_host_enter(&s->host, SHIM_CALL_TICK);
-    int32_t rc = p->on_tick(s->instance, monotonic_ns());
-    shim_host_leave(&s->host);
+    const pmd_plugin_t *p = s->run->loaded.plugin;
+    shim_host_enter(&s->run->host, SHIM_CALL_TICK);
+    int32_t rc = p->on_tick(s->run->instance, monotonic_ns());
+    shim_host_leave(&s->run->host);
     char result[128];
     if (rc != PMD_OK && rc != s->last_tick_rc)
         EVENT("ERROR", "event=tick_failed result=%s code=%d",
@@ -470,27 +570,28 @@ static void tick_once(shim_t *s)
  * logged when it differs from the last one. */
 static void read_stats(shim_t *s)
 {
-    if (s->stats_ext == NULL || s->instance == NULL)
+    plugin_run_t *r = s->run;
+    if (r->stats_ext == NULL || r->instance == NULL)
         return;
     pmd_stats_t st;
     memset(&st, 0, sizeof(st));
     st.struct_size = sizeof(st);
-    shim_host_enter(&s->host, SHIM_CALL_STATS);
-    int32_t rc = s->stats_ext->get(s->instance, &st);
-    shim_host_leave(&s->host);
+    shim_host_enter(&r->host, SHIM_CALL_STATS);
+    int32_t rc = r->stats_ext->get(r->instance, &st);
+    shim_host_leave(&r->host);
     if (rc != PMD_OK) {
         char result[128];
         if (rc != s->last_stats_rc)
             EVENT("WARN", "event=stats_failed result=%s code=%d",
-                  log_line_quote(result, sizeof(result), s->loaded.plugin->result_string(rc)),
+                  log_line_quote(result, sizeof(result), r->loaded.plugin->result_string(rc)),
                   (int)rc);
         s->last_stats_rc = rc;
         return;
     }
     s->last_stats_rc = rc;
     shim_metrics_snapshot_set_stats(&s->snap, &st);
-    if (s->host.node_id[0] == '\0')
-        shim_host_set_node_id(&s->host, s->snap.node_id);
+    if (r->host.node_id[0] == '\0')
+        shim_host_set_node_id(&r->host, s->snap.node_id);
 }
 
 /* Fresh stats and the host's own counters into s->snap, and a copy to the
@@ -527,7 +628,7 @@ static void notify(shim_t *s, const char *text)
 /* The state the status texts show: the stats' when there are stats. */
 static int32_t shown_state(shim_t *s)
 {
-    return s->snap.stats_available ? s->snap.stats.state : shim_host_last_state(&s->host);
+    return s->snap.stats_available ? s->snap.stats.state : shim_host_last_state(&s->run->host);
 }
 
 /* STATUS= for systemctl status: at once when the state changes, else at
@@ -539,7 +640,7 @@ static void notify_status(shim_t *s, uint64_t now, const char *first)
     if (s->notify.fd < 0)
         return;
     int32_t state = shown_state(s);
-    shim_status_format_brief(text, sizeof(text), &s->snap, shim_host_last_state(&s->host),
+    shim_status_format_brief(text, sizeof(text), &s->snap, shim_host_last_state(&s->run->host),
                              wall_ms());
     if (first == NULL && state == s->notified_state &&
         (now < s->next_notify_ns || strcmp(text, s->notified_status) == 0))
@@ -571,13 +672,224 @@ static void after_tick(shim_t *s, uint64_t now)
     }
     if (s->status_line && now >= s->next_status_ns) {
         char text[256];
-        shim_status_format(text, sizeof(text), &s->snap, shim_host_last_state(&s->host),
+        shim_status_format(text, sizeof(text), &s->snap, shim_host_last_state(&s->run->host),
                            wall_ms());
         log_line_emit(stderr, "STATUS", text);
         s->next_status_ns = now + s->opt.status_every_ns;
     }
     notify_status(s, now, NULL);
     notify_watchdog(s, now);
+}
+
+/* ---- Live swap of plugin builds (SIGHUP, README "Live swap") ---- */
+
+/* "name/version" of a build, and its resolved path, copied out of it (the
+ * build may be unloaded before the line that names it is written). */
+typedef struct build_label {
+    char id[600];
+    char path[PATH_MAX + 8];
+} build_label_t;
+
+static void label_of(const plugin_run_t *r, build_label_t *out)
+{
+    char raw[sizeof(out->id)];
+    snprintf(raw, sizeof(raw), "%s/%s", r->loaded.plugin->name, r->loaded.plugin->version);
+    log_line_quote(out->id, sizeof(out->id), raw);
+    log_line_quote(out->path, sizeof(out->path), r->file.path);
+}
+
+/* ABI 1.2 handover, offered within struct_size at a session minor >= 2. */
+static int offers_handover(const plugin_run_t *r)
+{
+    return pmd_loader_offers_handover(&r->loaded);
+}
+
+/* Why r cannot take part in a handover (offers_handover(r) is 0). */
+static void no_handover_reason(const plugin_run_t *r, char *out, size_t size)
+{
+    const pmd_plugin_t *p = r->loaded.plugin;
+    if (r->loaded.session_minor < 2)
+        snprintf(out, size, "%s/%s speaks plugin ABI 1.%u (handover needs 1.2)", p->name,
+                 p->version, (unsigned)r->loaded.session_minor);
+    else
+        snprintf(out, size, "%s/%s does not offer on_handover/on_start_handed_over", p->name,
+                 p->version);
+}
+
+/* The one ERROR line of a swap that did not happen: the old build keeps
+ * running untouched. fields: "reason=..." or init_run's fields. */
+static void swap_refused(shim_t *s, const char *stage, const char *new_path, const char *fields)
+{
+    build_label_t old;
+    char q[PATH_MAX + 8];
+    label_of(s->run, &old);
+    EVENT("ERROR", "event=swap_failed stage=%s new_path=%s %s action=kept_old old=%s old_path=%s",
+          stage, log_line_quote(q, sizeof(q), new_path), fields, old.id, old.path);
+}
+
+static void swap_refused_why(shim_t *s, const char *stage, const char *new_path, const char *why)
+{
+    char q[2100], fields[2200];
+    snprintf(fields, sizeof(fields), "reason=%s", log_line_quote(q, sizeof(q), why));
+    swap_refused(s, stage, new_path, fields);
+}
+
+/* Makes fresh the running build: the old one's instance (stopped or
+ * handed over) is destroyed and its build unloaded; the snapshot names the
+ * new build and forgets the old instance's counters. */
+static void retire_old(shim_t *s, plugin_run_t *fresh)
+{
+    plugin_run_t *old = s->run;
+    destroy_run(old);
+    s->retired_violations += shim_host_violations(&old->host);
+    close_run(old);
+    s->run = fresh;
+    s->last_tick_rc = PMD_OK;
+    s->last_stats_rc = PMD_OK;
+    snprintf(s->snap.plugin_name, sizeof(s->snap.plugin_name), "%s", fresh->loaded.plugin->name);
+    snprintf(s->snap.plugin_version, sizeof(s->snap.plugin_version), "%s",
+             fresh->loaded.plugin->version);
+    memset(&s->snap.stats, 0, sizeof(s->snap.stats));
+    s->snap.stats_available = 0;
+    s->snap.node_id[0] = '\0';
+    refresh_snapshot(s);
+}
+
+/* The new instance did not start after the old one ended: it goes, and a
+ * fresh instance of the old build (still loaded) takes the node, handed
+ * over again when h is given and the old build offers it. Without any
+ * instance left, the shim exits 1 (swap_fatal). */
+static void restart_old(shim_t *s, plugin_run_t *fresh, const pmd_handover_t *h, int32_t rc)
+{
+    plugin_run_t *old = s->run;
+    build_label_t o, n;
+    char result[128], why[4096];
+    label_of(old, &o);
+    label_of(fresh, &n);
+    EVENT("ERROR", "event=swap_failed stage=start result=%s code=%d new=%s new_path=%s "
+          "action=restart_old old=%s old_path=%s",
+          log_line_quote(result, sizeof(result), fresh->loaded.plugin->result_string(rc)),
+          (int)rc, n.id, n.path, o.id, o.path);
+    destroy_run(fresh);
+    s->retired_violations += shim_host_violations(&fresh->host);
+    close_run(fresh);
+    destroy_run(old);
+    s->retired_violations += shim_host_violations(&old->host);
+    if (init_run(s, old, why, sizeof(why)) != PMD_OK) {
+        EVENT("ERROR", "event=swap_failed stage=restart_old %s action=exit", why);
+        s->swap_fatal = 1;
+        return;
+    }
+    rc = start_run(old, h != NULL && offers_handover(old) ? h : NULL);
+    if (rc != PMD_OK) {
+        EVENT("ERROR", "event=swap_failed stage=restart_old result=%s code=%d action=exit",
+              log_line_quote(result, sizeof(result), old->loaded.plugin->result_string(rc)),
+              (int)rc);
+        s->swap_fatal = 1;
+        return;
+    }
+    EVENT("WARN", "event=swap_rolled_back running=%s path=%s", o.id, o.path);
+    refresh_snapshot(s);
+}
+
+/* The old instance ends and the new one (initialised) takes the node:
+ * handover when both builds offer it, else on_stop (the node deregisters)
+ * and on_start (it registers again). */
+static void hand_over(shim_t *s, plugin_run_t *fresh)
+{
+    plugin_run_t *old = s->run;
+    pmd_handover_t h;
+    build_label_t o, n;
+    char why[600], q[700];
+    int handover = offers_handover(old) && offers_handover(fresh);
+    int32_t rc;
+    memset(&h, 0, sizeof(h));
+    h.struct_size = sizeof(h);
+    label_of(old, &o);
+    label_of(fresh, &n);
+    if (handover) {
+        shim_host_enter(&old->host, SHIM_CALL_STOP);
+        rc = old->loaded.plugin->on_handover(old->instance, &h);
+        shim_host_leave(&old->host);
+        if (rc != PMD_OK) { /* the ABI: nothing changed, still STARTED */
+            snprintf(why, sizeof(why), "on_handover of the old build failed: %s (%d)",
+                     old->loaded.plugin->result_string(rc), (int)rc);
+            swap_refused_why(s, "handover", fresh->file.path, why);
+            destroy_run(fresh);
+            close_run(fresh);
+            return;
+        }
+        old->started = 0;
+    } else {
+        no_handover_reason(offers_handover(old) ? fresh : old, why, sizeof(why));
+        EVENT("WARN", "event=swap_without_handover reason=%s action=stop_start "
+              "detail=\"the node deregisters and registers again\"",
+              log_line_quote(q, sizeof(q), why));
+        stop_run(old);
+    }
+    rc = start_run(fresh, handover ? &h : NULL);
+    if (rc != PMD_OK) {
+        restart_old(s, fresh, handover ? &h : NULL, rc);
+        return;
+    }
+    retire_old(s, fresh);
+    EVENT("INFO", "event=plugin_swapped old=%s old_path=%s new=%s new_path=%s mode=%s", o.id,
+          o.path, n.id, n.path, handover ? "handover" : "stop_start");
+}
+
+/* The --plugin file is another build than the running one: load it, check
+ * it, init it with the re-read config; only then end the old instance.
+ * Any failure before that leaves the old instance running untouched, with
+ * one ERROR line. */
+static void swap_to(shim_t *s, shim_plugin_file_t *f)
+{
+    char err[PATH_MAX + 1024], why[4096], path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", f->path);
+    char *config = read_config(s->opt.config_path, err, sizeof(err));
+    if (config == NULL) {
+        shim_plugin_file_close(f);
+        swap_refused_why(s, "config", path, err);
+        return;
+    }
+    plugin_run_t *fresh = open_run(f, err, sizeof(err));
+    if (fresh == NULL) {
+        free(config);
+        swap_refused_why(s, "load", path, err);
+        return;
+    }
+    fresh->config_text = config;
+    log_loaded(fresh);
+    if (init_run(s, fresh, why, sizeof(why)) != PMD_OK) {
+        s->retired_violations += shim_host_violations(&fresh->host);
+        close_run(fresh);
+        swap_refused(s, "init", path, why);
+        return;
+    }
+    hand_over(s, fresh);
+}
+
+/* SIGHUP's part for the plugin: re-resolve --plugin and swap when it names
+ * another file (resolved path, device or inode). When it does not, a
+ * changed --config is not applied (it would need a restart of the
+ * instance): a line says so. */
+static void reload_plugin(shim_t *s)
+{
+    char err[PATH_MAX + 1024];
+    shim_plugin_file_t f;
+    if (shim_plugin_file_open(s->opt.plugin_path, s->run->file.path, &f, err, sizeof(err)) != 0) {
+        swap_refused_why(s, "load", s->opt.plugin_path, err);
+        return;
+    }
+    if (!shim_plugin_file_same(&f, &s->run->file)) {
+        swap_to(s, &f);
+        return;
+    }
+    shim_plugin_file_close(&f);
+    char *config = read_config(s->opt.config_path, err, sizeof(err));
+    if (config == NULL || strcmp(config, s->run->config_text) != 0)
+        EVENT("INFO", "event=config_not_applied reason=\"the plugin file did not change; the "
+              "config is applied when another build is swapped in, or at a restart\"");
+    free(config);
 }
 
 /* What SIGHUP did with one input. */
@@ -628,9 +940,10 @@ static void append(char *buf, size_t size, const char *fmt, ...)
  * ticks (no ABI call is running), and say what in one line:
  * "event=reload signal=SIGHUP pools=reloaded pool_count=3
  * capabilities=not_given" (WARN, with pools_reason= / capabilities_reason=,
- * when a file was rejected and the old data kept). Today that is the
- * --pools and --capabilities files; the config and the plugin are read
- * once at start. Everything SIGHUP does belongs here.
+ * when a file was rejected and the old data kept): the --pools and
+ * --capabilities files. Then the plugin: when --plugin now names another
+ * file, that build is swapped in with the re-read --config (reload_plugin).
+ * Everything SIGHUP does belongs here.
  */
 static void on_sighup(shim_t *s)
 {
@@ -649,6 +962,7 @@ static void on_sighup(shim_t *s)
         append(line, sizeof(line), " capabilities_reason=%s",
                log_line_quote(q, sizeof(q), caps_why));
     EVENT(pools == RELOAD_REJECTED || caps == RELOAD_REJECTED ? "WARN" : "INFO", "%s", line);
+    reload_plugin(s);
 }
 
 /* Ticks at t0 + k * period (missed slots are skipped, not bunched) until a
@@ -673,8 +987,11 @@ static void run_loop(shim_t *s)
         uint64_t now = monotonic_ns();
         if (shim_signals_stop_requested() || now >= deadline)
             break;
-        if (shim_signals_take_reload())
+        if (shim_signals_take_reload()) {
             on_sighup(s);
+            if (s->swap_fatal)
+                break;
+        }
         if (now < next)
             continue;
         poll_pools(s, now);
@@ -684,7 +1001,7 @@ static void run_loop(shim_t *s)
         next = t0 + ((now - t0) / period + 1) * period;
     }
     int sig = shim_signals_stop_requested();
-    const char *why = sig != 0 ? shim_signal_name(sig) : "run_for";
+    const char *why = sig != 0 ? shim_signal_name(sig) : s->swap_fatal ? "swap_failed" : "run_for";
     char msg[96];
     EVENT("INFO", "event=stopping reason=%s", why);
     snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=stopping (%s)", why);
@@ -694,24 +1011,14 @@ static void run_loop(shim_t *s)
 /* stop() then destroy(); a failed stop is logged and teardown goes on.
  * Stats are read once more between the two, so the last scrape shows the
  * deregistration. Returns 0, or EXIT_FAILURE when stop failed. */
-static int stop_and_destroy(shim_t *s, int started)
+static int stop_and_destroy(shim_t *s)
 {
-    const pmd_plugin_t *p = s->loaded.plugin;
     int32_t rc = PMD_OK;
-    if (started) {
-        shim_host_enter(&s->host, SHIM_CALL_STOP);
-        rc = p->on_stop(s->instance);
-        shim_host_leave(&s->host);
+    if (s->run->started) {
+        rc = stop_run(s->run);
         refresh_snapshot(s);
     }
-    char result[128];
-    if (rc != PMD_OK)
-        EVENT("ERROR", "event=stop_failed result=%s code=%d action=destroy",
-              log_line_quote(result, sizeof(result), p->result_string(rc)), (int)rc);
-    shim_host_enter(&s->host, SHIM_CALL_DESTROY);
-    p->destroy(s->instance);
-    shim_host_leave(&s->host);
-    s->instance = NULL;
+    destroy_run(s->run);
     return rc == PMD_OK ? 0 : EXIT_FAILURE;
 }
 
@@ -744,15 +1051,17 @@ static int run_plugin(shim_t *s)
     read_stats(s); /* the node id for state lines, and the first snapshot */
     s->status_line = s->opt.status_every_ns != 0 && isatty(STDERR_FILENO);
     if (start_metrics(s) != 0 || start_instance(s) != 0) {
-        stop_and_destroy(s, 0);
+        stop_and_destroy(s);
         return EXIT_FAILURE;
     }
     refresh_snapshot(s);
     s->next_watchdog_ns = monotonic_ns() + s->notify.watchdog_ns;
     notify_status(s, monotonic_ns(), "READY=1");
     run_loop(s);
-    rc = stop_and_destroy(s, 1);
-    unsigned violations = shim_host_violations(&s->host);
+    rc = stop_and_destroy(s);
+    if (s->swap_fatal)
+        rc = EXIT_FAILURE;
+    unsigned violations = s->retired_violations + shim_host_violations(&s->run->host);
     if (violations != 0) {
         EVENT("ERROR", "event=abi_violations count=%u reason=\"the plugin broke the "
               "host-callback rules\"", violations);
@@ -789,11 +1098,11 @@ static void release(shim_t *s)
     shim_notify_close(&s->notify);
     shim_metrics_server_stop(s->metrics);
     s->metrics = NULL;
-    pmd_loader_close(&s->loaded);
+    close_run(s->run);
+    s->run = NULL;
     if (s->opt.pools_path != NULL)
         shim_pools_file_close(&s->pools_file);
     shim_capabilities_free(&s->caps);
-    free(s->config_text);
 }
 
 int main(int argc, char **argv)
@@ -813,9 +1122,12 @@ int main(int argc, char **argv)
         return start_failed("signals", strerror(errno));
     if (open_notify(&s) != 0)
         return EXIT_FAILURE;
-    rc = read_inputs(&s);
+    char *config_text = NULL;
+    rc = read_inputs(&s, &config_text);
     if (rc == 0)
-        rc = load_plugin(&s);
+        rc = load_plugin(&s, config_text); /* takes config_text */
+    else
+        free(config_text);
     if (rc == 0)
         rc = run_plugin(&s);
     release(&s);

@@ -6,7 +6,10 @@
  *                    registered node deregisters) and the shim exits 0; a
  *                    second one, while the teardown hangs, kills.
  *   SIGHUP           reload what can be reloaded (the --pools and
- *                    --capabilities files); the node keeps running.
+ *                    --capabilities files) and, when --plugin now names
+ *                    another file, swap that build in live with the
+ *                    re-read --config (main.c, on_sighup); the node keeps
+ *                    running, on the old build when the new one fails.
  *   SIGPIPE          ignored: a write to a closed pipe or socket fails with
  *                    EPIPE instead of killing the process (plugin.abi.md:
  *                    hosts ignore SIGPIPE).

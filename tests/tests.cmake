@@ -116,3 +116,23 @@ if(TARGET node_registration AND TARGET orchd_support AND TARGET pmd_test_host
   add_dependencies(log_fields_test pmd-host-shim node_registration orchd-dev)
   add_test(NAME log_fields COMMAND log_fields_test --jobs 2)
 endif()
+
+# Live swap of plugin builds in a running pmd-host-shim (SIGHUP), end to
+# end against orchd-dev: handover between node_registration and its
+# per-deployment build, rollback from broken builds, the stop+start fallback.
+if(TARGET node_registration-test AND TARGET major2_plugin AND TARGET minor1_plugin
+   AND TARGET example AND TARGET pmd-host-shim AND TARGET orchd_support)
+  add_executable(shim_swap_test shim_swap_test.c)
+  target_link_libraries(shim_swap_test PRIVATE orchd_support PkgConfig::CURL PkgConfig::JSONC
+                        PkgConfig::CRITERION)
+  target_compile_definitions(shim_swap_test PRIVATE
+    SHIM_EXE="$<TARGET_FILE:pmd-host-shim>"
+    NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>"
+    NODE_REGISTRATION_TEST_SO="$<TARGET_FILE:node_registration-test>"
+    MAJOR2_SO="$<TARGET_FILE:major2_plugin>"
+    MINOR1_SO="$<TARGET_FILE:minor1_plugin>"
+    EXAMPLE_SO="$<TARGET_FILE:example>")
+  add_dependencies(shim_swap_test pmd-host-shim node_registration node_registration-test
+                   major2_plugin minor1_plugin example orchd-dev)
+  add_test(NAME shim_swap COMMAND shim_swap_test --jobs 2)
+endif()
