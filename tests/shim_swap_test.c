@@ -351,6 +351,8 @@ Test(shim_swap, symlink_flip_to_a_deployment_build_and_back_hands_the_node_over)
 {
     start_node(NODE_REGISTRATION_SO, write_nr_config(""));
     long regs = registrations();
+    char before[64];
+    snprintf(before, sizeof(before), "%s", node_field("version"));
 
     swap_to(NODE_REGISTRATION_TEST_SO, 1);
     const char *log = err_text();
@@ -362,11 +364,14 @@ Test(shim_swap, symlink_flip_to_a_deployment_build_and_back_hands_the_node_over)
     cr_assert(strstr(log, "new_path=" NODE_REGISTRATION_TEST_SO) != NULL, "%s", log);
     watch(3 * INTERVAL_MS, NULL, 0, 1);
     cr_assert_gt(registrations(), regs, "the new build did not register (idempotently)");
-    /* both builds report the project version; the control plane holds what
-     * the new build sent, and the shim names the new build everywhere */
+    /* a deployment build reports its deployment in its version (0.1.0+test):
+     * the control plane holds what the new build sent, and the shim names the
+     * new build everywhere */
     char version[64];
     snprintf(version, sizeof(version), "%s", node_field("version"));
     cr_assert_neq(version[0], '\0');
+    cr_assert_str_neq(version, before, "the version the control plane holds did not change");
+    cr_assert(strstr(version, "+test") != NULL, "%s", version);
     char swapped[160];
     snprintf(swapped, sizeof(swapped), "new=node_registration-test/%s ", version);
     cr_assert(strstr(log, swapped) != NULL, "%s\n%s", swapped, log);
@@ -376,6 +381,8 @@ Test(shim_swap, symlink_flip_to_a_deployment_build_and_back_hands_the_node_over)
 
     regs = registrations();
     swap_to(NODE_REGISTRATION_SO, 2);
+    watch(2 * INTERVAL_MS, NULL, 0, 1);
+    cr_assert_str_eq(node_field("version"), before, "back to the plain build's version");
     cr_assert(strstr(err_text(), "old=node_registration-test/") != NULL, "%s", err_text());
     watch(3 * INTERVAL_MS, NULL, 0, 1);
     cr_assert_gt(registrations(), regs);
