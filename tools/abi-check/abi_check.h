@@ -73,6 +73,9 @@ void ac_merge(ac_result_t *r, const char *what, const ac_result_t *child);
  */
 typedef void (*ac_child_fn)(void *arg, ac_result_t *r);
 int ac_subprocess(ac_child_fn fn, void *arg, int timeout_s, ac_result_t *out);
+/* Set by --in-process: ac_subprocess calls fn in the calling process (no
+ * fork, no timeout), so that a debugger sees the plugin's fault itself. */
+extern int ac_subprocess_inline;
 
 /* util.c: process facts and clocks. */
 uint64_t ac_now_ns(void);
@@ -123,6 +126,10 @@ typedef struct ac_session {
 
 /* Loads the plugin and builds the config for url; FAILs r and returns -1. */
 int ac_session_open(const ac_ctx_t *ctx, ac_session_t *s, const char *url, ac_result_t *r);
+/* The same as a host of ABI 1.host_minor: the entry gets that minor, and a
+ * host struct for this session must carry the same abi_minor (5.1). */
+int ac_session_open_minor(const ac_ctx_t *ctx, ac_session_t *s, uint32_t host_minor,
+                          const char *url, ac_result_t *r);
 void ac_session_close(ac_session_t *s);
 /* Config text for url: --config, else the conformance template, else "{}". */
 char *ac_config_for(const ac_ctx_t *ctx, const pmd_loaded_plugin_t *lp, const char *url);

@@ -54,16 +54,33 @@ char *ac_config_for(const ac_ctx_t *ctx, const pmd_loaded_plugin_t *lp, const ch
 
 int ac_session_open(const ac_ctx_t *ctx, ac_session_t *s, const char *url, ac_result_t *r)
 {
+    return ac_session_open_minor(ctx, s, PMD_ABI_VERSION_MINOR, url, r);
+}
+
+int ac_session_open_minor(const ac_ctx_t *ctx, ac_session_t *s, uint32_t host_minor,
+                          const char *url, ac_result_t *r)
+{
     char err[512];
     memset(s, 0, sizeof(*s));
-    int32_t rc = pmd_loader_open(ctx->plugin_path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR,
-                                 &s->lp, err, sizeof(err));
+    int32_t rc = pmd_loader_open(ctx->plugin_path, PMD_ABI_VERSION_MAJOR, host_minor, &s->lp, err,
+                                 sizeof(err));
     if (rc != PMD_OK) {
         ac_fail(r, "%s", err);
         return -1;
     }
     s->p = s->lp.plugin;
-    s->config = ac_config_for(ctx, &s->lp, url);
+    /* The conformance template is the validator's, not the session's: an
+     * older session (no extensions) still gets it, from a second load at the
+     * checker's own minor (dlopen counts references: the same image). */
+    pmd_loaded_plugin_t own;
+    if (!pmd_loader_has_extensions(&s->lp) && host_minor < PMD_ABI_VERSION_MINOR &&
+        pmd_loader_open(ctx->plugin_path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &own, err,
+                        sizeof(err)) == PMD_OK) {
+        s->config = ac_config_for(ctx, &own, url);
+        pmd_loader_close(&own);
+    } else {
+        s->config = ac_config_for(ctx, &s->lp, url);
+    }
     if (s->config == NULL) {
         pmd_loader_close(&s->lp);
         ac_fail(r, "out of memory building the config");

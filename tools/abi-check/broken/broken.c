@@ -139,6 +139,12 @@ static int32_t b_init(const pmd_host_t *host, const char *config, pmd_instance_t
         set_error(error, error_size, "init: host struct unusable");
         return PMD_ERR_INVALID_ARGUMENT;
     }
+#ifdef BROKEN_NULL_CONFIG
+    if (config == NULL) { /* the bug: a missing config read as a NULL argument */
+        set_error(error, error_size, "init: config is NULL");
+        return PMD_ERR_INVALID_ARGUMENT;
+    }
+#endif
     char url[128] = "";
     if (parse_config(config, url, sizeof(url), error, error_size) != 0)
         return PMD_ERR_CONFIG;
