@@ -72,6 +72,98 @@ static void destroy_paths(const ac_session_t *s, th_rec_t *rec, ac_result_t *r)
     }
 }
 
+/*
+ * destroy from inside a callback of the same instance: a host error that the
+ * plugin ignores, the instance staying alive (plugin.abi.md 5.6). Every
+ * callback of this host calls destroy once; afterwards the instance must
+ * still tick and stop as if nothing happened. A plugin that frees the
+ * instance anyway shows up here as a wrong result or a crash, and under
+ * valgrind or ASan as a use after free.
+ */
+typedef struct inner_destroy {
+    const pmd_plugin_t *p;
+    pmd_instance_t *in; /* NULL while destroy is not to be tried */
+    unsigned tries;
+    int depth;
+} inner_destroy_t;
+
+static void try_destroy(void *host_data)
+{
+    inner_destroy_t *x = host_data;
+    if (x->in == NULL || x->depth > 0)
+        return;
+    x->depth++;
+    x->tries++;
+    x->p->destroy(x->in);
+    x->depth--;
+}
+
+static void id_log(void *hd, int32_t level, const char *msg)
+{
+    (void)level;
+    (void)msg;
+    try_destroy(hd);
+}
+
+static int32_t id_pools(void *hd, const pmd_pool_sink_t *sink)
+{
+    (void)sink;
+    try_destroy(hd);
+    return PMD_OK;
+}
+
+static int32_t id_caps(void *hd, const pmd_capability_sink_t *sink)
+{
+    (void)sink;
+    try_destroy(hd);
+    return PMD_OK;
+}
+
+static void id_state(void *hd, int32_t state, const char *detail)
+{
+    (void)state;
+    (void)detail;
+    try_destroy(hd);
+}
+
+static const void *id_ext(void *hd, const char *id)
+{
+    (void)id;
+    try_destroy(hd);
+    return NULL;
+}
+
+static unsigned destroy_from_callbacks(const ac_session_t *s, ac_result_t *r)
+{
+    inner_destroy_t x = {s->p, NULL, 0, 0};
+    pmd_host_t host = {sizeof(host), PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, 0, &x,
+                       "pmd-abi-check", "0.1.0", id_log, id_pools, id_caps, id_state, id_ext};
+    char err[256] = "";
+    pmd_instance_t *in = NULL;
+    int32_t rc = s->p->init(&host, s->config, &in, err, sizeof(err));
+    if (rc != PMD_OK || in == NULL) {
+        ac_fail(r, "init returned %d with the plugin's config: %s", (int)rc, err);
+        return 0;
+    }
+    x.in = in;
+    rc = s->p->on_start(in);
+    if (rc != PMD_OK)
+        ac_fail(r, "on_start with destroy tried from its callbacks returned %d", (int)rc);
+    for (int i = 0; rc == PMD_OK && i < 50; i++) {
+        ac_sleep_us(2000);
+        if ((rc = s->p->on_tick(in, ac_now_ns())) != PMD_OK)
+            ac_fail(r, "on_tick after destroy was tried from a callback returned %d (the "
+                       "instance must stay alive)", (int)rc);
+    }
+    if (rc == PMD_OK && (rc = s->p->on_stop(in)) != PMD_OK)
+        ac_fail(r, "on_stop after destroy was tried from a callback returned %d", (int)rc);
+    if (rc == PMD_OK && (rc = s->p->on_stop(in)) != PMD_ERR_STATE)
+        ac_fail(r, "a second on_stop returned %d, not PMD_ERR_STATE: the state is lost", (int)rc);
+    x.in = NULL;
+    s->p->destroy(in);
+    return x.tries;
+}
+
 static void null_instance(const pmd_plugin_t *p, th_rec_t *rec, ac_result_t *r)
 {
     expect(r, "start(NULL)", th_start(rec, p, NULL), PMD_ERR_INVALID_ARGUMENT);
@@ -91,8 +183,11 @@ void ac_check_lifecycle(const ac_ctx_t *ctx, ac_result_t *r)
     walk_states(&s, &rec, r);
     destroy_paths(&s, &rec, r);
     null_instance(s.p, &rec, r);
+    unsigned tries = destroy_from_callbacks(&s, r);
+    ac_figure(r, "destroy_from_callback_tries", tries, "calls");
     ac_note(r, "every out-of-state call refused with PMD_ERR_STATE, NULL with "
-               "PMD_ERR_INVALID_ARGUMENT; destroy valid in every state");
+               "PMD_ERR_INVALID_ARGUMENT; destroy valid in every state; destroy from inside "
+               "%u callback(s) ignored", tries);
     ac_session_close(&s);
 }
 
