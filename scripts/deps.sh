@@ -10,9 +10,11 @@ packages=(
   python3-prometheus-client
   clang libclang-rt-14-dev
   dpkg-dev lintian systemd
+  cppcheck
 )
 # dpkg-dev: dpkg-shlibdeps computes the .deb's Depends (scripts/package.sh);
-# lintian checks the package; systemd: systemd-analyze verifies the unit.
+# lintian checks the package; systemd: systemd-analyze verifies the unit;
+# cppcheck: scripts/cppcheck.sh (static analysis, warning level).
 
 # The Rust host (hosts/rust) needs cargo; Debian's (Rust 1.63) is enough.
 command -v cargo >/dev/null 2>&1 || packages+=(cargo)

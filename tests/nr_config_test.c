@@ -1890,6 +1890,7 @@ static void make_keys(keys_t *k)
 
     if (system("openssl version >/dev/null 2>&1") != 0)
         cr_skip_test("the openssl tool is not installed");
+    memset(k, 0, sizeof(*k));
     snprintf(k->dir, sizeof(k->dir), "/tmp/nr_config_keys.XXXXXX");
     cr_assert_not_null(mkdtemp(k->dir));
     snprintf(k->plain, sizeof(k->plain), "%s/plain.pem", k->dir);

@@ -1197,6 +1197,7 @@ static void spawn_manual(struct manual *m, const char *token)
     const char *argv[] = {bin, "--port", "0", "--port-file", port_file, "--token", token, NULL};
     posix_spawn_file_actions_t fa;
     int port = 0;
+    memset(m, 0, sizeof *m);
     snprintf(m->dir, sizeof m->dir, "/tmp/orchd-manual-XXXXXX");
     cr_assert_not_null(mkdtemp(m->dir));
     snprintf(certdir, sizeof certdir, "%s", m->dir);

@@ -145,6 +145,7 @@ static void push_resources(state_t *st, pmd_capability_sink_t *sink, fuzz_reader
 {
     pmd_node_resources_t res;
     uint32_t size = pick_size(r, res_sizes, COUNT(res_sizes));
+    memset(&res, 0, sizeof(res));
     res.cpu_cores = (uint32_t)pick_u64(r);
     res.ram_total_bytes = pick_u64(r);
     void *block = host_block(&res, sizeof(res), size);

@@ -209,7 +209,11 @@ int od_faults_take(od_faults_t *f, enum od_kind kind, od_fault_t *out)
     if (kind == OD_KIND_OTHER)
         return 0; /* unrouted requests are never faulted */
     pthread_mutex_lock(&f->mu);
+    /* *p is non-NULL inside the loop (its condition); after it, *p is NULL
+     * when no fault matched, hence the check of e. cppcheck takes that
+     * check for one of *p inside the loop. */
     for (p = &f->head; *p; p = &(*p)->next)
+        /* cppcheck-suppress nullPointerRedundantCheck */
         if ((*p)->fault.match_any || (*p)->fault.match == kind)
             break;
     e = *p;
