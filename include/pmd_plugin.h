@@ -217,7 +217,9 @@ typedef struct pmd_host {
 
     /* Optional. An interface the host offers by versioned id (e.g.
      * "pmd.host.ext.clock/1"), or NULL when unknown. The returned pointer is
-     * static or lives as long as host_data. */
+     * static or lives as long as host_data. Callable during every ABI call
+     * on the instance, init and destroy included (an init that fails calls
+     * nothing but log, so a plugin asks once its config is accepted). */
     const void *(*get_extension)(void *host_data, const char *id);
 } pmd_host_t;
 
@@ -284,8 +286,11 @@ typedef struct pmd_plugin {
     /* --- ABI 1.0 --- */
     const char *description; /* static one-line summary; may be NULL */
 
-    /* Longest time stop() (and destroy() of a started instance) may block,
-     * under any valid config and whatever the network does. */
+    /* Longest time on_stop() (and destroy() of a started instance, and
+     * on_handover()) may block, whatever the network does: the worst case
+     * over EVERY valid config, for a host that has no instance yet. An
+     * instance's own bound under its config (never above this one) is
+     * pmd_stats_t.stop_timeout_ms; hosts use that one when offered. */
     uint32_t stop_timeout_ms;
     uint32_t reserved2; /* zero */
 
@@ -297,7 +302,8 @@ typedef struct pmd_plugin {
      *   PMD_ERR_ABI_MAJOR; a struct_size below PMD_HOST_SIZE_1_0 or a missing
      *   required callback gets PMD_ERR_INVALID_ARGUMENT.
      * config_json: NUL-terminated UTF-8 JSON text, valid for the call only;
-     *   NULL or "" gets PMD_ERR_CONFIG.
+     *   NULL or "" gets PMD_ERR_CONFIG (never PMD_ERR_INVALID_ARGUMENT:
+     *   missing config text is a config error).
      * out_instance: set to the new instance on PMD_OK, to NULL otherwise.
      * error / error_size: a buffer the host owns; on failure the plugin writes
      *   one NUL-terminated line (truncated to fit) saying what is wrong,
@@ -305,7 +311,8 @@ typedef struct pmd_plugin {
      * Returns PMD_OK, PMD_ERR_INVALID_ARGUMENT, PMD_ERR_ABI_MAJOR,
      *   PMD_ERR_CONFIG, PMD_ERR_NO_MEMORY, PMD_ERR_RESOURCE.
      * Host callbacks: log and get_extension only (the instance does not
-     *   exist for the host yet: no state, no pools, no capabilities).
+     *   exist for the host yet: no state, no pools, no capabilities); an
+     *   init that fails makes no callback but log.
      */
     int32_t (*init)(const pmd_host_t *host, const char *config_json,
                     pmd_instance_t **out_instance, char *error, uint32_t error_size);
@@ -324,7 +331,9 @@ typedef struct pmd_plugin {
      * on_tick: the host's periodic call, every 10 to 1000 ms (100 ms is typical).
      * now_ns: CLOCK_MONOTONIC in nanoseconds, read by the host just before
      *   the call. Valid in STARTED. Host thread.
-     * Blocks: never; returns in microseconds whatever the network does.
+     * Blocks: never, on every call (not a percentile): no wait on the
+     *   network, a sleep or a lock held across I/O; returns in microseconds
+     *   whatever the network does, the longest tick under 1 ms.
      * This is where queued log lines and state changes are delivered and
      * where pools are pulled when a heartbeat is due.
      * Returns PMD_OK, PMD_ERR_STATE, PMD_ERR_INVALID_ARGUMENT. An error in the
@@ -336,7 +345,9 @@ typedef struct pmd_plugin {
     /*
      * on_stop: end work (for node_registration: deregister, then join the
      *   network thread). Valid in STARTED. Host thread.
-     * Blocks: at most stop_timeout_ms (see above), also against a hung server.
+     * Blocks: at most the instance's stop bound (pmd_stats_t.stop_timeout_ms
+     *   when offered, else the descriptor's stop_timeout_ms), also against a
+     *   hung server.
      * Returns PMD_OK (now STOPPED, whatever the control plane answered; the
      *   outcome is logged), PMD_ERR_STATE, PMD_ERR_INVALID_ARGUMENT.
      * Host callbacks: any; the last state_changed reports PMD_NODE_STOPPED.
@@ -346,10 +357,13 @@ typedef struct pmd_plugin {
     /*
      * destroy: free the instance and everything it owns (threads joined,
      *   descriptors closed). Valid in every state; NULL is a no-op. Host
-     *   thread. Blocks as stop() when STARTED, otherwise briefly. Calling it
-     *   from inside a host callback of the same instance is a host error (the
-     *   plugin ignores it; the instance stays alive).
-     * Host callbacks: may call log and state_changed; none after it returns.
+     *   thread. Blocks as on_stop() when STARTED, otherwise briefly. Calling
+     *   it from inside a host callback of the same instance is a host error;
+     *   the plugin MUST ignore such a call (no effect: the instance stays
+     *   alive and in its state).
+     * Host callbacks: log, state_changed and get_extension; never list_pools
+     *   or get_capabilities, also when it stops a STARTED instance (it uses
+     *   the last pool list it had); none after it returns.
      */
     void (*destroy)(pmd_instance_t *instance);
 
@@ -419,7 +433,9 @@ typedef struct pmd_plugin {
  * A plugin may speak several majors and return a descriptor for the host's.
  * Thread: any; thread-safe and idempotent; no side effects, no allocation.
  * The minor passed here must equal the abi_minor of every pmd_host_t the
- * host later passes to init().
+ * host later passes to init(). It is informational: the entry keeps no
+ * state, so for each instance the plugin goes by pmd_host_t.abi_minor, and
+ * the host by the descriptor's abi_minor.
  * Returns PMD_OK, PMD_ERR_ABI_MAJOR, PMD_ERR_INVALID_ARGUMENT (out_plugin NULL).
  */
 typedef int32_t (*pmd_plugin_entry_fn)(uint32_t host_abi_major, uint32_t host_abi_minor,
@@ -433,7 +449,8 @@ PMD_EXPORT int32_t pmd_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_m
 #define PMD_PLUGIN_SIZE_1_1 ((uint32_t)offsetof(pmd_plugin_t, on_handover))
 
 /* Size of the frozen prefix (struct_size .. version), the same in every
- * major: a host checks struct_size against it before reading name/version. */
+ * major: every host checks struct_size against it before reading name or
+ * version (and never dereferences a NULL one); the shared loader does. */
 #define PMD_PLUGIN_FROZEN_SIZE ((uint32_t)offsetof(pmd_plugin_t, description))
 
 /* ---------------------------------------------------------------------- */
@@ -492,7 +509,9 @@ typedef struct pmd_stats {
     uint64_t events_dropped;          /* log lines / states lost: host not ticking */
     const char *node_id;              /* never NULL */
     const char *last_error;           /* "" when none; never a secret */
-    uint64_t stop_timeout_ms;         /* this instance's bound on stop/destroy */
+    uint64_t stop_timeout_ms;         /* this instance's bound on on_stop/destroy/
+                                         on_handover under its config; never above
+                                         the descriptor's worst case */
 } pmd_stats_t;
 
 #define PMD_STATS_MIN_SIZE ((uint32_t)offsetof(pmd_stats_t, node_id))

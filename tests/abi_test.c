@@ -44,6 +44,19 @@ Test(abi, loader_refuses_a_plugin_of_another_major_naming_both_versions)
     cr_assert(strstr(err, "future") && strstr(err, "2.0") && strstr(err, "1.2"), "%s", err);
 }
 
+/* plugin.abi.md 3 / 16: the frozen prefix is read only when struct_size
+ * covers it; the fixture's name and version pointers would fault. */
+Test(abi, loader_refuses_a_descriptor_smaller_than_the_frozen_prefix)
+{
+    pmd_loaded_plugin_t lp;
+    char err[256] = "";
+    int32_t rc = pmd_loader_open(TINY_PREFIX_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp,
+                                 err, sizeof(err));
+    cr_assert_eq(rc, PMD_ERR_INVALID_ARGUMENT, "%d: %s", (int)rc, err);
+    cr_assert_null(lp.dl_handle, "a refused plugin must be closed again");
+    cr_assert(strstr(err, "frozen prefix") != NULL, "%s", err);
+}
+
 Test(abi, session_runs_at_the_lower_minor)
 {
     pmd_loaded_plugin_t lp;

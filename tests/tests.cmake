@@ -56,14 +56,19 @@ if(TARGET example AND TARGET node_registration AND TARGET pmd_test_host)
   # An ABI 1.1 build (abi_minor 1, struct_size PMD_PLUGIN_SIZE_1_1) for the
   # 1.2 host's side of the compatibility tests.
   pmd_add_plugin(minor1_plugin fixtures/minor1_plugin.c)
+  # A descriptor smaller than the frozen prefix (plugin.abi.md 3).
+  pmd_add_plugin(tiny_prefix_plugin fixtures/major2_plugin.c)
+  target_compile_definitions(tiny_prefix_plugin PRIVATE FIXTURE_TINY_PREFIX)
   add_executable(abi_test abi_test.c)
   target_link_libraries(abi_test PRIVATE pmd_test_host pmd_loader PkgConfig::CRITERION)
   target_compile_definitions(abi_test PRIVATE
     EXAMPLE_SO="$<TARGET_FILE:example>"
     NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>"
     MAJOR2_SO="$<TARGET_FILE:major2_plugin>"
-    MINOR1_SO="$<TARGET_FILE:minor1_plugin>")
-  add_dependencies(abi_test example node_registration major2_plugin minor1_plugin)
+    MINOR1_SO="$<TARGET_FILE:minor1_plugin>"
+    TINY_PREFIX_SO="$<TARGET_FILE:tiny_prefix_plugin>")
+  add_dependencies(abi_test example node_registration major2_plugin minor1_plugin
+                   tiny_prefix_plugin)
   add_test(NAME abi COMMAND abi_test --jobs 2)
   if(TARGET pmd-host-shim)
     add_test(NAME shim_refuses_another_major
