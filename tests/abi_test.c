@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,76 @@ Test(abi, loader_refuses_a_plugin_of_another_major_naming_both_versions)
     cr_assert_eq(rc, PMD_ERR_ABI_MAJOR);
     cr_assert_null(lp.dl_handle, "a refused plugin must be closed again");
     cr_assert(strstr(err, "future") && strstr(err, "2.0") && strstr(err, "1.2"), "%s", err);
+}
+
+/* The example plugin refuses pool ids that break the identity rules
+ * (plugin.abi.md 5.14; node_registration's nr_identity_problem) with
+ * PMD_ERR_HOST_DATA, and says after list_pools which pool it refused. */
+static const char *const example_ids[] = {"pool-ok", "bad-\xC0\x80", "", "tab\there",
+                                          "rep-\xEF\xBF\xBD", "c1-\xC2\x85", "euro-\xE2\x82\xAC"};
+#define N_EXAMPLE_IDS (sizeof(example_ids) / sizeof(example_ids[0]))
+static int32_t example_rc[N_EXAMPLE_IDS];
+static char example_lines[8][512];
+static int example_nlines;
+
+static void ex_log(void *hd, int32_t level, const char *msg)
+{
+    (void)hd;
+    (void)level;
+    if (example_nlines < 8)
+        snprintf(example_lines[example_nlines++], sizeof(example_lines[0]), "%s", msg);
+}
+
+static int32_t ex_pools(void *hd, const pmd_pool_sink_t *sink)
+{
+    (void)hd;
+    for (size_t i = 0; i < N_EXAMPLE_IDS; i++) {
+        pmd_pool_status_t pool = {sizeof(pool), 1, 0, {0, 0}, 1, 1, 0, example_ids[i], NULL};
+        example_rc[i] = sink->add_pool(sink->sink_data, &pool);
+    }
+    return PMD_OK;
+}
+
+static int32_t ex_caps(void *hd, const pmd_capability_sink_t *sink)
+{
+    (void)hd;
+    (void)sink;
+    return PMD_OK;
+}
+
+static int example_logged(const char *needle)
+{
+    for (int i = 0; i < example_nlines; i++)
+        if (strstr(example_lines[i], needle) != NULL)
+            return 1;
+    return 0;
+}
+
+Test(abi, example_refuses_pool_ids_that_break_the_identity_rules)
+{
+    pmd_loaded_plugin_t lp;
+    open_plugin(EXAMPLE_SO, &lp);
+    pmd_host_t host = {sizeof(host), PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, 0, NULL,
+                       "abi_test", "0", ex_log, ex_pools, ex_caps, NULL, NULL};
+    pmd_instance_t *in = NULL;
+    char err[256] = "";
+    cr_assert_eq(lp.plugin->init(&host, "{\"log_every_ticks\": 1}", &in, err, sizeof(err)),
+                 PMD_OK, "%s", err);
+    cr_assert_eq(lp.plugin->on_start(in), PMD_OK);
+    cr_assert_eq(lp.plugin->on_tick(in, 1), PMD_OK);
+    const int32_t want[N_EXAMPLE_IDS] = {PMD_OK, PMD_ERR_HOST_DATA, PMD_ERR_HOST_DATA,
+                                         PMD_ERR_HOST_DATA, PMD_ERR_HOST_DATA, PMD_ERR_HOST_DATA,
+                                         PMD_OK};
+    for (size_t i = 0; i < N_EXAMPLE_IDS; i++)
+        cr_expect_eq(example_rc[i], want[i], "pool %zu: add_pool returned %d", i,
+                     (int)example_rc[i]);
+    cr_expect(example_logged("refused 5 pool record(s) from the host; first: pool 1 "
+                             "(pool_id \"bad-\\xc0\\x80\"): pool_id is not valid UTF-8"),
+              "%s", example_nlines > 0 ? example_lines[0] : "(no line)");
+    cr_expect(example_logged("host reports 2 pool(s)"));
+    cr_assert_eq(lp.plugin->on_stop(in), PMD_OK);
+    lp.plugin->destroy(in);
+    pmd_loader_close(&lp);
 }
 
 /* plugin.abi.md 3 / 16: the frozen prefix is read only when struct_size

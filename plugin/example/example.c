@@ -180,25 +180,106 @@ static int32_t example_start(pmd_instance_t *in)
     return leave(in, PMD_OK);
 }
 
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static int utf8_valid(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        unsigned c = *p++, n = c < 0x80 ? 0 : c >= 0xC2 && c < 0xE0 ? 1 : c >= 0xE0 && c < 0xF0 ? 2
+                                          : c >= 0xF0 && c < 0xF5 ? 3 : 9;
+        if (n == 9)
+            return 0;
+        unsigned v = c & (0x3Fu >> n);
+        for (unsigned i = 0; i < n; i++, p++) {
+            if ((*p & 0xC0) != 0x80)
+                return 0;
+            v = v << 6 | (*p & 0x3Fu);
+        }
+        if ((n == 2 && (v < 0x800 || (v >= 0xD800 && v < 0xE000))) ||
+            (n == 3 && (v < 0x10000 || v > 0x10FFFF)))
+            return 0;
+    }
+    return 1;
+}
+
+/* The identity rules of a pool id (node_registration's nr_identity_problem):
+ * non-empty, at most 1024 bytes, strict UTF-8, no control character (C0,
+ * DEL, C1) and no U+FFFD. Returns what is wrong, or NULL. */
+#define EXAMPLE_MAX_ID 1024
+static const char *pool_id_problem(const char *id)
+{
+    size_t len = strnlen(id, EXAMPLE_MAX_ID + 1);
+    if (len == 0)
+        return "is empty";
+    if (len > EXAMPLE_MAX_ID)
+        return "is longer than 1024 bytes";
+    if (!utf8_valid(id))
+        return "is not valid UTF-8";
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+        if (*p < 0x20 || *p == 0x7F || (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F))
+            return "contains a control character";
+        if (p[0] == 0xEF && p[1] == 0xBF && p[2] == 0xBD)
+            return "contains U+FFFD (a replacement character)";
+    }
+    return NULL;
+}
+
+/* What one list_pools pull saw. A sink makes no host callback: the first
+ * refusal is kept here and logged after list_pools returns. */
+struct pool_pull {
+    uint32_t count, refused, index;
+    char first_refusal[200];
+};
+
+/* The id as printable ASCII for a log line: other bytes as \xHH, cut short. */
+static void show_id(char *out, size_t size, const char *id)
+{
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)id; *p && w + 5 < size; p++)
+        w += (size_t)snprintf(out + w, size - w, *p >= 0x20 && *p < 0x7F && *p != '"' &&
+                                                         *p != '\\' ? "%c" : "\\x%02x", *p);
+    out[w] = '\0';
+}
+
 static int32_t count_pool(void *sink_data, const pmd_pool_status_t *pool)
 {
-    uint32_t *count = sink_data;
-    if (pool == NULL || pool->struct_size < PMD_POOL_STATUS_MIN_SIZE || pool->pool_id == NULL)
-        return PMD_ERR_HOST_DATA;
-    (*count)++;
-    return PMD_OK;
+    struct pool_pull *pull = sink_data;
+    uint32_t index = pull->index++;
+    const char *problem = NULL;
+    char shown[64] = "";
+    if (pool == NULL)
+        problem = "record is NULL";
+    else if (pool->struct_size < PMD_POOL_STATUS_MIN_SIZE)
+        problem = "struct_size does not cover pool_id";
+    else if (pool->pool_id == NULL)
+        problem = "pool_id is missing";
+    else if ((problem = pool_id_problem(pool->pool_id)) != NULL)
+        show_id(shown, sizeof(shown), pool->pool_id);
+    if (problem == NULL) {
+        pull->count++;
+        return PMD_OK;
+    }
+    if (pull->refused++ == 0) /* section 5.14: refused, the line names the pool */
+        snprintf(pull->first_refusal, sizeof(pull->first_refusal), "pool %u%s%s%s: %s%s",
+                 (unsigned)index, shown[0] ? " (pool_id \"" : "", shown, shown[0] ? "\")" : "",
+                 shown[0] ? "pool_id " : "", problem);
+    return PMD_ERR_HOST_DATA;
 }
 
 static void log_pools(struct pmd_instance *in)
 {
-    uint32_t count = 0;
-    pmd_pool_sink_t sink = {sizeof(sink), 0, &count, count_pool};
+    struct pool_pull pull;
+    memset(&pull, 0, sizeof(pull));
+    pmd_pool_sink_t sink = {sizeof(sink), 0, &pull, count_pool};
     int32_t rc = in->host.list_pools(in->host.host_data, &sink);
+    if (pull.refused > 0)
+        say(in, PMD_LOG_WARN, "example: refused %u pool record(s) from the host; first: %s",
+            (unsigned)pull.refused, pull.first_refusal);
     if (rc != PMD_OK)
         say(in, PMD_LOG_WARN, "example: host could not list pools (result %d)", (int)rc);
     else
         say(in, PMD_LOG_INFO, "example: tick %llu, host reports %u pool(s)",
-            (unsigned long long)in->ticks, (unsigned)count);
+            (unsigned long long)in->ticks, (unsigned)pull.count);
 }
 
 static int32_t example_tick(pmd_instance_t *in, uint64_t now_ns)
