@@ -100,6 +100,10 @@ int ac_blackhole_open(char *url, size_t size);
  * accepts and reads but never answers. url gets "http://127.0.0.1:PORT".
  */
 enum { AC_CP_ANSWER = 0, AC_CP_HANG = 1 };
+/* Modes with a body (plugin.abi.md ABI-PROCESS-STATE): 200 with a JSON body,
+ * 500 with it, the 200 answer sent slowly, a 307 to /redirected (answered
+ * with the 200 body). */
+enum { AC_CP_BODY = 2, AC_CP_ERROR = 3, AC_CP_SLOW = 4, AC_CP_REDIRECT = 5 };
 
 typedef struct ac_cp_request {
     char method[16];

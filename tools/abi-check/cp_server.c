@@ -2,7 +2,9 @@
  * cp_server.c - the checker's own control plane: a loopback HTTP/1.1
  * listener on one thread that journals every request (method, path, arrival
  * time) and either answers each with 200 "{}" and closes the connection, or
- * accepts and reads but never answers (a hung control plane).
+ * accepts and reads but never answers (a hung control plane), or answers
+ * with a body a plugin must not print: 200 with a body, 500 with a body,
+ * the same body sent 32 bytes every 20 ms, or a 307 redirect with a body.
  *
  * The handover checks point a plugin at it through the conformance
  * template's {{url}} and read the journal: which requests came, and when.
@@ -33,6 +35,9 @@ typedef struct cp_conn {
     size_t used;
     int answered; /* hang mode: the request was journaled, keep reading */
     char buf[CP_BUF];
+    const char *out; /* slow mode: what is still to send, a piece at a time */
+    size_t out_left;
+    uint64_t out_next_ns;
 } cp_conn_t;
 
 struct ac_cp {
@@ -78,11 +83,83 @@ static void drop(cp_conn_t *c)
     c->fd = -1;
     c->used = 0;
     c->answered = 0;
+    c->out = NULL;
+    c->out_left = 0;
+}
+
+/* A body long enough to fill a terminal, marked so a report names it. */
+#define CP_BODY_TEXT                                                                         \
+    "{\"pmd_abi_check\": \"a control-plane body that must never reach stdout or stderr\", " \
+    "\"pad\": \"................................................................"           \
+    "................................................................\"}"
+
+static void send_all(cp_conn_t *c, const char *text)
+{
+    (void)!send(c->fd, text, strlen(text), MSG_NOSIGNAL);
+}
+
+/* The answer of the modes with bodies; 0 when the connection is done. */
+static int answer(ac_cp_t *cp, cp_conn_t *c)
+{
+    static char body_answer[1024], error_answer[1024], redirect_answer[1024];
+    static const char body[] = CP_BODY_TEXT;
+    if (body_answer[0] == '\0') {
+        snprintf(body_answer, sizeof(body_answer),
+                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\n\r\n%s", sizeof(body) - 1, body);
+        snprintf(error_answer, sizeof(error_answer),
+                 "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", sizeof(body) - 1, body);
+        snprintf(redirect_answer, sizeof(redirect_answer),
+                 "HTTP/1.1 307 Temporary Redirect\r\nLocation: /redirected\r\n"
+                 "Content-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                 sizeof(body) - 1, body);
+    }
+    switch (cp->mode) {
+    case AC_CP_ERROR: send_all(c, error_answer); return 0;
+    case AC_CP_BODY: send_all(c, body_answer); return 0;
+    case AC_CP_REDIRECT:
+        send_all(c, strncmp(c->buf + strcspn(c->buf, " ") + 1, "/redirected", 11) == 0
+                        ? body_answer
+                        : redirect_answer);
+        return 0;
+    case AC_CP_SLOW:
+        c->out = body_answer;
+        c->out_left = strlen(body_answer);
+        c->out_next_ns = 0;
+        return 1;
+    default: break;
+    }
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+    send_all(c, ok);
+    return 0;
+}
+
+/* Slow mode: 32 bytes every 20 ms; 0 when the answer is complete. */
+static int dribble(cp_conn_t *c)
+{
+    uint64_t now = ac_now_ns();
+    if (now < c->out_next_ns)
+        return 1;
+    size_t n = c->out_left < 32 ? c->out_left : 32;
+    if (send(c->fd, c->out, n, MSG_NOSIGNAL) <= 0)
+        return 0;
+    c->out += n;
+    c->out_left -= n;
+    c->out_next_ns = now + 20000000ull;
+    return c->out_left > 0;
 }
 
 /* Reads what arrived; journals and answers each complete request. */
 static void serve(ac_cp_t *cp, cp_conn_t *c)
 {
+    if (c->out != NULL) { /* slow answer in progress: read and ignore */
+        char sink[512];
+        if (recv(c->fd, sink, sizeof(sink), 0) <= 0)
+            drop(c);
+        return;
+    }
     if (c->answered || c->used >= sizeof(c->buf) - 1)
         c->used = 0; /* hung, or oversized: what follows is not journaled */
     ssize_t k = recv(c->fd, c->buf + c->used, sizeof(c->buf) - 1 - c->used, 0);
@@ -104,10 +181,10 @@ static void serve(ac_cp_t *cp, cp_conn_t *c)
     if (c->used < head + body && head + body < sizeof(c->buf))
         return; /* the rest of the body is still to come */
     journal(cp, c->buf);
-    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                 "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
-    (void)!send(c->fd, answer, sizeof(answer) - 1, MSG_NOSIGNAL);
-    drop(c);
+    if (answer(cp, c) == 0)
+        drop(c);
+    else
+        c->answered = 1; /* slow: the rest goes out from cp_main */
 }
 
 static void accept_one(ac_cp_t *cp)
@@ -129,6 +206,12 @@ static void *cp_main(void *arg)
 {
     ac_cp_t *cp = arg;
     for (;;) {
+        int slow = 0;
+        for (int i = 0; i < CP_MAX_CONN; i++)
+            if (cp->conn[i].fd >= 0 && cp->conn[i].out != NULL && dribble(&cp->conn[i]) == 0)
+                drop(&cp->conn[i]);
+            else if (cp->conn[i].fd >= 0 && cp->conn[i].out != NULL)
+                slow = 1;
         struct pollfd pfd[CP_MAX_CONN + 2];
         int map[CP_MAX_CONN + 2], n = 0;
         pfd[n] = (struct pollfd){cp->wake[0], POLLIN, 0};
@@ -140,7 +223,7 @@ static void *cp_main(void *arg)
                 pfd[n] = (struct pollfd){cp->conn[i].fd, POLLIN, 0};
                 map[n++] = i;
             }
-        if (poll(pfd, (nfds_t)n, -1) < 0 && errno != EINTR)
+        if (poll(pfd, (nfds_t)n, slow ? 5 : -1) < 0 && errno != EINTR)
             return NULL;
         if (pfd[0].revents != 0)
             return NULL;

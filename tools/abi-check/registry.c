@@ -3,6 +3,7 @@
  * with the plugin.abi.md rule each one enforces.
  */
 #include "abi_check.h"
+#include "checks_spec.h"
 
 const ac_check_t ac_checks[] = {
     {"load", "ABI-LOAD", "dlopen(RTLD_NOW | RTLD_LOCAL) succeeds: no unresolved symbols",
@@ -40,7 +41,8 @@ const ac_check_t ac_checks[] = {
      "tick p99 <= 1000 us against a refusing and a silent control plane", ac_check_tick_cost,
      60},
     {"stop-bound", "ABI-STOP-BOUND",
-     "stop() against a silent control plane returns within stop_timeout_ms (+250 ms)",
+     "stop() and destroy() within the instance's own bound, no slack: answering, refusing and "
+     "silent control planes",
      ac_check_stop_bound, 150},
     {"handover-offered", "ABI-HANDOVER-OFFERED",
      "1.2 handover offered in full (both members) or not at all (SKIP: not offered)",
@@ -56,6 +58,32 @@ const ac_check_t ac_checks[] = {
      "handover calls in the wrong state get PMD_ERR_STATE, NULL or short structs "
      "PMD_ERR_INVALID_ARGUMENT with nothing written",
      ac_check_handover_args, 30},
+    {"struct-bounds", "ABI-STRUCT-BOUNDS",
+     "struct_size on every host struct at every minor: 1.0 size at minor 2, minor 0 with 1.1 "
+     "size, NULL optionals, minimal and invalid records, host tables, small stats",
+     ac_check_struct_bounds, 120},
+    {"init-buffers", "ABI-INIT-BUFFERS",
+     "config not read after init, size-0 error buffer untouched; refused init: only log, "
+     "nothing left; init: no thread, no traffic",
+     ac_check_init_buffers, 60},
+    {"callbacks", "ABI-CALLS",
+     "re-entry from every callback refused; callbacks each call may make; sinks make none; "
+     "log lines and states well formed",
+     ac_check_callbacks, 60},
+    {"plugin-threads", "ABI-PLUGIN-THREADS",
+     "plugin threads block async signals, never call the host, none left when stop, handover "
+     "or destroy returns",
+     ac_check_plugin_threads, 60},
+    {"process-state", "ABI-PROCESS-STATE",
+     "while running and after: every signal, locales, umask, limits, close-on-exec, children, "
+     "no output for bodies, slow bodies, redirects",
+     ac_check_process_state, 60},
+    {"tick-max", "ABI-TICK-MAX",
+     "the longest tick under 1 ms in at least one of 5 rounds, refusing, hung and answering",
+     ac_check_tick_max, 60},
+    {"negotiation", "ABI-NEGOTIATION",
+     "entry accepts every minor of its major, init every host minor; reserved fields zero",
+     ac_check_negotiation, 30},
 };
 
 const size_t ac_check_count = sizeof(ac_checks) / sizeof(ac_checks[0]);

@@ -33,6 +33,7 @@ void th_rec_fini(th_rec_t *rec)
     ac_guard_unmap(&rec->pool_guard);
     ac_guard_unmap(&rec->gpu_guard);
     ac_guard_unmap(&rec->res_guard);
+    ac_guard_unmap(&rec->ext_guard);
     rec->guard_records = 0;
 }
 
@@ -48,11 +49,42 @@ unsigned th_rec_violations(const th_rec_t *rec)
            atomic_load(&rec->n_foreign);
 }
 
+/* Notes the first violation of the call rules, for the report. */
+static void bad(th_rec_t *rec, atomic_uint *counter, const char *fmt, const char *arg)
+{
+    if (atomic_fetch_add(counter, 1) == 0 && rec->bad_what[0] == '\0' &&
+        pthread_equal(pthread_self(), rec->host_thread))
+        snprintf(rec->bad_what, sizeof(rec->bad_what), fmt, arg);
+}
+
+static const char *const phase_names[] = {"no call", "init", "on_start", "on_tick", "on_stop",
+                                          "destroy", "on_handover", "stats get"};
+
+/* Which callbacks each ABI call may make (plugin.abi.md section 5). */
+static int allowed(int phase, const char *cb)
+{
+    switch (phase) {
+    case TH_PH_INIT: return strcmp(cb, "log") == 0 || strcmp(cb, "get_extension") == 0;
+    case TH_PH_DESTROY: return strcmp(cb, "list_pools") != 0 && strcmp(cb, "get_capabilities") != 0;
+    case TH_PH_STATS: return 0;
+    default: return 1;
+    }
+}
+
 /* Every callback starts here: classify the caller. */
-static th_rec_t *seen(void *host_data)
+static th_rec_t *seen_as(void *host_data, const char *cb)
 {
     th_rec_t *rec = host_data;
     int on_host_thread = pthread_equal(pthread_self(), rec->host_thread);
+    if (on_host_thread && atomic_load(&rec->in_call) && !allowed(rec->phase, cb)) {
+        char what[96];
+        snprintf(what, sizeof(what), "%s called during %s", cb, phase_names[rec->phase]);
+        bad(rec, &rec->n_bad_phase, "%s", what);
+    }
+    if (rec->in_sink)
+        bad(rec, &rec->n_in_sink, "%s called from inside a sink call", cb);
+    if (on_host_thread && rec->hook != NULL && atomic_load(&rec->in_call))
+        rec->hook(rec, cb);
     if (!on_host_thread)
         atomic_fetch_add(&rec->n_off_thread, 1);
     if (!atomic_load(&rec->in_call))
@@ -64,11 +96,39 @@ static th_rec_t *seen(void *host_data)
     return rec;
 }
 
+/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+int th_utf8_valid(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        unsigned c = *p++, n = c < 0x80 ? 0 : c >= 0xC2 && c < 0xE0 ? 1 : c >= 0xE0 && c < 0xF0 ? 2
+                                          : c >= 0xF0 && c < 0xF5 ? 3 : 9;
+        if (n == 9)
+            return 0;
+        unsigned v = n == 0 ? c : c & (0x3Fu >> n);
+        for (unsigned i = 0; i < n; i++, p++) {
+            if ((*p & 0xC0) != 0x80)
+                return 0;
+            v = v << 6 | (*p & 0x3Fu);
+        }
+        if ((n == 2 && (v < 0x800 || (v >= 0xD800 && v < 0xE000))) || (n == 3 && (v < 0x10000 || v > 0x10FFFF)))
+            return 0;
+    }
+    return 1;
+}
+
 static void cb_log(void *host_data, int32_t level, const char *message)
 {
-    th_rec_t *rec = seen(host_data);
-    (void)level;
+    th_rec_t *rec = seen_as(host_data, "log");
     atomic_fetch_add(&rec->n_log, 1);
+    if (message == NULL)
+        bad(rec, &rec->n_bad_log, "log line NULL%s", "");
+    else if (strpbrk(message, "\r\n") != NULL)
+        bad(rec, &rec->n_bad_log, "log line with a newline: \"%.100s\"", message);
+    else if (!th_utf8_valid(message))
+        bad(rec, &rec->n_bad_log, "log line not UTF-8: \"%.100s\"", message);
+    else if (level < PMD_LOG_ERROR || level > PMD_LOG_DEBUG)
+        bad(rec, &rec->n_bad_log, "log level out of 1..4: \"%.100s\"", message);
     if (message != NULL && pthread_equal(pthread_self(), rec->host_thread))
         snprintf(rec->last_log, sizeof(rec->last_log), "%s", message);
 }
@@ -79,50 +139,104 @@ static void *record_slot(th_rec_t *rec, ac_guard_t *g, void *local, size_t n)
     return rec->guard_records ? ac_guard_tail(g, n) : local;
 }
 
+/* A string on the record's own page (sealed with it), or the literal. */
+static const char *page_string(th_rec_t *rec, ac_guard_t *g, size_t at, const char *text)
+{
+    if (!rec->guard_records || g->base == NULL)
+        return text;
+    char *s = (char *)g->base + at;
+    snprintf(s, 64, "%s", text);
+    return s;
+}
+
+/* Calls a sink function with the in_sink mark set; seals the record after. */
+static void sink_done(th_rec_t *rec, ac_guard_t *g)
+{
+    rec->in_sink = 0;
+    if (rec->guard_records && rec->seal_records)
+        ac_guard_seal(g);
+}
+
+static void push_invalid_pools(th_rec_t *rec, const pmd_pool_sink_t *sink)
+{
+    static const char *const why[] = {"a NULL record", "a record of struct_size 8",
+                                      "pool_id NULL", "pool_id not UTF-8"};
+    for (int i = 0; i < 4; i++) {
+        pmd_pool_status_t pool;
+        memset(&pool, 0, sizeof(pool));
+        pool.struct_size = i == 1 ? 8 : sizeof(pool);
+        pool.slots_total = 1;
+        pool.pool_id = i == 2 ? NULL : i == 3 ? "pool-\xff\xfe" : "pool-bad";
+        rec->in_sink = 1;
+        int32_t rc = sink->add_pool(sink->sink_data, i == 0 ? NULL : &pool);
+        rec->in_sink = 0;
+        if (rc == PMD_OK)
+            bad(rec, &rec->n_bad_accept, "add_pool accepted %s", why[i]);
+    }
+}
+
+static int sink_ok(th_rec_t *rec, const void *sink, uint32_t size, uint32_t need,
+                   uint32_t reserved, const char *name)
+{
+    if (sink == NULL || size < need) {
+        bad(rec, &rec->n_bad_sink, "%s sink NULL or with a struct_size not covering it", name);
+        return 0;
+    }
+    if (reserved != 0)
+        bad(rec, &rec->n_bad_sink, "%s sink with a non-zero reserved field", name);
+    return 1;
+}
+
 static int32_t cb_list_pools(void *host_data, const pmd_pool_sink_t *sink)
 {
-    th_rec_t *rec = seen(host_data);
+    th_rec_t *rec = seen_as(host_data, "list_pools");
     atomic_fetch_add(&rec->n_pools, 1);
-    if (sink == NULL || sink->struct_size < offsetof(pmd_pool_sink_t, add_pool) +
-                                                sizeof(sink->add_pool) ||
-        sink->add_pool == NULL) {
-        atomic_fetch_add(&rec->n_bad_sink, 1);
+    if (!sink_ok(rec, sink, sink ? sink->struct_size : 0,
+                 offsetof(pmd_pool_sink_t, add_pool) + sizeof(sink->add_pool),
+                 sink ? sink->reserved : 0, "pool") ||
+        sink->add_pool == NULL)
         return PMD_ERR_INVALID_ARGUMENT;
-    }
     static const char *const ids[] = {"pool-a", "pool-b"};
+    uint32_t size = rec->pool_size ? rec->pool_size : (uint32_t)sizeof(pmd_pool_status_t);
     for (int i = 0; i < 2; i++) {
         pmd_pool_status_t local;
-        pmd_pool_status_t *pool = record_slot(rec, &rec->pool_guard, &local, sizeof(local));
-        memset(pool, 0, sizeof(*pool));
-        pool->struct_size = sizeof(*pool);
+        pmd_pool_status_t *pool = record_slot(rec, &rec->pool_guard, &local, size);
+        memset(pool, 0, size);
+        pool->struct_size = size;
         pool->ready = 1;
         pool->slots_free = 3;
         pool->slots_total = 4;
         pool->vram_free_bytes = (uint64_t)8 << 30;
-        pool->pool_id = ids[i];
-        pool->engine = i == 0 ? "llamacpp" : NULL;
+        pool->pool_id = page_string(rec, &rec->pool_guard, 0, ids[i]);
+        if (size >= sizeof(pmd_pool_status_t))
+            pool->engine = i == 0 ? page_string(rec, &rec->pool_guard, 64, "llamacpp") : NULL;
+        rec->in_sink = 1;
         sink->add_pool(sink->sink_data, pool);
+        sink_done(rec, &rec->pool_guard);
     }
+    if (rec->push_invalid)
+        push_invalid_pools(rec, sink);
     return PMD_OK;
 }
 
 static int32_t cb_get_capabilities(void *host_data, const pmd_capability_sink_t *sink)
 {
-    th_rec_t *rec = seen(host_data);
+    th_rec_t *rec = seen_as(host_data, "get_capabilities");
     atomic_fetch_add(&rec->n_caps, 1);
-    if (sink == NULL || sink->struct_size < offsetof(pmd_capability_sink_t, add_gpu) +
-                                                sizeof(sink->add_gpu) ||
-        sink->set_resources == NULL || sink->add_gpu == NULL) {
-        atomic_fetch_add(&rec->n_bad_sink, 1);
+    if (!sink_ok(rec, sink, sink ? sink->struct_size : 0,
+                 offsetof(pmd_capability_sink_t, add_gpu) + sizeof(sink->add_gpu),
+                 sink ? sink->reserved : 0, "capability") ||
+        sink->set_resources == NULL || sink->add_gpu == NULL)
         return PMD_ERR_INVALID_ARGUMENT;
-    }
     pmd_node_resources_t lres;
     pmd_node_resources_t *res = record_slot(rec, &rec->res_guard, &lres, sizeof(lres));
     memset(res, 0, sizeof(*res));
     res->struct_size = sizeof(*res);
     res->cpu_cores = 16;
     res->ram_total_bytes = (uint64_t)128 << 30;
+    rec->in_sink = 1;
     sink->set_resources(sink->sink_data, res);
+    sink_done(rec, &rec->res_guard);
     for (uint32_t i = 0; i < 2; i++) {
         pmd_gpu_info_t lgpu;
         pmd_gpu_info_t *gpu = record_slot(rec, &rec->gpu_guard, &lgpu, sizeof(lgpu));
@@ -130,17 +244,39 @@ static int32_t cb_get_capabilities(void *host_data, const pmd_capability_sink_t 
         gpu->struct_size = sizeof(*gpu);
         gpu->device_id = i;
         gpu->vram_total_bytes = (uint64_t)80 << 30;
-        gpu->name = "Test GPU";
-        gpu->compute_capability = "9.0";
+        gpu->name = page_string(rec, &rec->gpu_guard, 0, "Test GPU");
+        gpu->compute_capability = page_string(rec, &rec->gpu_guard, 64, "9.0");
+        rec->in_sink = 1;
         sink->add_gpu(sink->sink_data, gpu);
+        sink_done(rec, &rec->gpu_guard);
+    }
+    if (rec->push_invalid) {
+        pmd_gpu_info_t gpu = {sizeof(gpu), 7, 1, NULL, "9.0"};
+        rec->in_sink = 1;
+        int32_t a = sink->add_gpu(sink->sink_data, NULL), b = sink->add_gpu(sink->sink_data, &gpu);
+        gpu.name = "Bad GPU";
+        gpu.compute_capability = NULL;
+        int32_t c = sink->add_gpu(sink->sink_data, &gpu);
+        int32_t d = sink->set_resources(sink->sink_data, NULL);
+        rec->in_sink = 0;
+        if (a == PMD_OK || b == PMD_OK || c == PMD_OK || d == PMD_OK)
+            bad(rec, &rec->n_bad_accept, "%s",
+                a == PMD_OK   ? "add_gpu accepted a NULL record"
+                : b == PMD_OK ? "add_gpu accepted a GPU whose name is NULL"
+                : c == PMD_OK ? "add_gpu accepted a GPU whose compute_capability is NULL"
+                              : "set_resources accepted a NULL record");
     }
     return PMD_OK;
 }
 
 static void cb_state_changed(void *host_data, int32_t state, const char *detail)
 {
-    th_rec_t *rec = seen(host_data);
+    th_rec_t *rec = seen_as(host_data, "state_changed");
     atomic_fetch_add(&rec->n_state, 1);
+    if (state < PMD_NODE_IDLE || state > PMD_NODE_STOPPED)
+        bad(rec, &rec->n_bad_state, "state_changed with a state out of 0..6%s", "");
+    else if (detail == NULL)
+        bad(rec, &rec->n_bad_state, "state_changed with a NULL detail%s", "");
     if (pthread_equal(pthread_self(), rec->host_thread))
         snprintf(rec->last_detail, sizeof(rec->last_detail), "%s", detail ? detail : "");
     atomic_store(&rec->last_state, state);
@@ -148,9 +284,16 @@ static void cb_state_changed(void *host_data, int32_t state, const char *detail)
 
 static const void *cb_get_extension(void *host_data, const char *id)
 {
-    th_rec_t *rec = seen(host_data);
-    (void)id;
+    th_rec_t *rec = seen_as(host_data, "get_extension");
     atomic_fetch_add(&rec->n_ext, 1);
+    if (rec->ext_short_table && id != NULL && strcmp(id, PMD_HOST_EXT_LOG_FIELDS) == 0 &&
+        (rec->ext_guard.base != NULL || ac_guard_map(&rec->ext_guard) == 0)) {
+        /* struct_size 8: log_fields lies outside it, and past the page. */
+        uint32_t *t = ac_guard_tail(&rec->ext_guard, 8);
+        t[0] = 8;
+        t[1] = 0;
+        return t;
+    }
     return NULL;
 }
 
@@ -170,8 +313,9 @@ void th_host_fill(pmd_host_t *h, th_rec_t *rec)
     h->get_extension = cb_get_extension;
 }
 
-static void enter(th_rec_t *rec)
+static void enter_as(th_rec_t *rec, int phase)
 {
+    rec->phase = phase;
     atomic_store(&rec->in_call, 1);
     atomic_store(&th_current, rec);
 }
@@ -180,12 +324,13 @@ static void leave(th_rec_t *rec)
 {
     atomic_store(&th_current, NULL);
     atomic_store(&rec->in_call, 0);
+    rec->phase = TH_PH_NONE;
 }
 
 int32_t th_init(th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const char *config,
                 pmd_instance_t **out, char *err, uint32_t err_size)
 {
-    enter(rec);
+    enter_as(rec, TH_PH_INIT);
     int32_t rc = p->init(h, config, out, err, err_size);
     leave(rec);
     return rc;
@@ -193,7 +338,7 @@ int32_t th_init(th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const
 
 int32_t th_start(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 {
-    enter(rec);
+    enter_as(rec, TH_PH_START);
     int32_t rc = p->on_start(in);
     leave(rec);
     return rc;
@@ -201,7 +346,7 @@ int32_t th_start(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 
 int32_t th_tick(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns)
 {
-    enter(rec);
+    enter_as(rec, TH_PH_TICK);
     int32_t rc = p->on_tick(in, now_ns);
     leave(rec);
     return rc;
@@ -209,7 +354,7 @@ int32_t th_tick(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64
 
 int32_t th_stop(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 {
-    enter(rec);
+    enter_as(rec, TH_PH_STOP);
     int32_t rc = p->on_stop(in);
     leave(rec);
     return rc;
@@ -217,7 +362,7 @@ int32_t th_stop(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 
 void th_destroy(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 {
-    enter(rec);
+    enter_as(rec, TH_PH_DESTROY);
     p->destroy(in);
     leave(rec);
 }
@@ -225,7 +370,7 @@ void th_destroy(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 int32_t th_handover(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
                     pmd_handover_t *out)
 {
-    enter(rec);
+    enter_as(rec, TH_PH_HANDOVER);
     int32_t rc = p->on_handover(in, out);
     leave(rec);
     return rc;
@@ -234,7 +379,7 @@ int32_t th_handover(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
 int32_t th_start_handed_over(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
                              const pmd_handover_t *h)
 {
-    enter(rec);
+    enter_as(rec, TH_PH_START);
     int32_t rc = p->on_start_handed_over(in, h);
     leave(rec);
     return rc;
@@ -250,7 +395,7 @@ int32_t th_stats(th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in, pmd_s
         return -1;
     memset(out, 0, sizeof(*out));
     out->struct_size = sizeof(*out);
-    enter(rec);
+    enter_as(rec, TH_PH_STATS);
     int32_t rc = ext->get(in, out);
     leave(rec);
     return rc;

@@ -14,7 +14,9 @@
 
 #include "abi_check.h"
 
-typedef struct th_rec {
+typedef struct th_rec th_rec_t;
+
+struct th_rec {
     int index;
     pthread_t host_thread;
     atomic_int in_call;
@@ -28,7 +30,29 @@ typedef struct th_rec {
     ac_guard_t pool_guard, gpu_guard, res_guard;
     char last_log[256];
     char last_detail[64];       /* detail of the last state_changed (host thread) */
-} th_rec_t;
+
+    /* --- rules of the calls themselves (check_calls.c, check_bounds.c) --- */
+    int phase;                  /* TH_PH_*: the ABI call in progress */
+    int in_sink;                /* the host is inside a sink call of the plugin */
+    atomic_uint n_bad_phase;    /* a callback the call in progress may not make */
+    atomic_uint n_in_sink;      /* a callback from inside a sink call */
+    atomic_uint n_bad_log;      /* log line NULL, with a newline, not UTF-8, bad level */
+    atomic_uint n_bad_state;    /* state out of range, or NULL detail */
+    atomic_uint n_bad_accept;   /* an invalid record accepted by a sink */
+    atomic_uint n_trap;         /* a callback the host did not offer was called */
+    char bad_what[160];         /* the first violation above, for the report */
+    int seal_records;           /* records and their strings unreadable after the call */
+    uint32_t pool_size;         /* struct_size of pushed pools; 0 = sizeof */
+    int push_invalid;           /* also push invalid records; each must be refused */
+    int ext_short_table;        /* get_extension answers log_fields with an 8-byte table */
+    ac_guard_t ext_guard;
+    /* Called at the start of every callback on the host thread (re-entry). */
+    void (*hook)(th_rec_t *rec, const char *callback);
+    void *hook_arg;
+};
+
+enum { TH_PH_NONE, TH_PH_INIT, TH_PH_START, TH_PH_TICK, TH_PH_STOP, TH_PH_DESTROY,
+       TH_PH_HANDOVER, TH_PH_STATS };
 
 /* Sets up a recorder for the calling (host) thread. */
 void th_rec_init(th_rec_t *rec, int index);
@@ -38,6 +62,9 @@ void th_rec_fini(th_rec_t *rec);
 
 /* A host struct of the current ABI, with every callback, for rec. */
 void th_host_fill(pmd_host_t *h, th_rec_t *rec);
+
+/* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+int th_utf8_valid(const char *text);
 
 /* Callback totals and violations, for reports. */
 unsigned th_rec_callbacks(const th_rec_t *rec);

@@ -10,6 +10,7 @@
  * BROKEN_HANDOVER_DELETE sends one DELETE to the config's url on handover.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -26,6 +27,8 @@
 
 #ifdef BROKEN_STOP_BOUND
 #define STOP_TIMEOUT_MS 300
+#elif defined(BROKEN_STOP_BOUND_STATS)
+#define STOP_TIMEOUT_MS 1000 /* the descriptor's bound; the instance says 50 */
 #else
 #define STOP_TIMEOUT_MS 100
 #endif
@@ -37,10 +40,28 @@ struct pmd_instance {
     enum lifecycle state;
     uint64_t ticks;
     char url[128]; /* "" when the config has none */
+    int in_call;   /* a host callback of ours is running: re-entry refused */
 #ifdef BROKEN_HOST_THREAD
     pthread_t thread;
 #endif
+#ifdef BROKEN_INIT_BUFFERS
+    const char *config; /* the bug: the host's config kept past init */
+#endif
+#ifdef BROKEN_PLUGIN_THREADS
+    pthread_t worker;
+    volatile int worker_stop;
+#endif
+#ifdef BROKEN_PROCESS_STATE
+    int fd;
+#endif
 };
+
+/* Re-entry from inside one of our host callbacks is refused. */
+#ifdef BROKEN_CALLS
+#define REENTERED(in) 0 /* the bug: calls from inside a callback are run */
+#else
+#define REENTERED(in) ((in)->in_call)
+#endif
 
 #ifdef BROKEN_INSTANCES
 static pmd_host_t shared_host; /* the bug: one host for every instance */
@@ -66,8 +87,9 @@ __attribute__((unused)) static void sleep_ms(long ms)
 
 static void say(struct pmd_instance *in, const char *msg)
 {
-    (void)in;
+    in->in_call = 1;
     HOST(in)->log(HOST(in)->host_data, PMD_LOG_INFO, msg);
+    in->in_call = 0;
 }
 
 static void set_error(char *error, uint32_t size, const char *msg)
@@ -121,6 +143,12 @@ static int32_t b_init(const pmd_host_t *host, const char *config, pmd_instance_t
         set_error(error, error_size, "init: NULL argument");
         return PMD_ERR_INVALID_ARGUMENT;
     }
+#ifdef BROKEN_STRUCT_BOUNDS
+    if (host->abi_minor >= 1) { /* the bug: trusts the minor, not struct_size */
+        const void *volatile ext = (const void *)host->get_extension;
+        (void)ext;
+    }
+#endif
 #ifdef BROKEN_STRUCT_SIZE
     const volatile unsigned char *raw = (const volatile unsigned char *)host;
     unsigned sum = 0;
@@ -161,6 +189,12 @@ static int32_t b_init(const pmd_host_t *host, const char *config, pmd_instance_t
     memcpy(&in->host, host, n);
     in->host.struct_size = (uint32_t)n;
     snprintf(in->url, sizeof(in->url), "%s", url);
+#ifdef BROKEN_INIT_BUFFERS
+    in->config = config;
+#endif
+#ifdef BROKEN_PROCESS_STATE
+    in->fd = -1;
+#endif
 #ifdef BROKEN_INSTANCES
     shared_host = in->host;
 #endif
@@ -187,12 +221,49 @@ static void *linger(void *arg)
 }
 #endif
 
+#ifdef BROKEN_PLUGIN_THREADS
+static void *idle_worker(void *arg)
+{
+    struct pmd_instance *in = arg;
+    while (!in->worker_stop)
+        sleep_ms(1);
+    return NULL;
+}
+#endif
+
+/* Ends what on_start began: threads joined, descriptors closed. */
+static void end_work(struct pmd_instance *in)
+{
+#ifdef BROKEN_PLUGIN_THREADS
+    in->worker_stop = 1;
+    pthread_join(in->worker, NULL);
+#endif
+#ifdef BROKEN_PROCESS_STATE
+    if (in->fd >= 0)
+        close(in->fd);
+    in->fd = -1;
+#endif
+    (void)in;
+}
+
 static int32_t b_start(pmd_instance_t *in)
 {
     if (in == NULL)
         return PMD_ERR_INVALID_ARGUMENT;
-    if (in->state != LC_INITIALIZED)
+    if (in->state != LC_INITIALIZED || REENTERED(in))
         return PMD_ERR_STATE;
+#ifdef BROKEN_INIT_BUFFERS
+    if (strlen(in->config) == 0) /* the bug: reads the config after init returned */
+        return PMD_ERR_INTERNAL;
+#endif
+#ifdef BROKEN_PLUGIN_THREADS
+    in->worker_stop = 0; /* the bug: created with the host thread's signal mask */
+    if (pthread_create(&in->worker, NULL, idle_worker, in) != 0)
+        return PMD_ERR_RESOURCE;
+#endif
+#ifdef BROKEN_PROCESS_STATE
+    in->fd = open("/dev/null", O_RDONLY); /* the bug: no O_CLOEXEC */
+#endif
 #ifdef BROKEN_HOST_THREAD
     if (pthread_create(&in->thread, NULL, log_from_thread, in) != 0)
         return PMD_ERR_RESOURCE;
@@ -218,11 +289,15 @@ static int32_t b_tick(pmd_instance_t *in, uint64_t now_ns)
     if (in->state == LC_INITIALIZED)
         return PMD_OK; /* the bug */
 #endif
-    if (in->state != LC_STARTED)
+    if (in->state != LC_STARTED || REENTERED(in))
         return PMD_ERR_STATE;
     in->ticks++;
 #ifdef BROKEN_TICK_COST
     sleep_ms(5); /* the bug: blocks the host thread */
+#endif
+#ifdef BROKEN_TICK_MAX
+    if (in->ticks % 150 == 0)
+        sleep_ms(3); /* the bug: one tick in 150 blocks (p99 does not see it) */
 #endif
     return PMD_OK;
 }
@@ -231,14 +306,19 @@ static int32_t b_stop(pmd_instance_t *in)
 {
     if (in == NULL)
         return PMD_ERR_INVALID_ARGUMENT;
-    if (in->state != LC_STARTED)
+    if (in->state != LC_STARTED || REENTERED(in))
         return PMD_ERR_STATE;
 #ifdef BROKEN_HOST_THREAD
     pthread_join(in->thread, NULL);
 #endif
+    end_work(in);
 #ifdef BROKEN_STOP_BOUND
     if (in->ticks > 100)
         sleep_ms(2 * STOP_TIMEOUT_MS); /* the bug: twice the declared bound */
+#endif
+#ifdef BROKEN_STOP_BOUND_STATS
+    if (in->ticks > 100)
+        sleep_ms(200); /* the bug: within the descriptor's bound, not the instance's 50 ms */
 #endif
     in->state = LC_STOPPED;
     say(in, "broken: stopped");
@@ -277,7 +357,7 @@ static int32_t b_handover(pmd_instance_t *in, pmd_handover_t *out)
 {
     if (in == NULL)
         return PMD_ERR_INVALID_ARGUMENT;
-    if (in->state != LC_STARTED)
+    if (in->state != LC_STARTED || REENTERED(in))
         return PMD_ERR_STATE;
 #ifdef BROKEN_HANDOVER_ARGS
     if (out == NULL)
@@ -289,6 +369,7 @@ static int32_t b_handover(pmd_instance_t *in, pmd_handover_t *out)
 #ifdef BROKEN_HOST_THREAD
     pthread_join(in->thread, NULL);
 #endif
+    end_work(in);
 #ifdef BROKEN_HANDOVER_DELETE
     send_delete(in->url); /* the bug: deregisters on handover */
 #endif
@@ -307,8 +388,10 @@ static int32_t b_handover(pmd_instance_t *in, pmd_handover_t *out)
     out->struct_size = (uint32_t)n;
 #endif
     in->state = LC_STOPPED;
+    in->in_call = 1;
     if (HOST(in)->state_changed != NULL)
         HOST(in)->state_changed(HOST(in)->host_data, PMD_NODE_STOPPED, "handed over");
+    in->in_call = 0;
     return PMD_OK;
 }
 
@@ -327,7 +410,7 @@ static void *volatile leaked;
 
 static void b_destroy(pmd_instance_t *in)
 {
-    if (in == NULL)
+    if (in == NULL || in->in_call)
         return;
     if (in->state == LC_STARTED)
         b_stop(in);
@@ -364,8 +447,35 @@ static const char *b_result_string(int32_t result)
 static const pmd_ext_conformance_t b_conformance = {sizeof(pmd_ext_conformance_t), 0,
                                                     "{\"url\": \"{{url}}\"}"};
 
+#ifdef BROKEN_STOP_BOUND_STATS
+/* pmd.ext.stats/1, correct but for the bound it states. */
+static int32_t b_stats_get(pmd_instance_t *in, pmd_stats_t *out)
+{
+    if (in == NULL || out == NULL || out->struct_size < PMD_STATS_MIN_SIZE)
+        return PMD_ERR_INVALID_ARGUMENT;
+    if (in->in_call)
+        return PMD_ERR_STATE;
+    pmd_stats_t st;
+    memset(&st, 0, sizeof(st));
+    st.state = in->state == LC_STARTED ? PMD_NODE_REGISTERED : PMD_NODE_STOPPED;
+    st.node_id = "broken";
+    st.last_error = "";
+    st.stop_timeout_ms = 50;
+    uint32_t n = out->struct_size < sizeof(st) ? out->struct_size : (uint32_t)sizeof(st);
+    memcpy(out, &st, n);
+    out->struct_size = n;
+    return PMD_OK;
+}
+
+static const pmd_ext_stats_t b_stats = {sizeof(pmd_ext_stats_t), 0, b_stats_get};
+#endif
+
 static const void *b_get_extension(const char *id)
 {
+#ifdef BROKEN_STOP_BOUND_STATS
+    if (id != NULL && strcmp(id, PMD_EXT_STATS) == 0)
+        return &b_stats;
+#endif
     return id != NULL && strcmp(id, PMD_EXT_CONFORMANCE) == 0 ? &b_conformance : NULL;
 }
 
@@ -396,6 +506,10 @@ PMD_EXPORT int32_t pmd_plugin_entry(uint32_t host_abi_major, uint32_t host_abi_m
     (void)host_abi_minor;
     if (out_plugin == NULL)
         return PMD_ERR_INVALID_ARGUMENT;
+#ifdef BROKEN_NEGOTIATION
+    if (host_abi_minor > PMD_ABI_VERSION_MINOR)
+        return PMD_ERR_ABI_MAJOR; /* the bug: refuses a newer host of its own major */
+#endif
     *out_plugin = &b_plugin;
 #ifdef BROKEN_ABI_MAJOR
     (void)host_abi_major;
