@@ -315,13 +315,14 @@ static int32_t nr_init(const pmd_host_t *host, const char *config_json,
     size_t n = host->struct_size < sizeof(in->host) ? host->struct_size : sizeof(in->host);
     memcpy(&in->host, host, n);
     in->host.struct_size = (uint32_t)n;
-    in->log_fields = host_log_fields(&in->host);
     if (nr_config_parse(NR_BAKED_DEFAULTS, config_json, nr_config_getenv, NULL, &in->cfg, why,
                         sizeof(why)) != 0) {
         set_error(error, error_size, "%s", why);
         free_instance(in);
         return PMD_ERR_CONFIG;
     }
+    /* After the config: a refused init makes no callback but log. */
+    in->log_fields = host_log_fields(&in->host);
     in->worker = nr_worker_new(&in->cfg, NR_PLUGIN_VERSION, why, sizeof(why));
     if (in->worker == NULL) {
         set_error(error, error_size, "init: %s", why);
