@@ -27,3 +27,12 @@ if(TARGET orchd-dev AND TARGET pmd-host-shim AND TARGET node_registration AND NO
   set_tests_properties(package_deb install_walkthrough PROPERTIES
     TIMEOUT 90 SKIP_RETURN_CODE 77 RESOURCE_LOCK pmd_cpack)
 endif()
+
+# plugin.abi.md section 14's minimal host compiles as the section says and
+# runs the example plugin.
+if(TARGET example)
+  add_test(NAME doc_minimal_host
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/doc_min_host_test.sh ${PROJECT_SOURCE_DIR}
+                   $<TARGET_FILE:example>)
+  set_tests_properties(doc_minimal_host PROPERTIES TIMEOUT 60)
+endif()
