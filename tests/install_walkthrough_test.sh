@@ -2,7 +2,7 @@
 # ctest install_walkthrough: the README's Install section is true.
 #
 # Every code block of that section carries a marker comment on the line
-# before it:
+# before it (tests/md_blocks.awk, shared with tutorial_test.sh):
 #   <!-- test: walkthrough -->              run here, in order, as one script
 #   <!-- test: not run (REASON) -->         not run; the reason is required
 # A block without a marker fails the test. The walkthrough blocks run in a
@@ -15,7 +15,8 @@
 set -euo pipefail
 build=$(cd "$1" && pwd)
 orchd=$2
-readme=$(cd "$3" && pwd)/README.md
+source_dir=$(cd "$3" && pwd)
+readme=$source_dir/README.md
 
 for tool in dpkg-deb dpkg-shlibdeps cpack openssl curl jq timeout; do
   command -v "$tool" >/dev/null || { echo "install_walkthrough: $tool not installed (scripts/deps.sh installs it)"; exit 77; }
@@ -26,37 +27,17 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "install_walkthrough: FAIL: $*"; exit 1; }
 
 # --- the blocks -------------------------------------------------------------
-awk -v script="$work/walkthrough.sh" '
-  /^## / { on = ($0 ~ /^## Install[[:space:]]*$/); next }
-  !on { next }
-  /^```/ {
-    if (inblock) { inblock = 0; next }
-    inblock = 1; blocks++
-    if (marker == "run") { run++; printf "\n" >> script }
-    else if (marker == "skip") { skipped++ }
-    else { printf "README.md:%d: code block in Install has no <!-- test: ... --> marker\n", NR; bad++ }
-    mode = marker; marker = ""
-    next
-  }
-  inblock { if (mode == "run") print >> script; next }
-  /^<!-- test: walkthrough -->$/ { marker = "run"; next }
-  /^<!-- test: not run \([^)]+\) -->$/ { marker = "skip"; next }
-  /^<!-- test:/ { printf "README.md:%d: unknown marker: %s\n", NR, $0; bad++; next }
-  NF { marker = "" }
-  END {
-    printf "install_walkthrough: %d code blocks in Install: %d run, %d marked not run\n", blocks, run, skipped
-    if (bad || !blocks || !run) exit 1
-  }' "$readme" || fail "the Install section's code blocks are not all marked, or none is run"
+awk -v section=Install -v script="$work/walkthrough.sh" -v name="install_walkthrough: Install" \
+    -f "$source_dir/tests/md_blocks.awk" "$readme" || fail "the Install section's code blocks are not all marked, or none is run"
 
 # --- the files it runs: the package, unpacked ---------------------------------------
-cpack --config "$build/CPackConfig.cmake" -G DEB -B "$work/out" >"$work/cpack.log" 2>&1 ||
-  { cat "$work/cpack.log"; fail "cpack failed"; }
-dpkg-deb -x "$work"/out/pmd-node_*.deb "$work/root"
+source "$source_dir/tests/deb_unpack.sh"
+pmd_deb_unpack "$build" "$work" || fail "could not build and unpack the package"
 
 # --- run it -------------------------------------------------------------------
 mkdir "$work/run"
 rc=0
-(cd "$work/run" && PMD_PREFIX="$work/root/usr" ORCHD_DEV="$orchd" \
+(cd "$work/run" && PMD_PREFIX="$PMD_DEB_ROOT/usr" ORCHD_DEV="$orchd" \
    timeout -k 5 45 bash -euo pipefail "$work/walkthrough.sh") >"$work/out.txt" 2>"$work/err.txt" || rc=$?
 if [ "$rc" != 0 ]; then
   echo "--- walkthrough:"; cat -n "$work/walkthrough.sh"

@@ -27,11 +27,10 @@ trap cleanup EXIT
 fail() { echo "package_deb: FAIL: $*"; exit 1; }
 
 # --- build ----------------------------------------------------------------
-cpack --config "$build/CPackConfig.cmake" -G DEB -B "$work/out" >"$work/cpack.log" 2>&1 ||
-  { cat "$work/cpack.log"; fail "cpack failed"; }
-debs=("$work"/out/pmd-node_*.deb)
-[ ${#debs[@]} = 1 ] && [ -f "${debs[0]}" ] || fail "expected one pmd-node_*.deb, got: ${debs[*]}"
-deb=${debs[0]}
+# cpack and dpkg-deb -x: tests/deb_unpack.sh, shared with the other package tests.
+source "$source_dir/tests/deb_unpack.sh"
+pmd_deb_unpack "$build" "$work" || fail "could not build and unpack the package"
+deb=$PMD_DEB
 echo "package_deb: built ${deb##*/} ($(stat -c %s "$deb") bytes)"
 
 # --- metadata ---------------------------------------------------------------
@@ -65,8 +64,7 @@ else
 fi
 
 # --- unpack -------------------------------------------------------------------
-root=$work/root
-dpkg-deb -x "$deb" "$root"
+root=$PMD_DEB_ROOT   # dpkg-deb -x "$deb" "$root" by pmd_deb_unpack above
 shim=$root/usr/bin/pmd-host-shim
 plugins=("$root"/usr/lib/*/pmd/node_registration.so)
 [ ${#plugins[@]} = 1 ] && [ -f "${plugins[0]}" ] || fail "no usr/lib/<multiarch>/pmd/node_registration.so"
