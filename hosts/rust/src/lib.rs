@@ -39,7 +39,6 @@ mod handover;
 mod host;
 mod instance;
 pub mod log_fields;
-pub mod log_fields;
 mod plugin;
 mod runner;
 
