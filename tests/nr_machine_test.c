@@ -759,3 +759,194 @@ Test(machine, the_handed_over_time_is_used_once)
     nr_machine_on_outcome(&m, &o, now);
     cr_assert_eq(m.takeover_due_ns, 0);
 }
+
+Test(machine, takeover_with_no_heartbeat_due_heartbeats_at_once_after_registering)
+{
+    uint64_t now = 50000 * MS;
+    nr_machine_start_takeover(&m, now, 0);
+    nr_outcome_t o = reply(NR_REQUEST_REGISTER, 200);
+    nr_machine_on_outcome(&m, &o, now + 10 * MS);
+    cr_assert_eq(m.next_request, NR_REQUEST_HEARTBEAT);
+    cr_assert_eq(m.next_due_ns, now + 10 * MS, "no start jitter: a heartbeat at once");
+}
+
+/* ---- the decisions the network thread only carries out ---------------- */
+
+Test(machine, view_shows_what_the_worker_needs)
+{
+    nr_machine_view_t v = nr_machine_view(&m);
+    cr_assert_eq(v.node_state, PMD_NODE_IDLE);
+    cr_assert_eq(v.interval_ns, 1000 * MS);
+    nr_machine_start(&m, 0);
+    v = nr_machine_view(&m);
+    cr_assert_eq(v.node_state, PMD_NODE_REGISTERING);
+    cr_assert_eq(v.next_request, NR_REQUEST_REGISTER);
+    cr_assert_eq(v.next_due_ns, m.next_due_ns);
+    cr_assert_eq(v.next_heartbeat_due_ns, 0, "a register is next, not a heartbeat");
+    cr_assert(!v.registered);
+    nr_outcome_t o = reply(NR_REQUEST_REGISTER, 503);
+    nr_machine_on_outcome(&m, &o, 0);
+    o = reply(NR_REQUEST_REGISTER, 401);
+    nr_machine_on_outcome(&m, &o, 0);
+    cr_assert_eq(nr_machine_view(&m).register_attempts, 2, "auth failures count as attempts");
+    o = reply(NR_REQUEST_REGISTER, 200);
+    nr_machine_on_outcome(&m, &o, 0);
+    v = nr_machine_view(&m);
+    cr_assert(v.registered);
+    cr_assert_eq(v.next_heartbeat_due_ns, m.next_due_ns);
+    for (unsigned i = 0; i < NR_DEGRADED_AFTER; i++) {
+        o = no_response(NR_REQUEST_HEARTBEAT);
+        nr_machine_on_outcome(&m, &o, m.next_due_ns);
+    }
+    v = nr_machine_view(&m);
+    cr_assert_eq(v.node_state, PMD_NODE_DEGRADED);
+    cr_assert(v.registered, "a degraded node is still known to the control plane");
+    cr_assert_eq(v.heartbeat_failures, NR_DEGRADED_AFTER);
+}
+
+Test(machine, internal_error_repeats_the_same_request_after_retry_max)
+{
+    register_ok(0);
+    nr_request_t r = m.next_request;
+    nr_state_t s = m.state;
+    nr_decision_t d = nr_machine_on_internal_error(&m, 7000 * MS);
+    cr_assert_eq(m.next_request, r);
+    cr_assert_eq(m.state, s);
+    cr_assert(!d.state_changed && !d.reset_connection);
+    cr_assert_eq(m.next_due_ns, 7000 * MS + 10000 * MS);
+    cr_assert_eq(d.delay_ns, 10000 * MS);
+}
+
+Test(machine, a_refused_token_is_read_again)
+{
+    nr_machine_start(&m, 0);
+    nr_outcome_t o = reply(NR_REQUEST_REGISTER, 401);
+    cr_assert(nr_machine_on_outcome(&m, &o, 0).reread_token);
+    o = reply(NR_REQUEST_REGISTER, 403);
+    cr_assert(nr_machine_on_outcome(&m, &o, 0).reread_token);
+    o = reply(NR_REQUEST_REGISTER, 200);
+    cr_assert(!nr_machine_on_outcome(&m, &o, 0).reread_token);
+    o = reply(NR_REQUEST_HEARTBEAT, 403);
+    cr_assert(nr_machine_on_outcome(&m, &o, m.next_due_ns).reread_token);
+    long others[] = {200, 404, 407, 500};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        o = reply(NR_REQUEST_HEARTBEAT, others[i]);
+        cr_assert(!nr_machine_on_outcome(&m, &o, m.next_due_ns).reread_token, "%ld", others[i]);
+    }
+    o = no_response(NR_REQUEST_HEARTBEAT);
+    cr_assert(!nr_machine_on_outcome(&m, &o, m.next_due_ns).reread_token);
+}
+
+Test(machine, reregistrations_are_counted_after_the_first_success)
+{
+    nr_machine_start(&m, 0);
+    cr_assert_eq(nr_machine_on_send(&m, NR_REQUEST_REGISTER), 0);
+    nr_outcome_t o = reply(NR_REQUEST_REGISTER, 200);
+    nr_machine_on_outcome(&m, &o, 0);
+    cr_assert_eq(nr_machine_on_send(&m, NR_REQUEST_HEARTBEAT), 0);
+    cr_assert_eq(nr_machine_on_send(&m, NR_REQUEST_REGISTER), 1);
+}
+
+Test(machine, stop_deletes_the_node_only_once_a_register_was_sent)
+{
+    nr_machine_start(&m, 0);
+    nr_stop_plan_t plan = nr_machine_stop_plan(&m, 0);
+    cr_assert(!plan.deregister, "nothing registered, nothing to delete");
+    nr_machine_on_send(&m, NR_REQUEST_REGISTER);
+    plan = nr_machine_stop_plan(&m, 0);
+    cr_assert(plan.deregister);
+    cr_assert(!plan.unordered);
+    plan = nr_machine_stop_plan(&m, 1);
+    cr_assert(!plan.deregister && !plan.unordered, "handing over: the new instance keeps it");
+}
+
+Test(machine, a_register_abandoned_at_stop_makes_the_delete_unordered)
+{
+    nr_machine_start(&m, 0);
+    nr_machine_on_send(&m, NR_REQUEST_REGISTER);
+    nr_machine_on_abandoned(&m, NR_REQUEST_HEARTBEAT);
+    cr_assert(!nr_machine_stop_plan(&m, 0).unordered, "an abandoned heartbeat is harmless");
+    nr_machine_on_abandoned(&m, NR_REQUEST_REGISTER);
+    nr_stop_plan_t plan = nr_machine_stop_plan(&m, 0);
+    cr_assert(plan.deregister && plan.unordered);
+}
+
+Test(machine, stop_is_final)
+{
+    register_ok(0);
+    nr_decision_t d = nr_machine_stop(&m);
+    cr_assert(d.state_changed);
+    cr_assert_eq(m.state, NR_STATE_STOPPED);
+    cr_assert_eq(nr_machine_view(&m).node_state, PMD_NODE_STOPPED);
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 200);
+    d = nr_machine_on_outcome(&m, &o, 0);
+    cr_assert(!d.state_changed);
+    cr_assert_eq(m.state, NR_STATE_STOPPED);
+}
+
+Test(machine, a_request_in_flight_at_stop_gets_half_the_budget)
+{
+    cr_assert_eq(nr_machine_in_flight_cut_ns(1000 * MS, 3000 * MS), 2500 * MS);
+    cr_assert_eq(nr_machine_in_flight_cut_ns(1000 * MS, 0), 1000 * MS);
+    cr_assert_eq(nr_machine_in_flight_cut_ns(UINT64_MAX - 1, UINT64_MAX), UINT64_MAX,
+                 "saturates");
+}
+
+Test(machine, deregister_verdicts)
+{
+    nr_deregister_verdict_t v = nr_machine_on_deregister_outcome(1, 204, 0);
+    cr_assert(v.ok && !v.retry_if_new_token && v.note == NULL);
+    v = nr_machine_on_deregister_outcome(1, 200, 0);
+    cr_assert(v.ok && v.note == NULL);
+    v = nr_machine_on_deregister_outcome(1, 404, 0);
+    cr_assert(v.ok);
+    cr_assert_str_eq(v.note, "was not registered");
+    v = nr_machine_on_deregister_outcome(1, 410, 1);
+    cr_assert(v.ok && v.note != NULL);
+    v = nr_machine_on_deregister_outcome(1, 401, 0);
+    cr_assert(!v.ok && v.retry_if_new_token, "refused for its token: once more with a new one");
+    v = nr_machine_on_deregister_outcome(1, 403, 1);
+    cr_assert(!v.ok && !v.retry_if_new_token, "only once");
+    v = nr_machine_on_deregister_outcome(1, 202, 0);
+    cr_assert(!v.ok && !v.retry_if_new_token);
+    v = nr_machine_on_deregister_outcome(0, 204, 0);
+    cr_assert(!v.ok && !v.retry_if_new_token && v.note == NULL, "no response");
+}
+
+static nr_tally_t tally(nr_request_t r, int responded, long status)
+{
+    nr_outcome_t o = {.request = r, .responded = responded, .status = status};
+    return nr_machine_tally(&o);
+}
+
+Test(machine, every_outcome_goes_to_exactly_one_counter)
+{
+    const nr_request_t R = NR_REQUEST_REGISTER, H = NR_REQUEST_HEARTBEAT;
+    cr_assert_eq(tally(R, 1, 201), NR_TALLY_OK);
+    cr_assert_eq(tally(H, 1, 200), NR_TALLY_OK);
+    cr_assert_eq(tally(R, 0, 200), NR_TALLY_TRANSPORT);
+    cr_assert_eq(tally(H, 0, 0), NR_TALLY_TRANSPORT);
+    cr_assert_eq(tally(R, 1, 401), NR_TALLY_AUTH);
+    cr_assert_eq(tally(H, 1, 403), NR_TALLY_AUTH);
+    cr_assert_eq(tally(H, 1, 404), NR_TALLY_NOT_REGISTERED);
+    cr_assert_eq(tally(H, 1, 410), NR_TALLY_NOT_REGISTERED);
+    cr_assert_eq(tally(R, 1, 404), NR_TALLY_STATUS, "a registration's 404 is a failed status");
+    long status[] = {100, 302, 400, 409, 429, 500, 503, 600};
+    for (size_t i = 0; i < sizeof(status) / sizeof(status[0]); i++) {
+        cr_assert_eq(tally(R, 1, status[i]), NR_TALLY_STATUS, "%ld", status[i]);
+        cr_assert_eq(tally(H, 1, status[i]), NR_TALLY_STATUS, "%ld", status[i]);
+    }
+}
+
+Test(machine, only_a_heartbeat_200_body_is_read)
+{
+    nr_outcome_t o = reply(NR_REQUEST_HEARTBEAT, 200);
+    cr_assert(nr_machine_reads_reply_body(&o));
+    o = reply(NR_REQUEST_HEARTBEAT, 204);
+    cr_assert(!nr_machine_reads_reply_body(&o));
+    o = reply(NR_REQUEST_REGISTER, 200);
+    cr_assert(!nr_machine_reads_reply_body(&o));
+    o = no_response(NR_REQUEST_HEARTBEAT);
+    o.status = 200;
+    cr_assert(!nr_machine_reads_reply_body(&o));
+}

@@ -110,7 +110,7 @@ nr_decision_t nr_machine_start(nr_machine_t *m, uint64_t now_ns)
 nr_decision_t nr_machine_start_takeover(nr_machine_t *m, uint64_t now_ns, uint64_t due_ns)
 {
     nr_decision_t d = set_state(m, NR_STATE_REGISTERING, NR_REASON_STARTED);
-    m->takeover_due_ns = due_ns;
+    m->takeover_due_ns = due_ns ? due_ns : 1; /* 1: a due time long past: at once */
     schedule(m, &d, NR_REQUEST_REGISTER, now_ns, 0);
     return d;
 }
@@ -265,13 +265,103 @@ static nr_decision_t on_heartbeat_outcome(nr_machine_t *m, const nr_outcome_t *o
     }
 }
 
-nr_decision_t nr_machine_on_outcome(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
+static nr_decision_t on_outcome(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
 {
     if (m->state == NR_STATE_IDLE || m->state == NR_STATE_STOPPED)
         return set_state(m, m->state, NR_REASON_NONE);
     if (o->request == NR_REQUEST_REGISTER)
         return on_register_outcome(m, o, now_ns);
     return on_heartbeat_outcome(m, o, now_ns);
+}
+
+nr_decision_t nr_machine_on_outcome(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns)
+{
+    nr_decision_t d = on_outcome(m, o, now_ns);
+    /* The token may have been rotated since the last periodic check. */
+    d.reread_token = nr_machine_classify(o) == NR_STATUS_UNAUTHORIZED;
+    return d;
+}
+
+nr_machine_view_t nr_machine_view(const nr_machine_t *m)
+{
+    nr_machine_view_t v;
+    memset(&v, 0, sizeof(v));
+    v.node_state = nr_machine_node_state(m->state);
+    v.next_request = m->next_request;
+    v.next_due_ns = m->next_due_ns;
+    v.next_heartbeat_due_ns = m->next_request == NR_REQUEST_HEARTBEAT ? m->next_due_ns : 0;
+    v.registered = m->state == NR_STATE_REGISTERED || m->state == NR_STATE_DEGRADED;
+    v.register_attempts = m->register_failures + m->auth_failures;
+    v.heartbeat_failures = m->heartbeat_failures;
+    v.interval_ns = m->p.interval_ns;
+    return v;
+}
+
+int nr_machine_on_send(nr_machine_t *m, nr_request_t r)
+{
+    if (r != NR_REQUEST_REGISTER)
+        return 0;
+    m->register_sent = 1;
+    return m->ever_registered;
+}
+
+void nr_machine_on_abandoned(nr_machine_t *m, nr_request_t r)
+{
+    if (r == NR_REQUEST_REGISTER)
+        m->register_in_doubt = 1;
+}
+
+nr_decision_t nr_machine_on_internal_error(nr_machine_t *m, uint64_t now_ns)
+{
+    nr_decision_t d = set_state(m, m->state, NR_REASON_NONE);
+    schedule(m, &d, m->next_request, now_ns, m->p.retry_max_ns);
+    return d;
+}
+
+nr_stop_plan_t nr_machine_stop_plan(const nr_machine_t *m, int handing_over)
+{
+    nr_stop_plan_t plan;
+    plan.deregister = !handing_over && m->register_sent;
+    plan.unordered = plan.deregister && m->register_in_doubt;
+    return plan;
+}
+
+nr_decision_t nr_machine_stop(nr_machine_t *m)
+{
+    return set_state(m, NR_STATE_STOPPED, NR_REASON_NONE);
+}
+
+uint64_t nr_machine_in_flight_cut_ns(uint64_t stop_ns, uint64_t budget_ns)
+{
+    return add_sat(stop_ns, budget_ns / 2);
+}
+
+nr_deregister_verdict_t nr_machine_on_deregister_outcome(int responded, long status,
+                                                         unsigned attempt)
+{
+    nr_deregister_verdict_t v;
+    nr_status_class_t c = nr_machine_status_class(responded, status);
+    v.ok = nr_machine_deregister_succeeded(responded, status);
+    v.retry_if_new_token = c == NR_STATUS_UNAUTHORIZED && attempt == 0;
+    v.note = c == NR_STATUS_NOT_REGISTERED ? "was not registered" : NULL;
+    return v;
+}
+
+nr_tally_t nr_machine_tally(const nr_outcome_t *o)
+{
+    switch (nr_machine_classify(o)) {
+    case NR_STATUS_OK: return NR_TALLY_OK;
+    case NR_STATUS_NO_RESPONSE: return NR_TALLY_TRANSPORT;
+    case NR_STATUS_UNAUTHORIZED: return NR_TALLY_AUTH;
+    case NR_STATUS_NOT_REGISTERED:
+        return o->request == NR_REQUEST_HEARTBEAT ? NR_TALLY_NOT_REGISTERED : NR_TALLY_STATUS;
+    default: return NR_TALLY_STATUS;
+    }
+}
+
+int nr_machine_reads_reply_body(const nr_outcome_t *o)
+{
+    return o->request == NR_REQUEST_HEARTBEAT && o->responded && o->status == 200;
 }
 
 nr_decision_t nr_machine_on_token_changed(nr_machine_t *m, uint64_t now_ns)

@@ -144,6 +144,8 @@ typedef enum nr_reason {
 typedef struct nr_decision {
     int state_changed;        /* tell the host (machine.state is the new one) */
     int reset_connection;     /* drop the connection; the next request opens a new one */
+    int reread_token;         /* the token was refused (401/403): re-read the token file
+                                 (a changed one is nr_machine_on_token_changed) */
     nr_reason_t reason;
     uint64_t delay_ns;        /* wait chosen before the next request (for the log) */
 } nr_decision_t;
@@ -165,9 +167,56 @@ typedef struct nr_machine {
     uint32_t heartbeat_rejections;   /* rejected (other 4xx) heartbeats since the last good one */
     int beat_off_grid;               /* the heartbeat due is the prompt first one after a
                                         registration, before the grid's first slot */
+    int register_sent;               /* a register went out: stop DELETEs the node */
+    int register_in_doubt;           /* a register was abandoned at stop: the DELETE
+                                        may overtake it */
 } nr_machine_t;
 
+/* What the worker may read of the machine: a copy, for carrying decisions
+ * out and for log lines. The worker never reads or writes nr_machine_t's
+ * fields (tests/worker_decisions.sh checks it). */
+typedef struct nr_machine_view {
+    int32_t node_state;              /* enum pmd_node_state */
+    nr_request_t next_request;
+    uint64_t next_due_ns;
+    uint64_t next_heartbeat_due_ns;  /* next_due_ns when a heartbeat is next, else 0 */
+    int registered;                  /* REGISTERED or DEGRADED: the node is known */
+    uint32_t register_attempts;      /* failed registrations in a row, auth ones included */
+    uint32_t heartbeat_failures;     /* consecutive */
+    uint64_t interval_ns;            /* the configured heartbeat interval */
+} nr_machine_view_t;
+
+/* Which counter of pmd.ext.stats/1 one request's outcome goes to: exactly
+ * one. A heartbeat's 404/410 has its own; a registration's counts as a
+ * failed status. */
+typedef enum nr_tally {
+    NR_TALLY_OK = 0,
+    NR_TALLY_TRANSPORT,       /* no response */
+    NR_TALLY_AUTH,            /* 401, 403 */
+    NR_TALLY_NOT_REGISTERED,  /* heartbeats only: 404, 410 */
+    NR_TALLY_STATUS           /* any other status */
+} nr_tally_t;
+
+/* What a DELETE's reply means (nr_machine_on_deregister_outcome). */
+typedef struct nr_deregister_verdict {
+    int ok;                   /* the node is gone: 200, 204, 404, 410 */
+    int retry_if_new_token;   /* refused for its token on the first try: re-read the
+                                 token file, and DELETE once more if it changed */
+    const char *note;         /* for the log ("was not registered"), or NULL */
+} nr_deregister_verdict_t;
+
+/* What stop does (nr_machine_stop_plan). */
+typedef struct nr_stop_plan {
+    int deregister;           /* DELETE the node: a register was sent, and no other
+                                 instance takes the node over */
+    int unordered;            /* a register was abandoned at the in-flight cut: the
+                                 DELETE may reach the control plane first (warn) */
+} nr_stop_plan_t;
+
 void nr_machine_init(nr_machine_t *m, const nr_machine_params_t *p, uint64_t seed);
+
+/* The machine as the worker may see it. */
+nr_machine_view_t nr_machine_view(const nr_machine_t *m);
 
 /* start: register now. */
 nr_decision_t nr_machine_start(nr_machine_t *m, uint64_t now_ns);
@@ -176,8 +225,42 @@ nr_decision_t nr_machine_start(nr_machine_t *m, uint64_t now_ns);
  * (idempotent on the control plane; it reports the new build's version),
  * heartbeat at once after it (a re-registered node shows Registering until
  * its next heartbeat), then keep the old instance's schedule: the next slot
- * of the grid through due_ns, its next heartbeat. */
+ * of the grid through due_ns, its next heartbeat. due_ns 0 (the old instance
+ * had no heartbeat due) is a due time long past: heartbeat at once. */
 nr_decision_t nr_machine_start_takeover(nr_machine_t *m, uint64_t now_ns, uint64_t due_ns);
+
+/* The request the machine asked for is about to be sent. Returns 1 when it
+ * is a re-registration (a register after one succeeded), for the stats. */
+int nr_machine_on_send(nr_machine_t *m, nr_request_t r);
+
+/* The request was abandoned without an outcome (stop cut it off). */
+void nr_machine_on_abandoned(nr_machine_t *m, nr_request_t r);
+
+/* The request's body could not be built (out of memory): the same request
+ * again after retry_max. */
+nr_decision_t nr_machine_on_internal_error(nr_machine_t *m, uint64_t now_ns);
+
+/* Stop: what to do before the thread ends; handing_over: another instance
+ * takes the node over (ABI 1.2), so it is not deregistered. */
+nr_stop_plan_t nr_machine_stop_plan(const nr_machine_t *m, int handing_over);
+
+/* The worker has stopped: the state is STOPPED. */
+nr_decision_t nr_machine_stop(nr_machine_t *m);
+
+/* On stop, the time a request in flight must end by: half the stop budget,
+ * so the DELETE (which has the other half) never overtakes a register. */
+uint64_t nr_machine_in_flight_cut_ns(uint64_t stop_ns, uint64_t budget_ns);
+
+/* The DELETE's reply; attempt 0 for the first, 1 for the one retry. */
+nr_deregister_verdict_t nr_machine_on_deregister_outcome(int responded, long status,
+                                                         unsigned attempt);
+
+/* The counter an outcome goes to. */
+nr_tally_t nr_machine_tally(const nr_outcome_t *o);
+
+/* 1 when the reply's body carries schedule hints the machine reads
+ * (next_heartbeat_ms: a heartbeat's 200), so the worker parses it. */
+int nr_machine_reads_reply_body(const nr_outcome_t *o);
 
 /* A request finished (or failed to get a response). */
 nr_decision_t nr_machine_on_outcome(nr_machine_t *m, const nr_outcome_t *o, uint64_t now_ns);

@@ -52,7 +52,8 @@ struct nr_worker {
     uint64_t stop_deadline_ns;
     uint64_t in_flight_cut_ns;   /* on stop: a request in flight ends by then */
     int handing_over;            /* stop without DELETE: another instance takes over */
-    uint64_t takeover_due_ns;    /* set before start: take a handed-over node over */
+    int take_over;               /* set before start: take a handed-over node over */
+    uint64_t takeover_due_ns;    /* its next heartbeat, 0 = none was due */
     nr_pool_list_t offered;      /* newest snapshot from the host */
     int offered_fresh;
     uint64_t pools_wanted_at_ns; /* 0 = not wanted */
@@ -70,10 +71,9 @@ struct nr_worker {
     /* --- network thread only --- */
     nr_transport_t *transport;
     int fds_private;             /* the thread has its own descriptor table */
-    int register_in_doubt;       /* a register was abandoned at stop */
     char token_problem[200];     /* the token file problem last logged, "" if none */
-    nr_machine_t machine;
-    nr_machine_t machine_at_end; /* as the thread left it (read after the join) */
+    nr_machine_t machine;        /* only through nr_machine_* (tests/worker_decisions.sh) */
+    nr_machine_view_t at_end;    /* the machine as the thread left it (after the join) */
     uint64_t last_heartbeat_ok_ns;
     nr_token_t token;
     nr_pool_list_t pools;
@@ -84,7 +84,6 @@ struct nr_worker {
     char *url_node;
     uint64_t request_seq;
     uint64_t rng;
-    int register_sent;
 
     pthread_t thread;
     int thread_running;
@@ -299,7 +298,7 @@ static void describe_response(const nr_http_response_t *r, char *out, size_t siz
 
 static void publish_state(nr_worker_t *w, const char *detail)
 {
-    int32_t s = nr_machine_node_state(w->machine.state);
+    int32_t s = nr_machine_view(&w->machine).node_state;
     pthread_mutex_lock(&w->lock);
     if (w->stats.state != s)
         w->stats.state_since_unix_ms = unix_ms();
@@ -310,9 +309,9 @@ static void publish_state(nr_worker_t *w, const char *detail)
 
 static void want_pools_for_next_heartbeat(nr_worker_t *w)
 {
+    uint64_t due = nr_machine_view(&w->machine).next_heartbeat_due_ns;
     pthread_mutex_lock(&w->lock);
-    w->pools_wanted_at_ns =
-        w->machine.next_request == NR_REQUEST_HEARTBEAT ? w->machine.next_due_ns : 0;
+    w->pools_wanted_at_ns = due;
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -334,7 +333,7 @@ static nr_outcome_t outcome_of(nr_request_t kind, const nr_http_response_t *r)
     o.status = r->status;
     o.has_retry_after = r->has_retry_after;
     o.retry_after_ms = r->retry_after_ms;
-    if (kind == NR_REQUEST_HEARTBEAT && r->responded && r->status == 200) {
+    if (nr_machine_reads_reply_body(&o)) {
         nr_heartbeat_reply_t reply = nr_payload_parse_heartbeat_reply(r->body, r->body_len);
         o.has_next = reply.has_next;
         o.next_heartbeat_ms = reply.next_heartbeat_ms;
@@ -342,28 +341,27 @@ static nr_outcome_t outcome_of(nr_request_t kind, const nr_http_response_t *r)
     return o;
 }
 
-/* Counts one request's outcome for nr_worker_stats (pmd.ext.stats/1). */
-static void record(nr_worker_t *w, nr_request_t kind, const nr_http_response_t *r,
+/* Counts one request's outcome for nr_worker_stats (pmd.ext.stats/1), in
+ * the counter the machine names (nr_machine_tally). */
+static void record(nr_worker_t *w, const nr_outcome_t *o, const nr_http_response_t *r,
                    const char *what)
 {
     nr_worker_stats_t *st = &w->stats;
-    nr_status_class_t c = nr_machine_status_class(r->responded, r->status);
-    int ok = c == NR_STATUS_OK;
-    int auth = c == NR_STATUS_UNAUTHORIZED;
+    nr_tally_t t = nr_machine_tally(o);
+    int ok = t == NR_TALLY_OK;
     pthread_mutex_lock(&w->lock);
     st->connections = nr_transport_connections(w->transport);
-    if (kind == NR_REQUEST_REGISTER) {
+    if (o->request == NR_REQUEST_REGISTER) {
         st->registrations_ok += ok;
-        st->registrations_failed_transport += !r->responded;
-        st->registrations_failed_auth += auth;
-        st->registrations_failed_status += r->responded && !ok && !auth;
+        st->registrations_failed_transport += t == NR_TALLY_TRANSPORT;
+        st->registrations_failed_auth += t == NR_TALLY_AUTH;
+        st->registrations_failed_status += t == NR_TALLY_STATUS;
     } else {
         st->heartbeats_ok += ok;
-        st->heartbeats_failed_transport += !r->responded;
-        st->heartbeats_failed_auth += auth;
-        st->heartbeats_not_registered += c == NR_STATUS_NOT_REGISTERED;
-        st->heartbeats_failed_status += r->responded && !ok && !auth &&
-                                        c != NR_STATUS_NOT_REGISTERED;
+        st->heartbeats_failed_transport += t == NR_TALLY_TRANSPORT;
+        st->heartbeats_failed_auth += t == NR_TALLY_AUTH;
+        st->heartbeats_not_registered += t == NR_TALLY_NOT_REGISTERED;
+        st->heartbeats_failed_status += t == NR_TALLY_STATUS;
         if (ok) {
             st->last_heartbeat_ok_unix_ms = unix_ms();
             w->last_heartbeat_ok_ns = mono_ns();
@@ -390,7 +388,7 @@ static void log_register(nr_worker_t *w, const nr_http_response_t *r, const nr_d
                          const char *what, const char *cid)
 {
     nr_log_record_t ev;
-    if (w->machine.state == NR_STATE_REGISTERED) {
+    if (d->reason == NR_REASON_REGISTERED) {
         log_begin(&ev, PMD_LOG_INFO, "registered");
         nr_log_addf(&ev, "status", "%ld", r->status);
         nr_log_addf(&ev, "latency_ms", "%.1f", (double)r->latency_ns / 1e6);
@@ -398,10 +396,10 @@ static void log_register(nr_worker_t *w, const nr_http_response_t *r, const nr_d
         push_log(w, &ev);
         return;
     }
-    log_begin(&ev, w->machine.state == NR_STATE_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
+    log_begin(&ev, d->reason == NR_REASON_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
               "register_failed");
     nr_log_add(&ev, "reason", what);
-    nr_log_addf(&ev, "attempt", "%u", w->machine.register_failures + w->machine.auth_failures);
+    nr_log_addf(&ev, "attempt", "%u", nr_machine_view(&w->machine).register_attempts);
     nr_log_addf(&ev, "retry_in_ms", "%llu", (unsigned long long)(d->delay_ns / NR_MS));
     nr_log_add(&ev, "cid", cid);
     push_log(w, &ev);
@@ -433,10 +431,10 @@ static void log_heartbeat(nr_worker_t *w, const nr_http_response_t *r, const nr_
         nr_log_add(&ev, "action", "register");
         nr_log_addf(&ev, "retry_in_ms", "%llu", (unsigned long long)(d->delay_ns / NR_MS));
     } else {
-        log_begin(&ev, w->machine.state == NR_STATE_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
+        log_begin(&ev, d->reason == NR_REASON_UNAUTHORIZED ? PMD_LOG_ERROR : PMD_LOG_WARN,
                   "heartbeat_failed");
         nr_log_add(&ev, "reason", what);
-        nr_log_addf(&ev, "consecutive", "%u", w->machine.heartbeat_failures);
+        nr_log_addf(&ev, "consecutive", "%u", nr_machine_view(&w->machine).heartbeat_failures);
         if (d->reset_connection)
             nr_log_add(&ev, "action", "reconnect");
     }
@@ -488,36 +486,34 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
         nr_log_add(log_begin(&ev, PMD_LOG_ERROR, "internal_error"), "reason",
                    "cannot build request body");
         push_log(w, &ev);
-        nr_machine_t *m = &w->machine;
-        m->next_due_ns = mono_ns() + w->cfg->retry_max_ms * NR_MS;
+        nr_decision_t d = nr_machine_on_internal_error(&w->machine, mono_ns());
+        apply(w, &d, "internal error");
         return 0;
     }
     int is_register = kind == NR_REQUEST_REGISTER;
-    if (is_register && w->machine.ever_registered) {
+    if (nr_machine_on_send(&w->machine, kind)) {
         pthread_mutex_lock(&w->lock);
         w->stats.reregistrations++;
         pthread_mutex_unlock(&w->lock);
     }
-    w->register_sent |= is_register;
     char cid[40], what[200];
     nr_http_response_t resp;
     send_request(w, "POST", is_register ? w->url_register : w->url_heartbeat, body,
                  w->cfg->request_timeout_ms, 1, &resp, cid);
     free(body);
     if (resp.aborted) {
-        w->register_in_doubt |= is_register;
+        nr_machine_on_abandoned(&w->machine, kind);
         nr_http_response_clear(&resp);
         return -1;
     }
-    int auth_refused = resp.responded && nr_machine_is_auth_failure(resp.status);
-    what[0] = '\0';
-    if (!(resp.responded && nr_machine_is_success(resp.status)))
-        describe_response(&resp, what, sizeof(what)); /* only failures need words */
-    record(w, kind, &resp, what);
     nr_outcome_t o = outcome_of(kind, &resp);
+    what[0] = '\0';
+    if (nr_machine_tally(&o) != NR_TALLY_OK)
+        describe_response(&resp, what, sizeof(what)); /* only failures need words */
+    record(w, &o, &resp, what);
     nr_decision_t d = nr_machine_on_outcome(&w->machine, &o, mono_ns());
     if (is_register) {
-        if (w->machine.state == NR_STATE_REGISTERED)
+        if (d.reason == NR_REASON_REGISTERED)
             remember_registered_ids(w);
         log_register(w, &resp, &d, what, cid);
     } else {
@@ -526,7 +522,7 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
     apply(w, &d, d.reason == NR_REASON_REGISTERED || d.reason == NR_REASON_HEARTBEAT_OK
                      ? "registered" : what);
     nr_http_response_clear(&resp);
-    if (auth_refused)
+    if (d.reread_token)
         reread_token_after_refusal(w);
     return 0;
 }
@@ -589,35 +585,31 @@ static int send_delete(nr_worker_t *w, nr_http_response_t *resp, char *cid)
     return 1;
 }
 
-static void log_deregistration(nr_worker_t *w, const nr_http_response_t *resp, const char *cid)
+static void log_deregistration(nr_worker_t *w, const nr_http_response_t *resp,
+                               const nr_deregister_verdict_t *v, const char *cid)
 {
     char what[200];
     describe_response(resp, what, sizeof(what));
-    int ok = nr_machine_deregister_succeeded(resp->responded, resp->status);
-    int was_gone = nr_machine_status_class(resp->responded, resp->status) ==
-                   NR_STATUS_NOT_REGISTERED;
-    record_deregistration(w, ok, what);
+    record_deregistration(w, v->ok, what);
     nr_log_record_t ev;
-    if (!ok) {
+    if (!v->ok) {
         nr_log_add(log_begin(&ev, PMD_LOG_WARN, "deregister_failed"), "reason", what);
     } else {
         nr_log_addf(log_begin(&ev, PMD_LOG_INFO, "deregistered"), "status", "%ld", resp->status);
-        if (was_gone)
-            nr_log_add(&ev, "note", "was not registered");
+        if (v->note != NULL)
+            nr_log_add(&ev, "note", v->note);
         nr_log_addf(&ev, "latency_ms", "%.1f", (double)resp->latency_ns / 1e6);
     }
     nr_log_add(&ev, "cid", cid);
     push_log(w, &ev);
 }
 
-/* DELETE the node, once a register has been sent. A DELETE refused for its
- * token is sent once more if the token file holds a new one (rotated on both
- * sides just before stop). */
-static void deregister(nr_worker_t *w)
+/* DELETE the node (the machine's stop plan says whether). A DELETE refused
+ * for its token is sent once more if the token file holds a new one (rotated
+ * on both sides just before stop; nr_machine_on_deregister_outcome). */
+static void deregister(nr_worker_t *w, const nr_stop_plan_t *plan)
 {
-    if (!w->register_sent)
-        return;
-    if (w->register_in_doubt) {
+    if (plan->unordered) {
         nr_log_record_t ev;
         nr_log_add(log_begin(&ev, PMD_LOG_WARN, "deregister_unordered"), "reason",
                    "a register was still in flight at half the stop budget; the DELETE may "
@@ -628,8 +620,8 @@ static void deregister(nr_worker_t *w)
     nr_http_response_t resp;
     if (!send_delete(w, &resp, cid))
         return;
-    if (resp.responded && nr_machine_is_auth_failure(resp.status) &&
-        nr_token_refresh(&w->token, mono_ns(), 1) == 1) {
+    nr_deregister_verdict_t v = nr_machine_on_deregister_outcome(resp.responded, resp.status, 0);
+    if (v.retry_if_new_token && nr_token_refresh(&w->token, mono_ns(), 1) == 1) {
         log_token_reloaded(w, "refused");
         nr_http_response_t again;
         char cid2[40];
@@ -637,9 +629,10 @@ static void deregister(nr_worker_t *w)
             nr_http_response_clear(&resp);
             resp = again;
             memcpy(cid, cid2, sizeof(cid2));
+            v = nr_machine_on_deregister_outcome(resp.responded, resp.status, 1);
         }
     }
-    log_deregistration(w, &resp, cid);
+    log_deregistration(w, &resp, &v, cid);
     nr_http_response_clear(&resp);
 }
 
@@ -660,7 +653,7 @@ static void warn_if_token_file_loose(nr_worker_t *w)
 
 static void run_until_stopped(nr_worker_t *w)
 {
-    nr_decision_t d = w->takeover_due_ns != 0
+    nr_decision_t d = w->take_over
                           ? nr_machine_start_takeover(&w->machine, mono_ns(), w->takeover_due_ns)
                           : nr_machine_start(&w->machine, mono_ns());
     apply(w, &d, "registering");
@@ -677,24 +670,26 @@ static void run_until_stopped(nr_worker_t *w)
     while (!stop_requested(w)) {
         uint64_t now = mono_ns();
         check_inputs(w, now);
-        if (w->machine.next_due_ns > now) {
-            uint64_t wait_ms = (w->machine.next_due_ns - now + NR_MS - 1) / NR_MS;
+        nr_machine_view_t v = nr_machine_view(&w->machine);
+        if (v.next_due_ns > now) {
+            uint64_t wait_ms = (v.next_due_ns - now + NR_MS - 1) / NR_MS;
             uint64_t cap = w->token.file ? NR_TOKEN_POLL_MS : NR_MAX_SLEEP_MS;
             nr_transport_wait(w->transport, (uint32_t)(wait_ms < cap ? wait_ms : cap));
             continue;
         }
-        if (run_request(w, w->machine.next_request) != 0)
+        if (run_request(w, v.next_request) != 0)
             break;
     }
     pthread_mutex_lock(&w->lock);
     int handing_over = w->handing_over;
     pthread_mutex_unlock(&w->lock);
+    nr_stop_plan_t plan = nr_machine_stop_plan(&w->machine, handing_over);
     if (handing_over) {
         nr_log_record_t ev;
         nr_log_add(log_begin(&ev, PMD_LOG_INFO, "handed_over"), "action", "no_deregistration");
         push_log(w, &ev);
-    } else
-        deregister(w);
+    } else if (plan.deregister)
+        deregister(w, &plan);
 }
 
 static void announce_ready(nr_worker_t *w, int ready)
@@ -814,7 +809,8 @@ int nr_worker_start(nr_worker_t *w)
 
 void nr_worker_take_over(nr_worker_t *w, uint64_t due_ns)
 {
-    w->takeover_due_ns = due_ns ? due_ns : 1; /* 1: a due time long past: at once */
+    w->take_over = 1;
+    w->takeover_due_ns = due_ns;
 }
 
 int nr_worker_handover(nr_worker_t *w, uint32_t timeout_ms, nr_worker_handover_t *out)
@@ -826,11 +822,10 @@ int nr_worker_handover(nr_worker_t *w, uint32_t timeout_ms, nr_worker_handover_t
     w->handing_over = 1;
     pthread_mutex_unlock(&w->lock);
     nr_worker_stop(w, timeout_ms);
-    /* The thread is joined: its machine can be read here. */
-    const nr_machine_t *m = &w->machine_at_end;
-    out->registered = m->state == NR_STATE_REGISTERED || m->state == NR_STATE_DEGRADED;
-    out->next_heartbeat_due_ns = m->next_request == NR_REQUEST_HEARTBEAT ? m->next_due_ns : 0;
-    out->heartbeat_interval_ns = m->p.interval_ns;
+    /* The thread is joined: its machine, as it left it, can be read here. */
+    out->registered = w->at_end.registered;
+    out->next_heartbeat_due_ns = w->at_end.next_heartbeat_due_ns;
+    out->heartbeat_interval_ns = w->at_end.interval_ns;
     out->last_heartbeat_ok_ns = w->last_heartbeat_ok_ns;
     return 0;
 }
@@ -843,15 +838,16 @@ void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms)
     w->stop_requested = 1;
     uint64_t now = mono_ns();
     w->stop_deadline_ns = now + (uint64_t)timeout_ms * NR_MS;
-    w->in_flight_cut_ns = now + (uint64_t)timeout_ms * NR_MS / 2;
+    w->in_flight_cut_ns = nr_machine_in_flight_cut_ns(now, (uint64_t)timeout_ms * NR_MS);
     pthread_mutex_unlock(&w->lock);
     nr_transport_wake(w->wake_fd);
     pthread_join(w->thread, NULL);
     w->thread_running = 0;
-    w->machine_at_end = w->machine;
-    w->machine.state = NR_STATE_STOPPED;
+    w->at_end = nr_machine_view(&w->machine);
+    nr_machine_stop(&w->machine);
+    int32_t stopped = nr_machine_view(&w->machine).node_state;
     pthread_mutex_lock(&w->lock);
-    w->stats.state = PMD_NODE_STOPPED;
+    w->stats.state = stopped;
     w->stats.state_since_unix_ms = unix_ms();
     pthread_mutex_unlock(&w->lock);
 }
