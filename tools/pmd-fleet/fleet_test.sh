@@ -3,7 +3,9 @@
 # against a private orchd-dev on a free loopback port and checks that every
 # running node registered and that the fleet's traffic is spread (pmd-fleet's
 # --check-registered and --check-spread set the exit status).
-# Environment: FLEET_NODES (100), FLEET_RUN_FOR (8), FLEET_MAX_SPREAD (3);
+# Environment: FLEET_NODES (100), FLEET_RUN_FOR (8), FLEET_MAX_SPREAD (5: the
+# issue's own bound; quiet runs give 1.4-1.8x, a loaded 2-core machine up to
+# 3.4x, and nodes in step 15x, so 5 still tells the two apart);
 # FLEET_NOFILE: run pmd-fleet under that descriptor limit; FLEET_EXPECT,
 # FLEET_EXPECT_2: extended regexes that some line of its output must match.
 set -eu
@@ -19,7 +21,7 @@ rc=0
     [ -z "${FLEET_NOFILE:-}" ] || ulimit -n "$FLEET_NOFILE"
     exec "$fleet" --plugin "$plugin" --config "$config" --url "http://127.0.0.1:$(cat "$dir/port")" \
         --nodes "${FLEET_NODES:-100}" --run-for "${FLEET_RUN_FOR:-8}" --boot together \
-        --report-every 2 --check-registered --check-spread "${FLEET_MAX_SPREAD:-3}"
+        --report-every 2 --check-registered --check-spread "${FLEET_MAX_SPREAD:-5}"
 ) >"$dir/out" 2>&1 || rc=$?
 cat "$dir/out"
 [ "$rc" -eq 0 ] || exit "$rc"
