@@ -50,7 +50,7 @@ static const char *state_level(int32_t state)
     switch (state) {
     case PMD_NODE_DEGRADED: return "WARN";
     case PMD_NODE_UNAUTHORIZED: return "ERROR";
-    default: return shim_state_name(state) != NULL ? "INFO" : "WARN";
+    default: return pmd_node_state_name(state) != NULL ? "INFO" : "WARN";
     }
 }
 
@@ -58,7 +58,7 @@ static void cb_state_changed(void *host_data, int32_t state, const char *detail)
 {
     shim_host_t *h = host_data;
     char name[32], node[300] = "", quoted[600] = "";
-    const char *known = shim_state_name(state);
+    const char *known = pmd_node_state_name(state);
     if (callback_allowed(h, SHIM_CB_STATE_CHANGED, "state_changed"))
         atomic_store(&h->last_state, state);
     if (known != NULL)
@@ -76,7 +76,7 @@ static void cb_state_changed(void *host_data, int32_t state, const char *detail)
 static const char *result_name(const shim_host_t *h, int32_t rc)
 {
     const char *s = h->plugin != NULL ? h->plugin->result_string(rc) : NULL;
-    return s != NULL ? s : "unknown result";
+    return s != NULL ? s : pmd_result_name(rc); /* a plugin that broke 5.7 */
 }
 
 /* Logs problem unless it is the one logged last time; "" resets. */
@@ -193,16 +193,3 @@ void shim_host_leave(shim_host_t *h) { atomic_store(&h->current_call, -1); }
 
 unsigned shim_host_violations(shim_host_t *h) { return atomic_load(&h->violations); }
 
-const char *shim_state_name(int32_t state)
-{
-    switch (state) {
-    case PMD_NODE_IDLE: return "idle";
-    case PMD_NODE_REGISTERING: return "registering";
-    case PMD_NODE_REGISTERED: return "registered";
-    case PMD_NODE_DEGRADED: return "degraded";
-    case PMD_NODE_UNAUTHORIZED: return "unauthorized";
-    case PMD_NODE_DEREGISTERING: return "deregistering";
-    case PMD_NODE_STOPPED: return "stopped";
-    default: return NULL;
-    }
-}

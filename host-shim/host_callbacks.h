@@ -68,7 +68,4 @@ int32_t shim_host_last_state(shim_host_t *h);
 /* Callbacks that broke the rules so far. */
 unsigned shim_host_violations(shim_host_t *h);
 
-/* "registered", "stopped", ...; NULL for a value the ABI does not define. */
-const char *shim_state_name(int32_t state);
-
 #endif /* SHIM_HOST_CALLBACKS_H */

@@ -115,9 +115,16 @@ static void sample_fixed(buf_t *b, const shim_metrics_snapshot_t *s, const char 
     sample(b, s, name, "", value);
 }
 
-static const char *const state_names[] = {"idle",         "registering",   "registered", "degraded",
-                                          "unauthorized", "deregistering", "stopped"};
-#define STATE_COUNT ((int32_t)(sizeof(state_names) / sizeof(state_names[0])))
+/* The state set is every value 0 .. PMD_NODE_STATE_COUNT - 1, named by the
+ * header's map: each value of the map must lie in that range (with the
+ * map's distinct values, checked by pmd_node_state_name's switch, that
+ * makes the range exactly the states). */
+enum { STATE_COUNT = PMD_NODE_STATE_COUNT }; /* the map cannot expand inside itself */
+#define STATE_IN_RANGE(name, value, text)                                                          \
+    _Static_assert((value) >= 0 && (value) < STATE_COUNT,                                          \
+                   "PMD_NODE_" #name " outside 0 .. PMD_NODE_STATE_COUNT - 1");
+PMD_NODE_STATE_MAP(STATE_IN_RANGE)
+#undef STATE_IN_RANGE
 
 /* Host-level series: no node_id label, present with or without stats. */
 static void format_plugin(buf_t *b, const shim_metrics_snapshot_t *s)
@@ -149,7 +156,7 @@ static void format_state(buf_t *b, const shim_metrics_snapshot_t *s)
            "others.");
     for (int32_t i = 0; i < STATE_COUNT; i++) {
         char labels[48];
-        snprintf(labels, sizeof(labels), "state=\"%s\"", state_names[i]);
+        snprintf(labels, sizeof(labels), "state=\"%s\"", pmd_node_state_name(i));
         sample(b, s, "pmd_node_state", labels, st->state == i ? "1" : "0");
     }
     family(b, "pmd_node_state_change_timestamp_seconds", "gauge",
@@ -306,8 +313,8 @@ static void heartbeat_age(char *out, size_t size, const pmd_stats_t *st, uint64_
 
 static void state_text(char *out, size_t size, int32_t state)
 {
-    if (state >= 0 && state < STATE_COUNT)
-        snprintf(out, size, "%s", state_names[state]);
+    if (pmd_node_state_name(state) != NULL)
+        snprintf(out, size, "%s", pmd_node_state_name(state));
     else if (state < 0)
         snprintf(out, size, "no state yet");
     else

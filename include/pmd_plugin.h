@@ -75,20 +75,56 @@ extern "C" {
 
 /* Every function that can fail returns one of these (as int32_t). 0 is OK.
  * New codes may be added in any minor; treat an unknown non-zero code like
- * PMD_ERR_INTERNAL. pmd_plugin_t.result_string names each code. */
-enum pmd_result {
-    PMD_OK = 0,
-    PMD_ERR_INVALID_ARGUMENT = 1, /* NULL where a pointer is required, bad size */
-    PMD_ERR_STATE = 2,            /* call not valid in the instance's state */
-    PMD_ERR_ABI_MAJOR = 3,        /* the other side speaks another ABI major */
-    PMD_ERR_CONFIG = 4,           /* config text rejected; message says why */
-    PMD_ERR_NO_MEMORY = 5,        /* allocation failed; nothing changed */
-    PMD_ERR_RESOURCE = 6,         /* a thread, descriptor or library failed */
-    PMD_ERR_LIMIT = 7,            /* a count or size over the documented bound */
-    PMD_ERR_HOST_DATA = 8,        /* a record from a host callback is invalid */
-    PMD_ERR_UNSUPPORTED = 9,      /* the request is understood but not offered */
-    PMD_ERR_INTERNAL = 10         /* a bug; the instance stays safe to destroy */
-};
+ * PMD_ERR_INTERNAL. pmd_plugin_t.result_string names each code.
+ *
+ * PMD_RESULT_MAP is the one list of the codes (libuv's UV_ERRNO_MAP
+ * pattern): X(NAME, value, "English name") per code, NAME without its
+ * PMD_ prefix. It generates enum pmd_result, PMD_RESULT_COUNT and
+ * pmd_result_name(); a host or plugin may expand it for its own tables. */
+#define PMD_RESULT_MAP(X)                                                                          \
+    X(OK, 0, "ok")                                                                                 \
+    /* NULL where a pointer is required, bad size */                                               \
+    X(ERR_INVALID_ARGUMENT, 1, "invalid argument")                                                 \
+    /* call not valid in the instance's state */                                                   \
+    X(ERR_STATE, 2, "call not valid in this state")                                                \
+    /* the other side speaks another ABI major */                                                  \
+    X(ERR_ABI_MAJOR, 3, "ABI major version mismatch")                                              \
+    /* config text rejected; message says why */                                                   \
+    X(ERR_CONFIG, 4, "invalid config")                                                             \
+    /* allocation failed; nothing changed */                                                       \
+    X(ERR_NO_MEMORY, 5, "out of memory")                                                           \
+    /* a thread, descriptor or library failed */                                                   \
+    X(ERR_RESOURCE, 6, "resource unavailable")                                                     \
+    /* a count or size over the documented bound */                                                \
+    X(ERR_LIMIT, 7, "limit exceeded")                                                              \
+    /* a record from a host callback is invalid */                                                 \
+    X(ERR_HOST_DATA, 8, "invalid data from host")                                                  \
+    /* the request is understood but not offered */                                                \
+    X(ERR_UNSUPPORTED, 9, "unsupported")                                                           \
+    /* a bug; the instance stays safe to destroy */                                                \
+    X(ERR_INTERNAL, 10, "internal error")
+
+/* Expansion helpers of the maps (internal to this header, kept defined). */
+#define PMD_MAP_ENUMERATOR_(name, value, text) PMD_##name = value,
+#define PMD_MAP_CASE_(name, value, text)                                                           \
+    case value: return text;
+#define PMD_MAP_PLUS_ONE_(name, value, text) +1
+
+enum pmd_result { PMD_RESULT_MAP(PMD_MAP_ENUMERATOR_) };
+
+/* Number of codes this header defines. They are 0 .. PMD_RESULT_COUNT - 1. */
+#define PMD_RESULT_COUNT (0 PMD_RESULT_MAP(PMD_MAP_PLUS_ONE_))
+
+/* The English name of a code, as the map gives it; "unknown result" for a
+ * code this header does not define. Never NULL, static, any thread: a
+ * plugin may use it as its result_string. */
+static inline const char *pmd_result_name(int32_t result)
+{
+    switch (result) {
+        PMD_RESULT_MAP(PMD_MAP_CASE_)
+    default: return "unknown result";
+    }
+}
 
 /* ---------------------------------------------------------------------- */
 /* Values reported through host callbacks                                 */
@@ -102,16 +138,46 @@ enum pmd_log_level {
     PMD_LOG_DEBUG = 4
 };
 
-/* The node's standing with the control plane, for pmd_host_t.state_changed. */
-enum pmd_node_state {
-    PMD_NODE_IDLE = 0,          /* initialised, not started */
-    PMD_NODE_REGISTERING = 1,   /* registering, or retrying registration */
-    PMD_NODE_REGISTERED = 2,    /* registered; heartbeats succeed */
-    PMD_NODE_DEGRADED = 3,      /* registered, recent heartbeats failed */
-    PMD_NODE_UNAUTHORIZED = 4,  /* the control plane refused the token */
-    PMD_NODE_DEREGISTERING = 5, /* on_stop is deregistering */
-    PMD_NODE_STOPPED = 6        /* stopped; no more traffic */
-};
+/* The node's standing with the control plane, for pmd_host_t.state_changed
+ * and pmd_stats_t.state. PMD_NODE_STATE_MAP is the one list, as
+ * PMD_RESULT_MAP: X(NAME, value, "name"), NAME without its PMD_NODE_
+ * prefix; the name is the lowercase one hosts print and export as a metric
+ * label. It generates enum pmd_node_state, PMD_NODE_STATE_COUNT and
+ * pmd_node_state_name(). */
+#define PMD_NODE_STATE_MAP(X)                                                                      \
+    /* initialised, not started */                                                                 \
+    X(IDLE, 0, "idle")                                                                             \
+    /* registering, or retrying registration */                                                    \
+    X(REGISTERING, 1, "registering")                                                               \
+    /* registered; heartbeats succeed */                                                           \
+    X(REGISTERED, 2, "registered")                                                                 \
+    /* registered, recent heartbeats failed */                                                     \
+    X(DEGRADED, 3, "degraded")                                                                     \
+    /* the control plane refused the token */                                                      \
+    X(UNAUTHORIZED, 4, "unauthorized")                                                             \
+    /* on_stop is ending the registration (a DELETE once a register was      \
+     * sent); reported by on_stop on the host thread before it waits for the   \
+     * DELETE; only STOPPED follows. Never reported by on_handover. */         \
+    X(DEREGISTERING, 5, "deregistering")                                                           \
+    /* stopped; no more traffic */                                                                 \
+    X(STOPPED, 6, "stopped")
+
+#define PMD_MAP_NODE_ENUMERATOR_(name, value, text) PMD_NODE_##name = value,
+
+enum pmd_node_state { PMD_NODE_STATE_MAP(PMD_MAP_NODE_ENUMERATOR_) };
+
+/* Number of states this header defines. They are 0 .. PMD_NODE_STATE_COUNT - 1. */
+#define PMD_NODE_STATE_COUNT (0 PMD_NODE_STATE_MAP(PMD_MAP_PLUS_ONE_))
+
+/* The lowercase name of a state ("registered"), static, any thread; NULL
+ * for a state this header does not define (a host prints the number). */
+static inline const char *pmd_node_state_name(int32_t state)
+{
+    switch (state) {
+        PMD_NODE_STATE_MAP(PMD_MAP_CASE_)
+    default: return NULL;
+    }
+}
 
 /* One pool, as the host reports it (pool-managerd's pool registry).
  * Layout: 40 bytes on LP64, no implicit padding. */

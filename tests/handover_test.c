@@ -124,6 +124,9 @@ Test(handover, the_new_instance_continues_the_node_with_no_delete_and_no_gap)
     cr_assert_leq(gap, INTERVAL_MS + 500, "heartbeat gap %ld ms", gap);
     cr_assert(test_host_log_contains(host, "event=handed_over"));
     cr_assert(test_host_log_contains(host, "event=taking_over"));
+    for (int i = 0; i < test_host_state_count(host); i++)
+        cr_assert_neq(test_host_state(host, i), PMD_NODE_DEREGISTERING,
+                      "a handover reported DEREGISTERING (state %d)", i);
     th_stop(host, p, fresh);
     th_destroy(host, p, fresh);
     cr_assert_eq(orchd_wait_node_status(cp, "node-ho", NULL, 3000), 0,

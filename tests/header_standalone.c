@@ -63,6 +63,10 @@ PMD_HDR_ASSERT(PMD_NODE_IDLE == 0 && PMD_NODE_REGISTERING == 1 && PMD_NODE_REGIS
                    PMD_NODE_DEGRADED == 3 && PMD_NODE_UNAUTHORIZED == 4 &&
                    PMD_NODE_DEREGISTERING == 5 && PMD_NODE_STOPPED == 6,
                "node states, section 10");
+PMD_HDR_ASSERT(PMD_RESULT_COUNT == 11, "PMD_RESULT_MAP has the 11 codes of section 9");
+PMD_HDR_ASSERT(PMD_NODE_STATE_COUNT == 7, "PMD_NODE_STATE_MAP has the 7 states of section 10");
+PMD_HDR_ASSERT(sizeof(enum pmd_result) == sizeof(int) && sizeof(enum pmd_node_state) == sizeof(int),
+               "the generated enums are plain int enums");
 PMD_HDR_ASSERT(PMD_HANDOVER_REGISTERED == 1u, "PMD_HANDOVER_REGISTERED");
 PMD_HDR_ASSERT(PMD_LOG_FIELDS_MAX == 32u, "PMD_LOG_FIELDS_MAX");
 

@@ -6,6 +6,8 @@
  */
 #include <criterion/criterion.h>
 #include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +188,46 @@ Test(nr_plugin, state_changes_reach_the_host_in_order)
     cr_assert_eq(test_host_state(fx.host, 0), PMD_NODE_REGISTERING);
     cr_assert_eq(test_host_state(fx.host, 1), PMD_NODE_REGISTERED);
     cr_assert_eq(test_host_state(fx.host, n - 1), PMD_NODE_STOPPED);
+}
+
+static atomic_int stop_done;
+
+static void *stop_on_another_thread(void *arg)
+{
+    (void)arg;
+    int32_t rc = th_stop(fx.host, fx.p, fx.in);
+    atomic_store(&stop_done, rc == PMD_OK ? 1 : -1);
+    return NULL;
+}
+
+/* DEREGISTERING comes from on_stop on the host thread while the DELETE is
+ * under way (a state queued by the network thread would arrive only after
+ * the join), exactly once, and only STOPPED follows it. */
+Test(nr_plugin, stop_reports_deregistering_while_the_delete_is_under_way)
+{
+    start_control_plane(NULL);
+    init_and_start("gpu-node-dereg", "\"deregister_timeout_ms\":3000");
+    cr_assert(th_tick_until(fx.host, fx.p, fx.in, node_online, NULL, 10000));
+    cr_assert_eq(orchd_fault(fx.cp, "{\"match\":\"deregister\",\"delay_ms\":1000}"), 0);
+    atomic_store(&stop_done, 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, stop_on_another_thread, NULL), 0);
+    int seen_during_stop = 0;
+    for (int i = 0; i < 1500 && atomic_load(&stop_done) == 0 && !seen_during_stop; i++) {
+        seen_during_stop = test_host_last_state(fx.host) == PMD_NODE_DEREGISTERING &&
+                           atomic_load(&stop_done) == 0;
+        usleep(1000);
+    }
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&stop_done), 1, "on_stop failed");
+    cr_assert(seen_during_stop, "DEREGISTERING was not reported while on_stop ran");
+    int n = test_host_state_count(fx.host), deregistering = 0;
+    for (int i = 0; i < n; i++)
+        deregistering += test_host_state(fx.host, i) == PMD_NODE_DEREGISTERING;
+    cr_assert_eq(deregistering, 1);
+    cr_assert_eq(test_host_state(fx.host, n - 2), PMD_NODE_DEREGISTERING);
+    cr_assert_eq(test_host_state(fx.host, n - 1), PMD_NODE_STOPPED);
+    cr_assert(test_host_log_contains(fx.host, "event=deregistered"));
 }
 
 Test(nr_plugin, register_body_has_every_field_with_its_type)

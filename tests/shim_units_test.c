@@ -594,8 +594,8 @@ Test(host_callbacks, sink_refusal_logged_once_per_condition)
     shim_host_leave(&h);
     const char *text = read_stream(out);
     const char *first = strstr(text, "WARN  plugin=pmd-host-shim event=host_data_refused by=plugin "
-                                     "reason=\"pool sink refused pool 0 (\\\"a\\\"): unknown "
-                                     "result (8)\"\n");
+                                     "reason=\"pool sink refused pool 0 (\\\"a\\\"): invalid "
+                                     "data from host (8)\"\n");
     cr_assert_not_null(first, "%s", text);
     cr_assert_null(strstr(strstr(first, "pool sink refused") + 1, "pool sink refused"), "%s", text);
     shim_pools_free(&pools);

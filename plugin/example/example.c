@@ -318,24 +318,6 @@ static void example_destroy(pmd_instance_t *in)
     free(in);
 }
 
-static const char *example_result_string(int32_t result)
-{
-    switch (result) {
-    case PMD_OK: return "ok";
-    case PMD_ERR_INVALID_ARGUMENT: return "invalid argument";
-    case PMD_ERR_STATE: return "call not valid in this state";
-    case PMD_ERR_ABI_MAJOR: return "ABI major version mismatch";
-    case PMD_ERR_CONFIG: return "invalid config";
-    case PMD_ERR_NO_MEMORY: return "out of memory";
-    case PMD_ERR_RESOURCE: return "resource unavailable";
-    case PMD_ERR_LIMIT: return "limit exceeded";
-    case PMD_ERR_HOST_DATA: return "invalid data from host";
-    case PMD_ERR_UNSUPPORTED: return "unsupported";
-    case PMD_ERR_INTERNAL: return "internal error";
-    default: return "unknown result";
-    }
-}
-
 static const pmd_ext_conformance_t example_conformance = {
     sizeof(pmd_ext_conformance_t), 0, "{\"log_every_ticks\": 1000}"};
 
@@ -359,7 +341,7 @@ static const pmd_plugin_t example_plugin = {
     .on_tick = example_tick,
     .on_stop = example_stop,
     .destroy = example_destroy,
-    .result_string = example_result_string,
+    .result_string = pmd_result_name, /* the header's names (PMD_RESULT_MAP) */
     .get_extension = example_get_extension,
 };
 

@@ -265,10 +265,6 @@ static int32_t http_init(const pmd_host_t *host, const char *config, pmd_instanc
         *out = in;
     return rc;
 }
-static const char *http_result_string(int32_t rc) /* static text, never NULL */
-{
-    return rc == PMD_OK ? "ok" : rc == PMD_ERR_STATE ? "not valid in this state" : "error";
-}
 /* pmd-abi-check runs us against its own control plane: it replaces {{url}}. */
 static const pmd_ext_conformance_t conformance = {
     sizeof(pmd_ext_conformance_t), 0, "{\"url\": \"{{url}}/template-http\"}"};
@@ -283,7 +279,7 @@ static const pmd_plugin_t plugin = {
     .name = "http_post", .version = "0.1.0", /* static strings: the host keeps the pointers */
     .description = "Template: POSTs to an HTTP endpoint", .stop_timeout_ms = STOP_MS,
     .init = http_init, .on_start = http_start, .on_tick = http_tick, .on_stop = http_stop,
-    .destroy = http_destroy, .result_string = http_result_string,
+    .destroy = http_destroy, .result_string = pmd_result_name,
     .get_extension = http_get_extension, /* handover (1.2) not offered: members stay NULL */
 };
 

@@ -67,7 +67,7 @@ void ac_figure(ac_result_t *r, const char *name, double value, const char *unit)
 void ac_merge(ac_result_t *r, const char *what, const ac_result_t *child);
 
 /*
- * subprocess.c: runs fn(arg, result) in a forked child (own process group)
+ * result.c: runs fn(arg, result) in a forked child (own process group)
  * and waits at most timeout_s. A crash, a timeout or a non-zero exit becomes
  * a FAIL in *out naming the signal or status. Returns out->verdict.
  */
@@ -88,7 +88,7 @@ long ac_rss_kib(void);
 /* Whether heap and RSS figures mean anything: not under valgrind or ASan. */
 int ac_memory_bounds_apply(const ac_ctx_t *ctx);
 
-/* net.c: control-plane URLs of the kinds the checks need. */
+/* util.c: control-plane URLs of the kinds the checks need. */
 /* A loopback port that was just closed: connections are refused. */
 int ac_url_closed_port(char *url, size_t size);
 /* A listening socket nobody accepts from: connections hang. Returns fd. */
@@ -138,7 +138,7 @@ void ac_session_close(ac_session_t *s);
 /* Config text for url: --config, else the conformance template, else "{}". */
 char *ac_config_for(const ac_ctx_t *ctx, const pmd_loaded_plugin_t *lp, const char *url);
 
-/* Guard pages: memory whose end is followed by a PROT_NONE page. */
+/* util.c: guard pages, memory whose end is followed by a PROT_NONE page. */
 typedef struct ac_guard {
     unsigned char *base;
     size_t page;
@@ -152,7 +152,9 @@ void *ac_guard_tail(ac_guard_t *g, size_t n);
 void ac_guard_seal(ac_guard_t *g);
 void ac_guard_unmap(ac_guard_t *g);
 
-/* The checks (check_*.c). */
+/* The checks (check_load.c, check_struct.c, check_init.c, check_lifecycle.c,
+ * check_resources.c, check_timing.c, check_handover.c); those of
+ * plugin.abi.md section 13 rules 20-26 are declared in checks_spec.h. */
 void ac_check_load(const ac_ctx_t *ctx, ac_result_t *r);
 void ac_check_exports(const ac_ctx_t *ctx, ac_result_t *r);
 void ac_check_descriptor(const ac_ctx_t *ctx, ac_result_t *r);

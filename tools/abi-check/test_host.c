@@ -273,8 +273,9 @@ static void cb_state_changed(void *host_data, int32_t state, const char *detail)
 {
     th_rec_t *rec = seen_as(host_data, "state_changed");
     atomic_fetch_add(&rec->n_state, 1);
-    if (state < PMD_NODE_IDLE || state > PMD_NODE_STOPPED)
-        bad(rec, &rec->n_bad_state, "state_changed with a state out of 0..6%s", "");
+    if (pmd_node_state_name(state) == NULL)
+        bad(rec, &rec->n_bad_state, "state_changed with a state the header does not define%s",
+            "");
     else if (detail == NULL)
         bad(rec, &rec->n_bad_state, "state_changed with a NULL detail%s", "");
     if (pthread_equal(pthread_self(), rec->host_thread))

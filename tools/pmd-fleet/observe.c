@@ -69,6 +69,8 @@ static void tally_node(pf_observer_t *o, pf_node_seen_t *n, const pmd_stats_t *s
                      s->heartbeats_failed_status + s->heartbeats_failed_auth +
                      s->heartbeats_not_registered;
     t->failures += requests_of(s) - s->registrations_ok - s->heartbeats_ok - s->deregistrations_ok;
+    _Static_assert(PMD_NODE_STATE_COUNT <= sizeof(t->by_state) / sizeof(t->by_state[0]),
+                   "pf_tally_t.by_state holds one counter per node state");
     t->by_state[(uint32_t)s->state & 7u]++;
     if (s->last_heartbeat_ok_unix_ms != 0 && s->last_heartbeat_ok_unix_ms != n->last_hb_ms)
         pf_bins_add(&o->heartbeats, (uint64_t)((int64_t)s->last_heartbeat_ok_unix_ms -

@@ -22,7 +22,7 @@ typedef struct pf_node_seen {
 
 typedef struct pf_tally {
     uint64_t requests, registrations, heartbeats, failures;
-    uint32_t by_state[8];   /* enum pmd_node_state */
+    uint32_t by_state[8];   /* enum pmd_node_state (index state & 7) */
 } pf_tally_t;
 
 typedef struct pf_observer {

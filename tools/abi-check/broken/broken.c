@@ -424,24 +424,11 @@ static void b_destroy(pmd_instance_t *in)
 
 static const char *b_result_string(int32_t result)
 {
-    switch (result) {
-    case PMD_OK: return "ok";
-    case PMD_ERR_INVALID_ARGUMENT: return "invalid argument";
-    case PMD_ERR_STATE: return "wrong state";
-    case PMD_ERR_ABI_MAJOR: return "ABI major mismatch";
-    case PMD_ERR_CONFIG: return "invalid config";
-    case PMD_ERR_NO_MEMORY: return "out of memory";
-    case PMD_ERR_RESOURCE: return "resource unavailable";
-    case PMD_ERR_LIMIT: return "limit exceeded";
-    case PMD_ERR_HOST_DATA: return "invalid host data";
-    case PMD_ERR_UNSUPPORTED: return "unsupported";
-    case PMD_ERR_INTERNAL: return "internal error";
 #ifdef BROKEN_DESCRIPTOR
-    default: return NULL; /* the bug: must never be NULL */
-#else
-    default: return "unknown result";
+    if (result < 0 || result >= PMD_RESULT_COUNT)
+        return NULL; /* the bug: must never be NULL */
 #endif
-    }
+    return pmd_result_name(result);
 }
 
 static const pmd_ext_conformance_t b_conformance = {sizeof(pmd_ext_conformance_t), 0,
