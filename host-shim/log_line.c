@@ -5,6 +5,8 @@
  */
 #include "log_line.h"
 
+#include "txt.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -17,27 +19,13 @@ static _Atomic uint64_t write_failures;
 static _Atomic int32_t max_level = LOG_LEVEL_DEBUG;
 static _Atomic int journal_mode;
 
-/* Length of the valid UTF-8 sequence at s (1 for ASCII), 0 when it is not
- * one: no overlongs, surrogates or code points past U+10FFFF. */
+/* txt_utf8_seq_len for a NUL-terminated string: the NUL ends any sequence
+ * early (it is no continuation byte), so reading past it is never needed. */
 size_t shim_utf8_len(const unsigned char *s)
 {
-    size_t len;
-    uint32_t cp;
     if (s[0] < 0x80)
         return 1;
-    if (s[0] < 0xc2 || s[0] > 0xf4)
-        return 0;
-    len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-    cp = s[0] & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
+    return txt_utf8_seq_len(s, strnlen((const char *)s, 4));
 }
 
 /* Length of a valid multi-byte UTF-8 sequence at s that is not a C1

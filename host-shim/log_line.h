@@ -104,8 +104,9 @@ const char *log_line_quote(char *out, size_t out_size, const char *value);
 void log_line_emitf(FILE *stream, const char *tag, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Length of the valid UTF-8 sequence at s (1 for ASCII), 0 when it is not
- * one. Shared by the log line and metrics label sanitisers. */
+/* Length of the valid UTF-8 sequence at NUL-terminated s (1 for ASCII and
+ * for the NUL), 0 when it is not one (strict: text/txt.h decides). Shared by
+ * the log line and metrics label sanitisers. */
 size_t shim_utf8_len(const unsigned char *s);
 
 #endif /* SHIM_LOG_LINE_H */

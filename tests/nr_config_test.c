@@ -569,6 +569,59 @@ Test(config, rejects_unclosed_ipv6_host)
     parse_fails(WITH_URL("http://[::1:8080"), "has an invalid IPv6 host");
 }
 
+Test(config, accepts_bracketed_ipv6_loopback_without_port)
+{
+    nr_config_t c = parse_ok("{" ADDRESS "," NODE ",\"orchestratord_url\":\"http://[::1]/\"}");
+    cr_assert_str_eq(c.base_url, "http://[::1]");
+    nr_config_free(&c);
+}
+
+Test(config, accepts_ipv6_zone_id_as_libcurl_reads_it)
+{
+    /* RFC 6874: the "%" of a zone id is written %25; libcurl, which the
+     * transport uses, takes it, so the config takes it too, unchanged. */
+    nr_config_t c = parse_ok("{" NODE ",\"orchestratord_url\":\"http://[fe80::1%25eth0]:8080\","
+                             "\"address\":\"http://[fe80::2%25eth0]:9200\"}");
+    cr_assert_str_eq(c.base_url, "http://[fe80::1%25eth0]:8080");
+    cr_assert_str_eq(c.address, "http://[fe80::2%25eth0]:9200");
+    nr_config_free(&c);
+}
+
+Test(config, rejects_empty_or_malformed_ipv6_host)
+{
+    parse_fails(WITH_URL("http://[]:8080"), "config: orchestratord_url has an invalid IPv6 host");
+    parse_fails(WITH_URL("http://[::1]x/"), "config: orchestratord_url has an invalid port");
+}
+
+Test(config, rejects_any_userinfo_in_either_url)
+{
+    parse_fails(WITH_URL("https://admin@cp.example.com"),
+                "config: orchestratord_url must not contain credentials (user:pass@)");
+    parse_fails(WITH_URL("https://@cp.example.com"), "must not contain credentials");
+    parse_fails(WITH_URL("https://:pw@cp.example.com/x"), "must not contain credentials");
+    parse_fails(WITH_URL("https://a@b@cp.example.com"), "must not contain credentials");
+    parse_fails("{" URL "," NODE ",\"address\":\"http://u:p@10.0.0.5:9200\"}",
+                "config: address must not contain credentials (user:pass@)");
+}
+
+Test(config, keeps_a_percent_encoded_path_prefix_as_written)
+{
+    nr_config_t c = parse_ok(
+        "{" ADDRESS "," NODE ",\"orchestratord_url\":\"https://cp.example.com/t%2Fa%20b/\"}");
+    cr_assert_str_eq(c.base_url, "https://cp.example.com/t%2Fa%20b");
+    nr_config_free(&c);
+}
+
+Test(config, refuses_a_host_libcurl_refuses)
+{
+    char err[256];
+    nr_config_t c;
+    cr_assert_neq(nr_config_parse(NULL, WITH_URL("http://cp<x>.example/"), env_lookup,
+                                  (void *)no_env, &c, err, sizeof(err)),
+                  0);
+    cr_assert(strncmp(err, "config: orchestratord_url is not a valid URL (", 46) == 0, "%s", err);
+}
+
 Test(config, strips_trailing_slashes_from_base_url)
 {
     nr_config_t c = parse_ok("{" ADDRESS "," NODE ",\"orchestratord_url\":\"https://cp:8443///\"}");
@@ -1851,27 +1904,37 @@ Test(proxy, display_refuses_null_invalid_and_too_small)
     cr_assert_eq(nr_config_proxy_display("http://p", NULL, 0), -1);
 }
 
-Test(proxy, loopback_hosts)
+Test(loopback, hosts_as_libcurl_reads_them)
 {
     static const char *const yes[] = {"http://localhost:3128",
                                       "http://LOCALHOST",
+                                      "http://localhost./v2",
                                       "http://u:p@127.0.0.1:8080",
                                       "socks5h://127.1.2.3:1080",
+                                      "http://127.1:8080", /* libcurl reads 127.0.0.1 */
                                       "http://[::1]:3128",
+                                      "http://[::1]",
                                       "https://[0:0:0:0:0:0:0:1]",
+                                      "http://[::ffff:127.0.0.1]:8080",
+                                      "http://[::1%25lo]:8080",
                                       NULL};
     static const char *const no[] = {"http://10.0.0.1:3128",
                                      "http://proxy.example",
                                      "http://[::2]:3128",
+                                     "http://[::ffff:10.0.0.1]",
+                                     "http://[fe80::1%25eth0]:8080",
                                      "http://localhost.example",
+                                     "http://127.0.0.1.example.com/",
+                                     "http://127.example/",
+                                     "http://128.0.0.1/",
                                      "http://",
                                      "not a url",
                                      NULL};
     for (size_t i = 0; yes[i] != NULL; i++)
-        cr_assert_eq(nr_config_proxy_is_loopback(yes[i]), 1, "%s", yes[i]);
+        cr_assert_eq(nr_config_url_is_loopback(yes[i]), 1, "%s", yes[i]);
     for (size_t i = 0; no[i] != NULL; i++)
-        cr_assert_eq(nr_config_proxy_is_loopback(no[i]), 0, "%s", no[i]);
-    cr_assert_eq(nr_config_proxy_is_loopback(NULL), 0);
+        cr_assert_eq(nr_config_url_is_loopback(no[i]), 0, "%s", no[i]);
+    cr_assert_eq(nr_config_url_is_loopback(NULL), 0);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
-/* Unit tests of nr_records.c: the UTF-8 checks, the pool and capability sinks
- * (struct sizes, validation, limits, duplicates) and the copy helpers. */
+/* Unit tests of nr_records.c: the pool and capability sinks (struct sizes,
+ * validation, limits, duplicates) and the copy helpers. The UTF-8 and
+ * identity checks they use are tested in tests/txt_test.c. */
 #include <criterion/criterion.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -38,194 +39,14 @@ static pmd_gpu_info_t gpu(const char *name, const char *cc)
     return g;
 }
 
-static int valid(const char *bytes)
-{
-    return nr_utf8_valid(bytes, strlen(bytes));
-}
-
 static int32_t add(nr_pool_list_t *list, pmd_pool_status_t p)
 {
     return nr_pool_list_add(list, &p);
 }
 
 /* ---------------------------------------------------------------------- */
-/* nr_utf8_valid                                                          */
+/* compute capability (UTF-8 and identity checks: tests/txt_test.c)       */
 /* ---------------------------------------------------------------------- */
-
-Test(utf8, accepts_ascii_and_empty)
-{
-    cr_assert(valid("pool-0"));
-    cr_assert(nr_utf8_valid("", 0));
-    cr_assert(nr_utf8_valid(NULL, 0));
-}
-
-Test(utf8, accepts_two_three_and_four_byte_sequences)
-{
-    cr_assert(valid("\xC3\xA9"));         /* U+00E9 */
-    cr_assert(valid("\xE2\x82\xAC"));     /* U+20AC */
-    cr_assert(valid("\xF0\x9F\x98\x80")); /* U+1F600 */
-}
-
-Test(utf8, accepts_boundary_code_points)
-{
-    cr_assert(valid("\xC2\x80"));         /* U+0080, lowest 2-byte */
-    cr_assert(valid("\xE0\xA0\x80"));     /* U+0800, lowest 3-byte */
-    cr_assert(valid("\xED\x9F\xBF"));     /* U+D7FF, just below surrogates */
-    cr_assert(valid("\xEE\x80\x80"));     /* U+E000, just above surrogates */
-    cr_assert(valid("\xEF\xBF\xBF"));     /* U+FFFF */
-    cr_assert(valid("\xF0\x90\x80\x80")); /* U+10000, lowest 4-byte */
-    cr_assert(valid("\xF4\x8F\xBF\xBF")); /* U+10FFFF, the last code point */
-}
-
-Test(utf8, rejects_two_byte_overlongs)
-{
-    cr_assert_not(valid("\xC0\x80"));
-    cr_assert_not(valid("\xC0\xAF"));
-    cr_assert_not(valid("\xC1\xBF"));
-}
-
-Test(utf8, rejects_three_and_four_byte_overlongs)
-{
-    cr_assert_not(valid("\xE0\x80\x80"));
-    cr_assert_not(valid("\xE0\x9F\xBF"));
-    cr_assert_not(valid("\xF0\x80\x80\x80"));
-    cr_assert_not(valid("\xF0\x8F\xBF\xBF"));
-}
-
-Test(utf8, rejects_surrogates)
-{
-    cr_assert_not(valid("\xED\xA0\x80")); /* U+D800 */
-    cr_assert_not(valid("\xED\xAF\xBF")); /* U+DBFF */
-    cr_assert_not(valid("\xED\xB0\x80")); /* U+DC00 */
-    cr_assert_not(valid("\xED\xBF\xBF")); /* U+DFFF */
-}
-
-Test(utf8, rejects_code_points_above_10ffff)
-{
-    cr_assert_not(valid("\xF4\x90\x80\x80")); /* U+110000 */
-    cr_assert_not(valid("\xF5\x80\x80\x80"));
-    cr_assert_not(valid("\xF7\xBF\xBF\xBF"));
-}
-
-Test(utf8, rejects_bytes_that_never_appear)
-{
-    cr_assert_not(valid("\xFE"));
-    cr_assert_not(valid("\xFF"));
-    cr_assert_not(valid("a\xF8\x88\x80\x80\x80"));
-}
-
-Test(utf8, rejects_lone_continuation_bytes)
-{
-    cr_assert_not(valid("\x80"));
-    cr_assert_not(valid("a\xBF"
-                        "b"));
-}
-
-Test(utf8, rejects_truncated_sequences)
-{
-    cr_assert_not(valid("\xC3"));
-    cr_assert_not(valid("\xE2\x82"));
-    cr_assert_not(valid("\xF0\x9F\x98"));
-    cr_assert_not(valid("\xE2\x82"
-                        "a"));
-}
-
-Test(utf8, rejects_sequence_cut_by_the_length)
-{
-    cr_assert_not(nr_utf8_valid("\xE2\x82\xAC", 2));
-    cr_assert(nr_utf8_valid("ab\xFF", 2));
-}
-
-/* ---------------------------------------------------------------------- */
-/* nr_utf8_sanitize / identity / compute capability                      */
-/* ---------------------------------------------------------------------- */
-
-Test(sanitize, replaces_each_invalid_sequence_with_u_fffd)
-{
-    char out[64];
-    nr_utf8_sanitize("a\xFF"
-                     "b\xE2\x82"
-                     "c",
-                     7, out, sizeof(out));
-    cr_assert_str_eq(out, "a\xEF\xBF\xBD"
-                          "b\xEF\xBF\xBD"
-                          "c");
-}
-
-Test(sanitize, drops_control_characters)
-{
-    char out[64];
-    const char in[] = "ll\x01"
-                      "ama\ncpp\x7F\xC2\x85!";
-    nr_utf8_sanitize(in, sizeof(in) - 1, out, sizeof(out));
-    cr_assert_str_eq(out, "llamacpp!");
-}
-
-Test(sanitize, keeps_valid_multibyte_text)
-{
-    char out[64];
-    const char in[] = "NVIDIA \xE2\x84\xA2 H200 \xF0\x9F\x98\x80";
-    nr_utf8_sanitize(in, sizeof(in) - 1, out, sizeof(out));
-    cr_assert_str_eq(out, in);
-}
-
-Test(sanitize, truncates_only_at_character_boundaries)
-{
-    char out[5];
-    size_t n = nr_utf8_sanitize("ab\xE2\x82\xAC", 5, out, sizeof(out));
-    cr_assert_eq(n, 2);
-    cr_assert_str_eq(out, "ab");
-    cr_assert(nr_utf8_valid(out, n));
-}
-
-Test(sanitize, zero_size_output_writes_nothing)
-{
-    char out[1] = {'x'};
-    cr_assert_eq(nr_utf8_sanitize("abc", 3, out, 0), 0);
-    cr_assert_eq(out[0], 'x');
-}
-
-Test(identity, names_each_problem)
-{
-    cr_assert_str_eq(nr_identity_problem("", 0, 10), "is empty");
-    cr_assert_str_eq(nr_identity_problem("abcdefghijk", 11, 10), "is too long");
-    cr_assert_str_eq(nr_identity_problem("a\tb", 3, 10), "contains a control character");
-    cr_assert_str_eq(nr_identity_problem("a\x7F", 2, 10), "contains a control character");
-    cr_assert_str_eq(nr_identity_problem("a\xC0\x80", 3, 10), "is not valid UTF-8");
-    cr_assert_null(nr_identity_problem("pool-\xC3\xA9", 7, 10));
-}
-
-Test(identity, refuses_c1_control_characters)
-{
-    cr_assert_str_eq(nr_identity_problem("a\xC2\x80", 3, 10), "contains a control character");
-    cr_assert_str_eq(nr_identity_problem("\xC2\x85z", 3, 10), "contains a control character");
-    cr_assert_str_eq(nr_identity_problem("a\xC2\x9F", 3, 10), "contains a control character");
-    cr_assert_null(nr_identity_problem("a\xC2\xA0", 3, 10)); /* U+00A0 is not a control */
-}
-
-Test(identity, refuses_the_replacement_character)
-{
-    cr_assert_str_eq(nr_identity_problem("pool-\xEF\xBF\xBD", 8, 10),
-                     "contains U+FFFD (a replacement character; a lone surrogate escape in "
-                     "JSON becomes one)");
-    cr_assert_null(nr_identity_problem("pool-\xEF\xBF\xBC", 8, 10)); /* U+FFFC is fine */
-}
-
-Test(identity, refuses_c0_and_del_as_before)
-{
-    cr_assert_str_eq(nr_identity_problem("a\x01", 2, 10), "contains a control character");
-    cr_assert_str_eq(nr_identity_problem("a\x1F", 2, 10), "contains a control character");
-    cr_assert_str_eq(nr_identity_problem("\x7F", 1, 10), "contains a control character");
-}
-
-Test(identity, descriptive_text_keeps_c1_and_the_replacement_character)
-{
-    cr_assert_null(nr_text_problem("A100\xC2\x85", 6, 10));
-    cr_assert_null(nr_text_problem("A100\xEF\xBF\xBD", 7, 10));
-    cr_assert_str_eq(nr_text_problem("a\tb", 3, 10), "contains a control character");
-    cr_assert_str_eq(nr_text_problem("a\xC0\x80", 3, 10), "is not valid UTF-8");
-    cr_assert_str_eq(nr_text_problem("", 0, 10), "is empty");
-}
 
 Test(compute_capability, accepts_major_dot_minor_digits)
 {

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "nr_records.h"
+#include "txt.h"
 
 #define NR_TOKEN_MAX 4096
 #define NR_TOKEN_FILE_MAX ((size_t)64 * 1024)
@@ -140,7 +141,7 @@ static const char *shown(const char *s, char *buf, size_t size)
         unsigned char c = (unsigned char)s[i];
         tmp[i] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
     }
-    nr_utf8_sanitize(tmp, n, buf, size < 200 ? size : 200);
+    txt_utf8_sanitize(tmp, n, buf, size < 200 ? size : 200);
     return buf;
 }
 
@@ -476,7 +477,7 @@ static int opt_uint(parse_ctx_t *p, const char *key, uint64_t min, uint64_t max,
     return 0;
 }
 
-/* Refuses a string for problem (from nr_identity_problem / nr_text_problem). */
+/* Refuses a string for problem (from txt_identity_problem / txt_text_problem). */
 static int string_ok(parse_ctx_t *p, const char *label, const char *problem, size_t len, size_t max)
 {
     if (problem == NULL)
@@ -489,7 +490,7 @@ static int string_ok(parse_ctx_t *p, const char *label, const char *problem, siz
 /* Identities (node, machine and pool ids) also refuse C1 controls and U+FFFD. */
 static int identity_ok(parse_ctx_t *p, const char *label, const char *s, size_t len, size_t max)
 {
-    return string_ok(p, label, nr_identity_problem(s, len, max), len, max);
+    return string_ok(p, label, txt_identity_problem(s, len, max), len, max);
 }
 
 /* A string setting from config, defaults or the environment. Returns 1 and
@@ -558,11 +559,69 @@ static int parse_identity(parse_ctx_t *p, nr_config_t *c)
     return dup_into(p, s, len, &c->machine_id);
 }
 
-/* Why s is not an acceptable http(s) base URL, or NULL. */
-static const char *url_problem(const char *s, size_t len)
+/* The message for a URL libcurl's parser refused (buf is the scratch). */
+static const char *curl_url_problem(CURLUcode rc, char *buf, size_t size)
 {
-    size_t off, auth_len, host_len, rest;
-    const char *auth;
+    switch (rc) {
+    case CURLUE_NO_HOST:
+        return "has no host";
+    case CURLUE_BAD_PORT_NUMBER:
+        return "has an invalid port";
+    case CURLUE_BAD_IPV6:
+        return "has an invalid IPv6 host";
+    case CURLUE_BAD_LOGIN:
+    case CURLUE_BAD_USER:
+    case CURLUE_BAD_PASSWORD:
+        return "must not contain credentials (user:pass@)";
+    default:
+        snprintf(buf, size, "is not a valid URL (%s)", curl_url_strerror(rc));
+        return buf;
+    }
+}
+
+/* Why the parsed URL u is not an acceptable base URL, or NULL. */
+static const char *curl_url_parts_problem(CURLU *u)
+{
+    static const CURLUPart secret[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_OPTIONS};
+    char *part = NULL;
+    const char *problem = NULL;
+
+    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]) && problem == NULL; i++) {
+        if (curl_url_get(u, secret[i], &part, 0) == CURLUE_OK)
+            problem = "must not contain credentials (user:pass@)";
+        curl_free(part);
+        part = NULL;
+    }
+    if (problem == NULL && curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK)
+        problem = "must not contain a query or a fragment";
+    curl_free(part);
+    part = NULL;
+    if (problem == NULL && (curl_url_get(u, CURLUPART_HOST, &part, 0) != CURLUE_OK ||
+                            part[0] == '\0'))
+        problem = "has no host";
+    curl_free(part);
+    part = NULL;
+    if (problem == NULL && curl_url_get(u, CURLUPART_PORT, &part, 0) == CURLUE_OK &&
+        strcmp(part, "0") == 0)
+        problem = "has an invalid port";
+    curl_free(part);
+    return problem;
+}
+
+/*
+ * Why s is not an acceptable http(s) base URL, or NULL. libcurl's URL parser
+ * decides (the transport's own, so both read host, port, IPv6 zone id and
+ * percent-encoding alike); the few lexical checks before it only refuse what
+ * libcurl would quietly repair: a missing "//" or host ("https:///v2" is host
+ * "v2" to libcurl), an empty port, a "#" it drops. Never quotes s: userinfo
+ * is refused because a password in the URL would reach log lines.
+ */
+static const char *url_problem(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t off, auth_len;
+    const char *problem;
+    CURLUcode rc;
+    CURLU *u;
 
     if (len >= 7 && strncasecmp(s, "http://", 7) == 0)
         off = 7;
@@ -576,38 +635,24 @@ static const char *url_problem(const char *s, size_t len)
     }
     if (memchr(s, '?', len) != NULL || memchr(s, '#', len) != NULL)
         return "must not contain a query or a fragment";
-    auth = s + off;
-    auth_len = strcspn(auth, "/");
-    if (memchr(auth, '@', auth_len) != NULL)
+    auth_len = strcspn(s + off, "/");
+    if (memchr(s + off, '@', auth_len) != NULL)
         return "must not contain credentials (user:pass@)";
-    if (auth_len > 0 && auth[0] == '[') {
-        const char *close = memchr(auth, ']', auth_len);
-        if (close == NULL || close == auth + 1)
-            return "has an invalid IPv6 host";
-        host_len = (size_t)(close - auth) + 1;
-    } else {
-        host_len = strcspn(auth, ":/");
-    }
-    if (host_len == 0)
+    if (auth_len == 0)
         return "has no host";
-    rest = auth_len - host_len;
-    if (rest > 0) {
-        const char *port = auth + host_len;
-        unsigned long n = 0;
-        size_t digits = rest - 1;
-        if (port[0] != ':' || digits == 0 || digits > 5 || strspn(port + 1, "0123456789") < digits)
-            return "has an invalid port";
-        for (size_t i = 1; i <= digits; i++)
-            n = n * 10 + (unsigned long)(port[i] - '0');
-        if (n == 0 || n > 65535)
-            return "has an invalid port";
-    }
-    return NULL;
+    if (s[off + auth_len - 1] == ':')
+        return "has an invalid port";
+    if ((u = curl_url()) == NULL)
+        return "could not be parsed (out of memory)";
+    rc = curl_url_set(u, CURLUPART_URL, s, 0);
+    problem = rc != CURLUE_OK ? curl_url_problem(rc, buf, size) : curl_url_parts_problem(u);
+    curl_url_cleanup(u);
+    return problem;
 }
 
 static int parse_url(parse_ctx_t *p, const char *key, const char *env_name, char **out)
 {
-    char label[96];
+    char label[96], buf[160];
     const char *s, *problem;
     size_t len;
     int r = resolve_string(p, key, env_name, &s, &len, label, sizeof(label));
@@ -616,7 +661,7 @@ static int parse_url(parse_ctx_t *p, const char *key, const char *env_name, char
         return -1;
     if (r == 0)
         return fail(p, "%s is required (set \"%s\" or %s)", key, key, env_name);
-    problem = url_problem(s, len);
+    problem = url_problem(s, len, buf, sizeof(buf));
     if (problem != NULL)
         return fail(p, "%s %s", label, problem);
     return dup_into(p, s, len, out);
@@ -836,7 +881,7 @@ static int parse_gpu(parse_ctx_t *p, json_object *g, size_t i, const char *where
     snprintf(f, sizeof(f), "capabilities.gpus[%zu].name", i);
     json_object_object_get_ex(g, "name", &v);
     if (json_string(p, v, f, where, &s, &len) != 0 ||
-        string_ok(p, f, nr_text_problem(s, len, NR_MAX_STRING), len, NR_MAX_STRING) != 0 ||
+        string_ok(p, f, txt_text_problem(s, len, NR_MAX_STRING), len, NR_MAX_STRING) != 0 ||
         dup_into(p, s, len, &out->name) != 0)
         return -1;
     snprintf(f, sizeof(f), "capabilities.gpus[%zu].compute_capability", i);
@@ -1292,12 +1337,12 @@ char *nr_config_read_token_file(const char *path, char *err, size_t err_size)
     return token;
 }
 
-/* The host of proxy as libcurl reads it (IPv6 in brackets), malloc'd by
- * libcurl (curl_free), or NULL. */
-static char *proxy_host(const char *proxy)
+/* The host of url as libcurl reads it (IPv6 in brackets, without a zone
+ * id; IPv4 in dotted quads), malloc'd by libcurl (curl_free), or NULL. */
+static char *url_host(const char *url)
 {
     CURLUcode rc;
-    CURLU *u = proxy != NULL ? proxy_url(proxy, &rc) : NULL;
+    CURLU *u = url != NULL ? proxy_url(url, &rc) : NULL;
     char *host = NULL;
 
     if (u != NULL && curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
@@ -1342,9 +1387,16 @@ int nr_config_proxy_display(const char *proxy, char *out, size_t size)
     return 0;
 }
 
-int nr_config_proxy_is_loopback(const char *proxy)
+/* 1 for 127.0.0.0/8 in network byte order. */
+static int ipv4_is_loopback(const void *addr)
 {
-    char *host = proxy_host(proxy);
+    const unsigned char *b = addr;
+    return b[0] == 127;
+}
+
+int nr_config_url_is_loopback(const char *url)
+{
+    char *host = url_host(url);
     struct in6_addr a6;
     struct in_addr a4;
     size_t n;
@@ -1356,10 +1408,12 @@ int nr_config_proxy_is_loopback(const char *proxy)
     if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0) {
         loopback = 1;
     } else if (inet_pton(AF_INET, host, &a4) == 1) {
-        loopback = (ntohl(a4.s_addr) >> 24) == 127;
+        loopback = ipv4_is_loopback(&a4.s_addr);
     } else if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
         host[n - 1] = '\0';
-        loopback = inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+        if (inet_pton(AF_INET6, host + 1, &a6) == 1)
+            loopback = IN6_IS_ADDR_LOOPBACK(&a6) ||
+                       (IN6_IS_ADDR_V4MAPPED(&a6) && ipv4_is_loopback(&a6.s6_addr[12]));
     }
     curl_free(host);
     return loopback;

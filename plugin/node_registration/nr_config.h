@@ -105,8 +105,12 @@ int nr_config_token_is_valid(const char *token);
  * fit in size bytes. */
 int nr_config_proxy_display(const char *proxy, char *out, size_t size);
 
-/* 1 when proxy's host is loopback (localhost, 127.0.0.0/8, ::1), else 0. */
-int nr_config_proxy_is_loopback(const char *proxy);
+/* 1 when the host of url (the control plane's or a proxy's), as libcurl's
+ * URL parser reads it, is loopback: localhost, an IPv4 address in
+ * 127.0.0.0/8 (in any form libcurl accepts, e.g. 127.1), [::1] or
+ * [::ffff:127.x.y.z]; else 0 (also for a name such as 127.0.0.1.example.com,
+ * and for NULL or what is not a URL). */
+int nr_config_url_is_loopback(const char *url);
 
 /* 1 when text[0..len) holds an encrypted (passphrase-protected) PEM private
  * key: PKCS#8 "-----BEGIN ENCRYPTED PRIVATE KEY-----" or a traditional key

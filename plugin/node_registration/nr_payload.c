@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "txt.h"
+
 #define NR_SERIALIZE_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* ---------------------------------------------------------------------- */
@@ -316,7 +318,7 @@ void nr_payload_error_message(const char *body, size_t len, char *out, size_t si
         return;
     if (json_object_object_get_ex(root, "message", &v) && v != NULL &&
         json_object_is_type(v, json_type_string))
-        nr_utf8_sanitize(json_object_get_string(v), (size_t)json_object_get_string_len(v), out,
+        txt_utf8_sanitize(json_object_get_string(v), (size_t)json_object_get_string_len(v), out,
                          size);
     json_object_put(root);
 }

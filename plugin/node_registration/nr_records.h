@@ -57,28 +57,8 @@ int32_t nr_pool_list_add(nr_pool_list_t *list, const pmd_pool_status_t *pool);
 int32_t nr_capabilities_add_gpu(nr_capabilities_t *caps, const pmd_gpu_info_t *gpu);
 int32_t nr_capabilities_set_resources(nr_capabilities_t *caps, const pmd_node_resources_t *res);
 
-/* 1 when s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-int nr_utf8_valid(const char *s, size_t len);
-
-/* Copies in[0..in_len) to out as valid UTF-8 without control characters:
- * each invalid sequence (maximal subpart, RFC 3629) becomes U+FFFD, C0
- * controls, DEL and C1 controls are dropped. Stops before a character that
- * would not fit; out is always NUL-terminated when out_size > 0. Returns the
- * bytes written (without the NUL). Used for descriptive host strings and for
- * text from the control plane that reaches a log line. */
-size_t nr_utf8_sanitize(const char *in, size_t in_len, char *out, size_t out_size);
-
-/* Why s[0..len) is not usable as descriptive text from a config (a GPU
- * name), or NULL when it is: non-empty, at most max bytes, valid UTF-8, no
- * byte below 0x20 and no 0x7f. The reason is a static phrase such as
- * "is not valid UTF-8", to follow a field name. */
-const char *nr_text_problem(const char *s, size_t len, size_t max);
-
-/* The same for an identity string (pool id, node id, machine id), which is
- * also refused when it holds a C1 control character (U+0080..U+009F) or
- * U+FFFD: a replacement character in an identity is never legitimate, and
- * is what json-c makes of a lone surrogate escape such as "\ud800". */
-const char *nr_identity_problem(const char *s, size_t len, size_t max);
+/* Strings are checked with the text module (text/txt.h): identities with
+ * txt_identity_problem, descriptions sanitised with txt_utf8_sanitize. */
 
 /* 1 when s is a compute capability "major.minor": ^[0-9]+\.[0-9]+$. */
 int nr_compute_capability_valid(const char *s);

@@ -177,9 +177,7 @@ static void pull_capabilities(struct pmd_instance *in, nr_capabilities_t *out)
  * the host thread's stack holds only a few records (about 0.5 KiB each). */
 #define NR_TAKE_EVENTS 16
 
-/* with_states 0: log lines only; queued states are dropped (superseded:
- * see stop_now). */
-static void deliver_events(struct pmd_instance *in, int with_states)
+static void deliver_events(struct pmd_instance *in)
 {
     nr_event_t events[NR_TAKE_EVENTS];
     for (size_t done = 0; done < NR_TICK_EVENTS;) {
@@ -187,7 +185,7 @@ static void deliver_events(struct pmd_instance *in, int with_states)
         for (size_t i = 0; i < n; i++) {
             if (!events[i].is_state)
                 emit(in, &events[i].u.log);
-            else if (with_states && in->host.state_changed != NULL)
+            else if (in->host.state_changed != NULL)
                 in->host.state_changed(in->host.host_data, events[i].code, events[i].u.text);
         }
         if (n < NR_TAKE_EVENTS)
@@ -196,35 +194,15 @@ static void deliver_events(struct pmd_instance *in, int with_states)
     }
 }
 
-static void deliver_all_events(struct pmd_instance *in, int with_states)
+static void deliver_all_events(struct pmd_instance *in)
 {
     for (int i = 0; i < NR_EVENT_QUEUE / NR_TICK_EVENTS + 1; i++)
-        deliver_events(in, with_states);
+        deliver_events(in);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Warnings an operator must see at every start                            */
 /* ---------------------------------------------------------------------- */
-
-static int url_host_is_loopback(const char *url)
-{
-    const char *host = strstr(url, "://");
-    if (host == NULL)
-        return 0;
-    host += 3;
-    char name[256];
-    size_t n = strcspn(host, ":/");
-    if (host[0] == '[') /* [::1] */
-        n = strcspn(host, "]") + 1;
-    if (n >= sizeof(name))
-        return 0;
-    memcpy(name, host, n);
-    name[n] = '\0';
-    if (strcasecmp(name, "localhost") == 0 || strcmp(name, "[::1]") == 0)
-        return 1;
-    struct in_addr a;
-    return inet_pton(AF_INET, name, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
-}
 
 /* The proxy is named at every start (without its credentials), and a token
  * that would cross a non-loopback proxy hop in plain text is a warning too:
@@ -240,7 +218,7 @@ static void warn_about_proxy(struct pmd_instance *in, int token_in_plain_text)
     char why[sizeof(shown) + 100];
     snprintf(why, sizeof(why), "the API token is sent over plain http through proxy %s, which "
              "is not loopback; use https", shown);
-    if (token_in_plain_text && !nr_config_proxy_is_loopback(c->proxy))
+    if (token_in_plain_text && !nr_config_url_is_loopback(c->proxy))
         say(in, PMD_LOG_WARN, "plaintext_token", "reason", why, NULL);
 }
 
@@ -252,7 +230,7 @@ static void warn_about_transport(struct pmd_instance *in)
             "tls_insecure is true: the control plane's certificate is NOT verified", NULL);
     int has_token = c->api_token != NULL || c->api_token_file != NULL;
     int plain = strncasecmp(c->base_url, "http://", 7) == 0;
-    if (has_token && plain && !url_host_is_loopback(c->base_url))
+    if (has_token && plain && !nr_config_url_is_loopback(c->base_url))
         say(in, PMD_LOG_WARN, "plaintext_token", "reason",
             "the API token is sent over plain http to a host that is not loopback; use https",
             NULL);
@@ -420,7 +398,7 @@ static int32_t nr_tick(pmd_instance_t *in, uint64_t now_ns)
     if (in->state != LC_STARTED)
         return leave(in, PMD_ERR_STATE);
     track_tick_period(in, now_ns);
-    deliver_events(in, 1);
+    deliver_events(in);
     if (nr_worker_pools_wanted(in->worker, now_ns, in->tick_period_ns)) {
         nr_pool_list_t pools;
         if (pull_pools(in, &pools) == 0)
@@ -429,23 +407,11 @@ static int32_t nr_tick(pmd_instance_t *in, uint64_t now_ns)
     return leave(in, PMD_OK);
 }
 
-/* on_stop, and destroy of a STARTED instance. States reach the host in the
- * order they happened: those queued so far first, then DEREGISTERING, sent
- * from this (the host) thread before the worker is told to stop, so the
- * host sees it while the DELETE is under way (a state the worker queued
- * would only be delivered after the join, when it is over). The worker
- * sends the DELETE once a register was sent (nr_worker.c, deregister).
- * After the join its log lines are delivered (the deregistration's
- * outcome), its states are not: a heartbeat that failed during the stop
- * would report DEGRADED after DEREGISTERING; STOPPED follows. */
 static void stop_now(struct pmd_instance *in)
 {
-    deliver_all_events(in, 1);
-    if (in->host.state_changed != NULL)
-        in->host.state_changed(in->host.host_data, PMD_NODE_DEREGISTERING, "deregistering");
     nr_worker_stop(in->worker, in->cfg.deregister_timeout_ms);
     in->state = LC_STOPPED;
-    deliver_all_events(in, 0);
+    deliver_all_events(in);
     if (in->host.state_changed != NULL)
         in->host.state_changed(in->host.host_data, PMD_NODE_STOPPED, "stopped");
 }
@@ -478,7 +444,7 @@ static int32_t nr_handover(pmd_instance_t *in, pmd_handover_t *out)
     nr_worker_handover_t w;
     nr_worker_handover(in->worker, in->cfg.deregister_timeout_ms, &w);
     in->state = LC_STOPPED;
-    deliver_all_events(in, 1);
+    deliver_all_events(in);
     fill_handover(in, &w, out);
     if (in->host.state_changed != NULL)
         in->host.state_changed(in->host.host_data, PMD_NODE_STOPPED, "handed over");
@@ -504,6 +470,24 @@ static void nr_destroy(pmd_instance_t *in)
     if (in->state == LC_STARTED)
         stop_now(in);
     free_instance(in);
+}
+
+static const char *nr_result_string(int32_t result)
+{
+    switch (result) {
+    case PMD_OK: return "ok";
+    case PMD_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case PMD_ERR_STATE: return "call not valid in this state";
+    case PMD_ERR_ABI_MAJOR: return "ABI major version mismatch";
+    case PMD_ERR_CONFIG: return "invalid config";
+    case PMD_ERR_NO_MEMORY: return "out of memory";
+    case PMD_ERR_RESOURCE: return "resource unavailable";
+    case PMD_ERR_LIMIT: return "limit exceeded";
+    case PMD_ERR_HOST_DATA: return "invalid data from host";
+    case PMD_ERR_UNSUPPORTED: return "unsupported";
+    case PMD_ERR_INTERNAL: return "internal error";
+    default: return "unknown result";
+    }
 }
 
 /* What pmd-abi-check needs to run this plugin: a node pointed at {{url}},
@@ -595,7 +579,7 @@ static const pmd_plugin_t nr_plugin = {
     .on_handover = nr_handover,
     .on_start_handed_over = nr_start_handed_over,
     .destroy = nr_destroy,
-    .result_string = pmd_result_name, /* the header's names (PMD_RESULT_MAP) */
+    .result_string = nr_result_string,
     .get_extension = nr_get_extension,
 };
 

@@ -1,8 +1,8 @@
 /*
  * fuzz_support.c - the byte reader and output checks the fuzz targets share
  * (see fuzz_harness.h). The UTF-8 validator here is written apart from the
- * plugin's nr_utf8_valid on purpose: a check must not share the bug it looks
- * for.
+ * text module's txt_utf8_valid (text/txt.c) on purpose: a check must not
+ * share the bug it looks for.
  */
 #include "fuzz_harness.h"
 

@@ -5,7 +5,7 @@
  * (body_bytes says how long they were) and made valid UTF-8 on output. */
 #include "journal.h"
 
-#include "utf8.h"
+#include "txt.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -167,11 +167,39 @@ json_object *od_journal_stats_json(od_journal_t *j)
     return o;
 }
 
+/* A NUL-terminated copy of s[0..len) with each byte that does not start a
+ * valid sequence (txt.h) replaced by U+FFFD (embedded NULs are kept), its
+ * length in *out_len. Caller frees; NULL when out of memory. */
+static char *utf8_lossy(const char *s, size_t len, size_t *out_len)
+{
+    static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
+    const unsigned char *p = (const unsigned char *)s;
+    char *out = malloc(len * 3 + 1), *o = out;
+    size_t i = 0;
+    if (!out)
+        return NULL;
+    while (i < len) {
+        size_t n = txt_utf8_seq_len(p + i, len - i);
+        if (n == 0) {
+            memcpy(o, REPLACEMENT, 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(o, s + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    *o = '\0';
+    *out_len = (size_t)(o - out);
+    return out;
+}
+
 /* Header values are bytes; JSON output must be UTF-8. */
 static json_object *str_or_null(const char *s)
 {
     size_t n;
-    char *clean = s ? od_utf8_lossy(s, strlen(s), &n) : NULL;
+    char *clean = s ? utf8_lossy(s, strlen(s), &n) : NULL;
     json_object *o = clean ? json_object_new_string_len(clean, (int)n) : NULL;
     free(clean);
     return o;
@@ -181,7 +209,7 @@ static json_object *record_json(const struct record *r)
 {
     json_object *o = json_object_new_object();
     size_t blen = 0;
-    char *body = r->body ? od_utf8_lossy(r->body, r->body_len, &blen) : NULL;
+    char *body = r->body ? utf8_lossy(r->body, r->body_len, &blen) : NULL;
     json_object_object_add(o, "seq", json_object_new_uint64(r->seq));
     json_object_object_add(o, "t_ms", json_object_new_uint64(r->t_ms));
     json_object_object_add(o, "kind", json_object_new_string(od_kind_name(r->kind)));

@@ -5,7 +5,7 @@
  * "DELETE /v2/nodes/register" is 405, not a deregistration of "register". */
 #include "route.h"
 
-#include "utf8.h"
+#include "txt.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +48,7 @@ char *od_percent_decode(const char *in, size_t len)
         out[o++] = c;
     }
     out[o] = '\0';
-    if (!od_utf8_valid(out, o))
+    if (!txt_utf8_valid(out, o))
         goto bad;
     return out;
 bad:

@@ -8,7 +8,7 @@
  * validation. */
 #include "validate.h"
 
-#include "utf8.h"
+#include "txt.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -176,7 +176,7 @@ json_object *od_validate_parse(const char *body, size_t len, od_verdict_t *v)
     json_object *obj;
     enum json_tokener_error err;
     memset(v, 0, sizeof *v);
-    if (!od_utf8_valid(body, len)) {
+    if (!txt_utf8_valid(body, len)) {
         fail(v, 400, "body is not valid UTF-8");
         return NULL;
     }
