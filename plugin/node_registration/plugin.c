@@ -177,7 +177,9 @@ static void pull_capabilities(struct pmd_instance *in, nr_capabilities_t *out)
  * the host thread's stack holds only a few records (about 0.5 KiB each). */
 #define NR_TAKE_EVENTS 16
 
-static void deliver_events(struct pmd_instance *in)
+/* with_states 0: log lines only; queued states are dropped (superseded:
+ * see stop_now). */
+static void deliver_events(struct pmd_instance *in, int with_states)
 {
     nr_event_t events[NR_TAKE_EVENTS];
     for (size_t done = 0; done < NR_TICK_EVENTS;) {
@@ -185,7 +187,7 @@ static void deliver_events(struct pmd_instance *in)
         for (size_t i = 0; i < n; i++) {
             if (!events[i].is_state)
                 emit(in, &events[i].u.log);
-            else if (in->host.state_changed != NULL)
+            else if (with_states && in->host.state_changed != NULL)
                 in->host.state_changed(in->host.host_data, events[i].code, events[i].u.text);
         }
         if (n < NR_TAKE_EVENTS)
@@ -194,10 +196,10 @@ static void deliver_events(struct pmd_instance *in)
     }
 }
 
-static void deliver_all_events(struct pmd_instance *in)
+static void deliver_all_events(struct pmd_instance *in, int with_states)
 {
     for (int i = 0; i < NR_EVENT_QUEUE / NR_TICK_EVENTS + 1; i++)
-        deliver_events(in);
+        deliver_events(in, with_states);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -398,7 +400,7 @@ static int32_t nr_tick(pmd_instance_t *in, uint64_t now_ns)
     if (in->state != LC_STARTED)
         return leave(in, PMD_ERR_STATE);
     track_tick_period(in, now_ns);
-    deliver_events(in);
+    deliver_events(in, 1);
     if (nr_worker_pools_wanted(in->worker, now_ns, in->tick_period_ns)) {
         nr_pool_list_t pools;
         if (pull_pools(in, &pools) == 0)
@@ -407,11 +409,23 @@ static int32_t nr_tick(pmd_instance_t *in, uint64_t now_ns)
     return leave(in, PMD_OK);
 }
 
+/* on_stop, and destroy of a STARTED instance. States reach the host in the
+ * order they happened: those queued so far first, then DEREGISTERING, sent
+ * from this (the host) thread before the worker is told to stop, so the
+ * host sees it while the DELETE is under way (a state the worker queued
+ * would only be delivered after the join, when it is over). The worker
+ * sends the DELETE once a register was sent (nr_worker.c, deregister).
+ * After the join its log lines are delivered (the deregistration's
+ * outcome), its states are not: a heartbeat that failed during the stop
+ * would report DEGRADED after DEREGISTERING; STOPPED follows. */
 static void stop_now(struct pmd_instance *in)
 {
+    deliver_all_events(in, 1);
+    if (in->host.state_changed != NULL)
+        in->host.state_changed(in->host.host_data, PMD_NODE_DEREGISTERING, "deregistering");
     nr_worker_stop(in->worker, in->cfg.deregister_timeout_ms);
     in->state = LC_STOPPED;
-    deliver_all_events(in);
+    deliver_all_events(in, 0);
     if (in->host.state_changed != NULL)
         in->host.state_changed(in->host.host_data, PMD_NODE_STOPPED, "stopped");
 }
@@ -444,7 +458,7 @@ static int32_t nr_handover(pmd_instance_t *in, pmd_handover_t *out)
     nr_worker_handover_t w;
     nr_worker_handover(in->worker, in->cfg.deregister_timeout_ms, &w);
     in->state = LC_STOPPED;
-    deliver_all_events(in);
+    deliver_all_events(in, 1);
     fill_handover(in, &w, out);
     if (in->host.state_changed != NULL)
         in->host.state_changed(in->host.host_data, PMD_NODE_STOPPED, "handed over");
@@ -470,24 +484,6 @@ static void nr_destroy(pmd_instance_t *in)
     if (in->state == LC_STARTED)
         stop_now(in);
     free_instance(in);
-}
-
-static const char *nr_result_string(int32_t result)
-{
-    switch (result) {
-    case PMD_OK: return "ok";
-    case PMD_ERR_INVALID_ARGUMENT: return "invalid argument";
-    case PMD_ERR_STATE: return "call not valid in this state";
-    case PMD_ERR_ABI_MAJOR: return "ABI major version mismatch";
-    case PMD_ERR_CONFIG: return "invalid config";
-    case PMD_ERR_NO_MEMORY: return "out of memory";
-    case PMD_ERR_RESOURCE: return "resource unavailable";
-    case PMD_ERR_LIMIT: return "limit exceeded";
-    case PMD_ERR_HOST_DATA: return "invalid data from host";
-    case PMD_ERR_UNSUPPORTED: return "unsupported";
-    case PMD_ERR_INTERNAL: return "internal error";
-    default: return "unknown result";
-    }
 }
 
 /* What pmd-abi-check needs to run this plugin: a node pointed at {{url}},
@@ -579,7 +575,7 @@ static const pmd_plugin_t nr_plugin = {
     .on_handover = nr_handover,
     .on_start_handed_over = nr_start_handed_over,
     .destroy = nr_destroy,
-    .result_string = nr_result_string,
+    .result_string = pmd_result_name, /* the header's names (PMD_RESULT_MAP) */
     .get_extension = nr_get_extension,
 };
 
