@@ -246,6 +246,8 @@ static void format_health(buf_t *b, const shim_metrics_snapshot_t *s)
            "plugin's last latency each time its ok counter moves.");
     format_histogram(b, s, "pmd_request_duration_seconds", "request=\"heartbeat\"",
                      &s->heartbeat_latency);
+    format_histogram(b, s, "pmd_request_duration_seconds", "request=\"register\"",
+                     &s->registration_latency);
     family(b, "pmd_connections_opened_total", "counter",
            "Connections opened to the control plane.");
     sample_u64(b, s, "pmd_connections_opened_total", "", st->connections_opened);
@@ -282,6 +284,10 @@ void shim_metrics_snapshot_set_stats(shim_metrics_snapshot_t *snap, const pmd_st
      * two reads give one sample (the plugin keeps only the last). */
     if (stats->heartbeats_ok > snap->stats.heartbeats_ok)
         shim_latency_observe(&snap->heartbeat_latency, stats->last_heartbeat_latency_us);
+    if (stats->registrations_ok > snap->stats.registrations_ok &&
+        stats->struct_size >= offsetof(pmd_stats_t, last_registration_latency_us) +
+                                  sizeof(stats->last_registration_latency_us))
+        shim_latency_observe(&snap->registration_latency, stats->last_registration_latency_us);
     snap->stats = *stats;
     snprintf(snap->node_id, sizeof(snap->node_id), "%s",
              stats->struct_size > offsetof(pmd_stats_t, node_id) && stats->node_id != NULL

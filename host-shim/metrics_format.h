@@ -38,6 +38,7 @@ typedef struct shim_metrics_snapshot {
     char node_id[SHIM_METRICS_STR_MAX];
     uint64_t log_write_failures; /* the host's own: log lines it could not write */
     shim_latency_histogram_t heartbeat_latency; /* kept by shim_metrics_snapshot_set_stats */
+    shim_latency_histogram_t registration_latency; /* likewise, when the plugin reports it */
 } shim_metrics_snapshot_t;
 
 /* Copies a plugin's stats (strings included) into snap and sets

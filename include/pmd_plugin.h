@@ -578,6 +578,10 @@ typedef struct pmd_stats {
     uint64_t stop_timeout_ms;         /* this instance's bound on on_stop/destroy/
                                          on_handover under its config; never above
                                          the descriptor's worst case */
+    uint64_t last_registration_latency_us; /* round trip of the last successful
+                                              registration; 0 = none yet (appended in
+                                              1.2: absent when struct_size does not
+                                              cover it) */
 } pmd_stats_t;
 
 #define PMD_STATS_MIN_SIZE ((uint32_t)offsetof(pmd_stats_t, node_id))

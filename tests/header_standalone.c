@@ -169,7 +169,7 @@ FIELD(pmd_ext_stats_t, struct_size, 0, 4);
 FIELD(pmd_ext_stats_t, reserved, 4, 4);
 FIELD(pmd_ext_stats_t, get, 8, 8);
 
-SIZE(pmd_stats_t, 176);
+SIZE(pmd_stats_t, 184);
 FIELD(pmd_stats_t, struct_size, 0, 4);
 FIELD(pmd_stats_t, state, 4, 4);
 FIELD(pmd_stats_t, state_since_unix_ms, 8, 8);
@@ -193,6 +193,7 @@ FIELD(pmd_stats_t, events_dropped, 144, 8);
 FIELD(pmd_stats_t, node_id, 152, 8);
 FIELD(pmd_stats_t, last_error, 160, 8);
 FIELD(pmd_stats_t, stop_timeout_ms, 168, 8);
+FIELD(pmd_stats_t, last_registration_latency_us, 176, 8);
 
 /* Size constants: section 3 and the header. */
 CONST32(PMD_HOST_SIZE_1_0, 72);

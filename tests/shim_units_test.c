@@ -606,13 +606,13 @@ Test(host_callbacks, sink_refusal_logged_once_per_condition)
 /* the test host, against the probe plugin                           */
 /* ------------------------------------------------------------------ */
 
-static pmd_loaded_plugin_t probe;
+static host_loaded_plugin_t probe;
 static test_host_t *th;
 
 static void probe_setup(void)
 {
     char err[512];
-    cr_assert_eq(pmd_loader_open(SHIM_PROBE_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR,
+    cr_assert_eq(host_loader_open(SHIM_PROBE_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR,
                                  &probe, err, sizeof(err)), PMD_OK, "%s", err);
     th = test_host_new();
     cr_assert_not_null(th);
@@ -621,7 +621,7 @@ static void probe_setup(void)
 static void probe_teardown(void)
 {
     test_host_free(th);
-    pmd_loader_close(&probe);
+    host_loader_close(&probe);
 }
 
 static pmd_instance_t *probe_started(const char *config)
@@ -871,7 +871,7 @@ Test(metrics_format, odd_node_id_is_escaped_in_every_label)
     char *text = shim_metrics_format(&snap, NULL);
     cr_assert(strstr(text, "pmd_node_state{node_id=\"a\\\"b\\\\c\\nd\",state=\"degraded\"} 1\n"),
               "%s", text);
-    cr_assert_eq(count_in(text, "node_id=\"a\\\"b\\\\c\\nd\""), 39, "%s", text);
+    cr_assert_eq(count_in(text, "node_id=\"a\\\"b\\\\c\\nd\""), 39 + 11 + 3, "%s", text); /* + the register histogram */
     const char *why = prom_check_text(text);
     cr_assert_null(why, "%s\n%s", why, text);
     free(text);
@@ -999,6 +999,29 @@ Test(metrics_format, latency_observed_once_each_time_the_ok_counter_moves)
                            "le=\"+Inf\"} 2\n"), "%s", text);
     cr_assert(strstr(text, "pmd_request_duration_seconds_sum{node_id=\"n\",request=\"heartbeat\"} "
                            "12.003000\n"), "%s", text);
+    const char *why = prom_check_text(text);
+    cr_assert_null(why, "%s\n%s", why, text);
+    free(text);
+}
+
+Test(metrics_format, registration_latency_is_a_second_series_of_the_histogram)
+{
+    shim_metrics_snapshot_t snap;
+    memset(&snap, 0, sizeof(snap));
+    pmd_stats_t st = {.struct_size = sizeof(st), .node_id = "n"};
+    st.registrations_ok = 1;
+    st.last_registration_latency_us = 2000; /* 2 ms */
+    shim_metrics_snapshot_set_stats(&snap, &st);
+    cr_assert_eq(snap.registration_latency.count, 1);
+    cr_assert_eq(snap.heartbeat_latency.count, 0);
+    /* a 1.1 plugin's stats end before the field: no sample */
+    st.struct_size = (uint32_t)offsetof(pmd_stats_t, last_registration_latency_us);
+    st.registrations_ok = 2;
+    shim_metrics_snapshot_set_stats(&snap, &st);
+    cr_assert_eq(snap.registration_latency.count, 1);
+    char *text = shim_metrics_format(&snap, NULL);
+    cr_assert(strstr(text, "pmd_request_duration_seconds_count{node_id=\"n\",request=\"register\"} "
+                           "1\n"), "%s", text);
     const char *why = prom_check_text(text);
     cr_assert_null(why, "%s\n%s", why, text);
     free(text);

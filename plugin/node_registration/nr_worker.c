@@ -353,6 +353,8 @@ static void record(nr_worker_t *w, const nr_outcome_t *o, const nr_http_response
     st->connections = nr_transport_connections(w->transport);
     if (o->request == NR_REQUEST_REGISTER) {
         st->registrations_ok += ok;
+        if (ok)
+            st->last_registration_latency_ns = r->latency_ns;
         st->registrations_failed_transport += t == NR_TALLY_TRANSPORT;
         st->registrations_failed_auth += t == NR_TALLY_AUTH;
         st->registrations_failed_status += t == NR_TALLY_STATUS;

@@ -50,6 +50,7 @@ typedef struct nr_worker_stats {
     uint64_t consecutive_failures;
     uint64_t last_heartbeat_ok_unix_ms;
     uint64_t last_heartbeat_latency_ns;
+    uint64_t last_registration_latency_ns;
     uint64_t connections;
     uint64_t events_dropped;
     int32_t state;            /* pmd_node_state */

@@ -533,6 +533,7 @@ static void fill_stats(struct pmd_instance *in, pmd_stats_t *s)
     s->node_id = in->cfg.node_id;
     s->last_error = in->last_error;
     s->stop_timeout_ms = in->cfg.deregister_timeout_ms + NR_STOP_SLACK_MS;
+    s->last_registration_latency_us = w.last_registration_latency_ns / 1000u;
 }
 
 static int32_t nr_stats_get(pmd_instance_t *in, pmd_stats_t *out)

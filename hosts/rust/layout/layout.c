@@ -135,6 +135,7 @@ static void extensions(void)
     FIELD(pmd_stats_t, node_id);
     FIELD(pmd_stats_t, last_error);
     FIELD(pmd_stats_t, stop_timeout_ms);
+    FIELD(pmd_stats_t, last_registration_latency_us);
 
     SIZE(pmd_ext_stats_t);
     FIELD(pmd_ext_stats_t, struct_size);

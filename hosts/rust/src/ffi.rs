@@ -213,6 +213,7 @@ pub struct PmdStats {
     pub node_id: *const c_char,
     pub last_error: *const c_char,
     pub stop_timeout_ms: u64,
+    pub last_registration_latency_us: u64,
 }
 
 pub type StatsGetFn = unsafe extern "C" fn(*mut PmdInstance, *mut PmdStats) -> i32;
@@ -303,7 +304,7 @@ const _: () = {
     assert!(size_of::<PmdCapabilitySink>() == 32);
     assert!(size_of::<PmdExtConformance>() == 16);
     assert!(size_of::<PmdExtStats>() == 16);
-    assert!(size_of::<PmdStats>() == 176);
+    assert!(size_of::<PmdStats>() == 184);
     assert!(size_of::<Option<LogFn>>() == size_of::<*const c_void>());
 };
 

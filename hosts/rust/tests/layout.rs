@@ -119,6 +119,7 @@ fn rust_layout() -> BTreeMap<String, i64> {
             node_id,
             last_error,
             stop_timeout_ms,
+            last_registration_latency_us,
         ]
     );
     layout!(m, "pmd_ext_stats_t", PmdExtStats, [struct_size, reserved, get]);
