@@ -15,7 +15,7 @@
 
 typedef struct bench_ctx {
     const char *nr_so, *example_so, *lean_bin, *out_dir;
-    pmd_loaded_plugin_t nr, ex;
+    host_loaded_plugin_t nr, ex;
     const pmd_ext_stats_t *nr_stats;
     uint64_t heartbeats;      /* CPU / memory run: 20000 */
     uint64_t callgrind_hb;    /* heartbeats counted under callgrind: 2000 */

@@ -32,10 +32,10 @@ static void print_mem(const char *key, bu_mem_t m)
     printf("%s_rss_kb %ld\n%s_private_dirty_kb %ld\n", key, m.rss_kb, key, m.private_dirty_kb);
 }
 
-static int open_plugin(const char *path, pmd_loaded_plugin_t *lp)
+static int open_plugin(const char *path, host_loaded_plugin_t *lp)
 {
     char err[512];
-    if (pmd_loader_open(path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, lp, err,
+    if (host_loader_open(path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, lp, err,
                         sizeof(err)) != PMD_OK) {
         fprintf(stderr, "pmd-bench-lean: %s\n", err);
         return -1;
@@ -61,7 +61,7 @@ static pmd_instance_t *make_instance(const pmd_plugin_t *p, bh_host_t *h, const 
 
 static int run_idle(const char *plugin, double secs)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     bh_host_t host;
     if (open_plugin(plugin, &lp) != 0)
         return 1;
@@ -81,7 +81,7 @@ static int run_idle(const char *plugin, double secs)
     printf("idle_ticks %llu\n", (unsigned long long)((end - t0) / TICK_NS));
     printf("idle_wall_s %.6f\nidle_cpu_s %.6f\n", (double)(bu_now_ns() - t0) / 1e9, cpu);
     lp.plugin->destroy(in);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
     return 0;
 }
 
@@ -140,7 +140,7 @@ static void print_stats(const pmd_stats_t *s)
 static int run_hb(const char *plugin, const char *url, uint64_t n, uint64_t warmup)
 {
     hb_run_t r = {.target = n, .warmup = warmup};
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     char cfg[1024];
     bu_fine_timer_slack();
     print_mem("mem_before_dlopen", bu_mem());
@@ -197,7 +197,7 @@ static int run_hb(const char *plugin, const char *url, uint64_t n, uint64_t warm
     r.p->on_stop(r.in);
     printf("stop_ms %.3f\n", (double)(bu_now_ns() - st0) / 1e6);
     r.p->destroy(r.in);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
     printf("ok %d\n", rc == 0);
     return rc == 0 ? 0 : 1;
 }

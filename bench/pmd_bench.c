@@ -50,9 +50,9 @@ static int parse_list(const char *s, int *out, int max)
 static int load(bench_ctx_t *c)
 {
     char err[512];
-    if (pmd_loader_open(c->nr_so, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &c->nr, err,
+    if (host_loader_open(c->nr_so, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &c->nr, err,
                         sizeof(err)) != PMD_OK ||
-        pmd_loader_open(c->example_so, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &c->ex, err,
+        host_loader_open(c->example_so, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &c->ex, err,
                         sizeof(err)) != PMD_OK) {
         fprintf(stderr, "pmd-bench: %s\n", err);
         return -1;
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
     double secs = (double)(bu_now_ns() - t0) / 1e9;
     bt_print(stdout, bt_fmt("## pmd-bench: node_registration.so%s%s, sections took %.0f s",
                             label[0] ? " " : "", label, secs));
-    pmd_loader_close(&c.nr);
-    pmd_loader_close(&c.ex);
+    host_loader_close(&c.nr);
+    host_loader_close(&c.ex);
     return 0;
 }

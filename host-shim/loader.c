@@ -11,7 +11,7 @@
 
 static int is_nonempty(const char *s) { return s != NULL && s[0] != '\0'; }
 
-static int32_t fail(pmd_loaded_plugin_t *out, char *err, size_t err_size, int32_t code,
+static int32_t fail(host_loaded_plugin_t *out, char *err, size_t err_size, int32_t code,
                     const char *what, const char *path)
 {
     if (err != NULL && err_size > 0)
@@ -38,8 +38,8 @@ static const char *descriptor_problem(const pmd_plugin_t *p)
     return NULL;
 }
 
-int32_t pmd_loader_open(const char *path, uint32_t host_major, uint32_t host_minor,
-                        pmd_loaded_plugin_t *out, char *err, size_t err_size)
+int32_t host_loader_open(const char *path, uint32_t host_major, uint32_t host_minor,
+                        host_loaded_plugin_t *out, char *err, size_t err_size)
 {
     char why[512];
     memset(out, 0, sizeof(*out));
@@ -86,7 +86,7 @@ int32_t pmd_loader_open(const char *path, uint32_t host_major, uint32_t host_min
     return PMD_OK;
 }
 
-int pmd_loader_has_extensions(const pmd_loaded_plugin_t *loaded)
+int host_loader_has_extensions(const host_loaded_plugin_t *loaded)
 {
     const pmd_plugin_t *p = loaded->plugin;
     return loaded->session_minor >= 1 &&
@@ -94,7 +94,7 @@ int pmd_loader_has_extensions(const pmd_loaded_plugin_t *loaded)
            p->get_extension != NULL;
 }
 
-int pmd_loader_offers_handover(const pmd_loaded_plugin_t *loaded)
+int host_loader_offers_handover(const host_loaded_plugin_t *loaded)
 {
     const pmd_plugin_t *p = loaded->plugin;
     return p != NULL && loaded->session_minor >= 2 &&
@@ -103,7 +103,7 @@ int pmd_loader_offers_handover(const pmd_loaded_plugin_t *loaded)
            p->on_handover != NULL && p->on_start_handed_over != NULL;
 }
 
-void pmd_loader_close(pmd_loaded_plugin_t *loaded)
+void host_loader_close(host_loaded_plugin_t *loaded)
 {
     if (loaded->dl_handle != NULL)
         dlclose(loaded->dl_handle);

@@ -71,7 +71,7 @@ typedef struct options {
  * lines carry) lives here and goes with it: the shim keeps copies only. */
 typedef struct plugin_run {
     shim_plugin_file_t file;          /* the file it was loaded from */
-    pmd_loaded_plugin_t loaded;
+    host_loaded_plugin_t loaded;
     shim_host_t host;
     pmd_instance_t *instance;         /* NULL before init, after destroy */
     int started;                      /* on_start (or a takeover) succeeded */
@@ -363,9 +363,9 @@ static int discover_and_print(void)
 
 /* The plugin's pmd.ext.stats/1 table, or NULL when it offers none (or a
  * table too small to hold get). */
-static const pmd_ext_stats_t *find_stats(const pmd_loaded_plugin_t *loaded)
+static const pmd_ext_stats_t *find_stats(const host_loaded_plugin_t *loaded)
 {
-    if (!pmd_loader_has_extensions(loaded))
+    if (!host_loader_has_extensions(loaded))
         return NULL;
     const pmd_ext_stats_t *ext = loaded->plugin->get_extension(PMD_EXT_STATS);
     if (ext == NULL ||
@@ -380,7 +380,7 @@ static void close_run(plugin_run_t *r)
 {
     if (r == NULL)
         return;
-    pmd_loader_close(&r->loaded);
+    host_loader_close(&r->loaded);
     shim_plugin_file_close(&r->file);
     free(r->config_text);
     free(r);
@@ -398,7 +398,7 @@ static plugin_run_t *open_run(shim_plugin_file_t *f, char *err, size_t err_size)
         return NULL;
     }
     r->file = *f;
-    if (pmd_loader_open(r->file.dlopen_name, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR,
+    if (host_loader_open(r->file.dlopen_name, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR,
                         &r->loaded, err, err_size) != PMD_OK) {
         close_run(r);
         return NULL;
@@ -701,7 +701,7 @@ static void label_of(const plugin_run_t *r, build_label_t *out)
 /* ABI 1.2 handover, offered within struct_size at a session minor >= 2. */
 static int offers_handover(const plugin_run_t *r)
 {
-    return pmd_loader_offers_handover(&r->loaded);
+    return host_loader_offers_handover(&r->loaded);
 }
 
 /* Why r cannot take part in a handover (offers_handover(r) is 0). */

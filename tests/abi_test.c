@@ -27,18 +27,18 @@ static const char *config_for(const pmd_plugin_t *p)
            "\"orchestratord_url\":\"http://127.0.0.1:9\",\"deregister_timeout_ms\":100}";
 }
 
-static void open_plugin(const char *path, pmd_loaded_plugin_t *lp)
+static void open_plugin(const char *path, host_loaded_plugin_t *lp)
 {
     char err[512];
-    cr_assert_eq(pmd_loader_open(path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, lp, err,
+    cr_assert_eq(host_loader_open(path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, lp, err,
                                  sizeof(err)), PMD_OK, "%s", err);
 }
 
 Test(abi, loader_refuses_a_plugin_of_another_major_naming_both_versions)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     char err[512] = "";
-    int32_t rc = pmd_loader_open(MAJOR2_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp, err,
+    int32_t rc = host_loader_open(MAJOR2_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp, err,
                                  sizeof(err));
     cr_assert_eq(rc, PMD_ERR_ABI_MAJOR);
     cr_assert_null(lp.dl_handle, "a refused plugin must be closed again");
@@ -90,7 +90,7 @@ static int example_logged(const char *needle)
 
 Test(abi, example_refuses_pool_ids_that_break_the_identity_rules)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     open_plugin(EXAMPLE_SO, &lp);
     pmd_host_t host = {sizeof(host), PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, 0, NULL,
                        "abi_test", "0", ex_log, ex_pools, ex_caps, NULL, NULL};
@@ -112,16 +112,16 @@ Test(abi, example_refuses_pool_ids_that_break_the_identity_rules)
     cr_expect(example_logged("host reports 2 pool(s)"));
     cr_assert_eq(lp.plugin->on_stop(in), PMD_OK);
     lp.plugin->destroy(in);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
 }
 
 /* plugin.abi.md 3 / 16: the frozen prefix is read only when struct_size
  * covers it; the fixture's name and version pointers would fault. */
 Test(abi, loader_refuses_a_descriptor_smaller_than_the_frozen_prefix)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     char err[256] = "";
-    int32_t rc = pmd_loader_open(TINY_PREFIX_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp,
+    int32_t rc = host_loader_open(TINY_PREFIX_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp,
                                  err, sizeof(err));
     cr_assert_eq(rc, PMD_ERR_INVALID_ARGUMENT, "%d: %s", (int)rc, err);
     cr_assert_null(lp.dl_handle, "a refused plugin must be closed again");
@@ -130,21 +130,21 @@ Test(abi, loader_refuses_a_descriptor_smaller_than_the_frozen_prefix)
 
 Test(abi, session_runs_at_the_lower_minor)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     char err[256];
-    cr_assert_eq(pmd_loader_open(EXAMPLE_SO, PMD_ABI_VERSION_MAJOR, 0, &lp, err, sizeof(err)), PMD_OK);
+    cr_assert_eq(host_loader_open(EXAMPLE_SO, PMD_ABI_VERSION_MAJOR, 0, &lp, err, sizeof(err)), PMD_OK);
     cr_assert_eq(lp.session_minor, 0);
-    cr_assert_not(pmd_loader_has_extensions(&lp), "1.1 extensions used in a 1.0 session");
-    pmd_loader_close(&lp);
+    cr_assert_not(host_loader_has_extensions(&lp), "1.1 extensions used in a 1.0 session");
+    host_loader_close(&lp);
     open_plugin(EXAMPLE_SO, &lp);
     cr_assert_eq(lp.session_minor, PMD_ABI_VERSION_MINOR);
-    cr_assert(pmd_loader_has_extensions(&lp));
-    pmd_loader_close(&lp);
+    cr_assert(host_loader_has_extensions(&lp));
+    host_loader_close(&lp);
 }
 
 static void plugin_refuses_a_host_of_another_major_for(const char *const *path)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     open_plugin(*path, &lp);
     test_host_t *h = test_host_new();
     test_host_set_abi(h, sizeof(pmd_host_t), PMD_ABI_VERSION_MAJOR + 1, 0);
@@ -155,7 +155,7 @@ static void plugin_refuses_a_host_of_another_major_for(const char *const *path)
     cr_assert_null(in);
     cr_assert_neq(err[0], '\0');
     test_host_free(h);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
 }
 
 Test(abi, plugin_refuses_a_host_of_another_major)
@@ -184,7 +184,7 @@ static void run_lifecycle(const pmd_plugin_t *p, test_host_t *h, const pmd_host_
 
 static void older_minor_host_struct_works_for(const char *const *path)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     open_plugin(*path, &lp);
     test_host_t *h = test_host_new();
     pmd_host_t old = *test_host_abi(h);
@@ -193,7 +193,7 @@ static void older_minor_host_struct_works_for(const char *const *path)
     old.get_extension = NULL; /* a 1.0 host has no such field */
     run_lifecycle(lp.plugin, h, &old);
     test_host_free(h);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
 }
 
 Test(abi, older_minor_host_struct_works)
@@ -204,7 +204,7 @@ Test(abi, older_minor_host_struct_works)
 
 static void newer_minor_host_struct_with_garbage_works_for(const char *const *path)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     open_plugin(*path, &lp);
     test_host_t *h = test_host_new();
     size_t size = sizeof(pmd_host_t) + 256;
@@ -217,7 +217,7 @@ static void newer_minor_host_struct_with_garbage_works_for(const char *const *pa
     run_lifecycle(lp.plugin, h, host);
     free(bigger);
     test_host_free(h);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
 }
 
 Test(abi, newer_minor_host_struct_with_garbage_works)
@@ -228,7 +228,7 @@ Test(abi, newer_minor_host_struct_with_garbage_works)
 
 static void host_struct_below_the_1_0_size_is_refused_for(const char *const *path)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     open_plugin(*path, &lp);
     test_host_t *h = test_host_new();
     pmd_host_t small = *test_host_abi(h);
@@ -241,7 +241,7 @@ static void host_struct_below_the_1_0_size_is_refused_for(const char *const *pat
     test_host_leave(h);
     cr_assert_null(in);
     test_host_free(h);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
 }
 
 Test(abi, host_struct_below_the_1_0_size_is_refused)
@@ -267,10 +267,10 @@ static pmd_instance_t *make_instance(test_host_t *h, const pmd_plugin_t *p)
 /* What a host does when fresh (INITIALIZED) replaces old (STARTED), as
  * plugin.abi.md 5.17 says: handover when both sessions offer it, else
  * on_stop + on_start. Returns 1 when it handed over. */
-static int replace_instance(test_host_t *h, const pmd_loaded_plugin_t *old_lp, pmd_instance_t *old,
-                            const pmd_loaded_plugin_t *new_lp, pmd_instance_t *fresh)
+static int replace_instance(test_host_t *h, const host_loaded_plugin_t *old_lp, pmd_instance_t *old,
+                            const host_loaded_plugin_t *new_lp, pmd_instance_t *fresh)
 {
-    if (pmd_loader_offers_handover(old_lp) && pmd_loader_offers_handover(new_lp)) {
+    if (host_loader_offers_handover(old_lp) && host_loader_offers_handover(new_lp)) {
         pmd_handover_t ho;
         memset(&ho, 0, sizeof(ho));
         ho.struct_size = sizeof(ho);
@@ -286,8 +286,8 @@ static int replace_instance(test_host_t *h, const pmd_loaded_plugin_t *old_lp, p
 }
 
 /* old (started, ticked) replaced by fresh, which then runs and stops. */
-static int swap_and_run(test_host_t *h, const pmd_loaded_plugin_t *old_lp,
-                        const pmd_loaded_plugin_t *new_lp)
+static int swap_and_run(test_host_t *h, const host_loaded_plugin_t *old_lp,
+                        const host_loaded_plugin_t *new_lp)
 {
     pmd_instance_t *old = make_instance(h, old_lp->plugin);
     pmd_instance_t *fresh = make_instance(h, new_lp->plugin);
@@ -313,15 +313,15 @@ static int saw_handed_over(test_host_t *h)
 
 Test(abi, a_1_1_host_never_uses_the_handover_of_a_1_2_plugin)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     char err[256];
-    cr_assert_eq(pmd_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, 1, &lp, err,
+    cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, 1, &lp, err,
                                  sizeof(err)), PMD_OK, "%s", err);
     cr_assert_geq(lp.plugin->abi_minor, 2, "node_registration is a 1.2 build");
     cr_assert_not_null(lp.plugin->on_handover, "and offers handover to 1.2 hosts");
     cr_assert_eq(lp.session_minor, 1);
-    cr_assert(pmd_loader_has_extensions(&lp));
-    cr_assert_not(pmd_loader_offers_handover(&lp), "handover offered in a 1.1 session");
+    cr_assert(host_loader_has_extensions(&lp));
+    cr_assert_not(host_loader_offers_handover(&lp), "handover offered in a 1.1 session");
     test_host_t *h = test_host_new();
     test_host_set_abi(h, HOST_SIZE_1_1, PMD_ABI_VERSION_MAJOR, 1);
     cr_assert_eq(swap_and_run(h, &lp, &lp), 0, "a 1.1 host falls back to on_stop + on_start");
@@ -329,25 +329,25 @@ Test(abi, a_1_1_host_never_uses_the_handover_of_a_1_2_plugin)
     cr_assert_not(test_host_log_contains(h, "event=handed_over"));
     cr_assert_eq(test_host_last_state(h), PMD_NODE_STOPPED);
     test_host_free(h);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
 }
 
 Test(abi, a_1_2_host_sees_no_handover_in_a_1_1_plugin)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     open_plugin(MINOR1_SO, &lp);
     cr_assert_eq(lp.plugin->abi_minor, 1);
     cr_assert_eq(lp.plugin->struct_size, PMD_PLUGIN_SIZE_1_1);
     cr_assert_eq(lp.session_minor, 1);
-    cr_assert(pmd_loader_has_extensions(&lp), "1.1 extensions stay usable");
-    cr_assert_not(pmd_loader_offers_handover(&lp),
+    cr_assert(host_loader_has_extensions(&lp), "1.1 extensions stay usable");
+    cr_assert_not(host_loader_offers_handover(&lp),
                   "members past the descriptor's struct_size were read");
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
 }
 
 Test(abi, a_1_2_host_falls_back_to_stop_and_start_for_a_1_1_plugin)
 {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     open_plugin(MINOR1_SO, &lp);
     test_host_t *h = test_host_new();
     cr_assert_eq(swap_and_run(h, &lp, &lp), 0);
@@ -355,15 +355,15 @@ Test(abi, a_1_2_host_falls_back_to_stop_and_start_for_a_1_1_plugin)
     cr_assert_eq(test_host_log_count_matching(h, "minor1: stopped"), 2);
     cr_assert_not(saw_handed_over(h));
     test_host_free(h);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
 }
 
 Test(abi, swapping_between_a_1_2_and_a_1_1_build_falls_back_both_ways)
 {
-    pmd_loaded_plugin_t nr, m1;
+    host_loaded_plugin_t nr, m1;
     open_plugin(NODE_REGISTRATION_SO, &nr);
     open_plugin(MINOR1_SO, &m1);
-    cr_assert(pmd_loader_offers_handover(&nr));
+    cr_assert(host_loader_offers_handover(&nr));
     test_host_t *h = test_host_new();
     cr_assert_eq(swap_and_run(h, &nr, &m1), 0, "1.2 -> 1.1 must fall back");
     cr_assert_eq(swap_and_run(h, &m1, &nr), 0, "1.1 -> 1.2 must fall back");
@@ -371,6 +371,6 @@ Test(abi, swapping_between_a_1_2_and_a_1_1_build_falls_back_both_ways)
     cr_assert_eq(swap_and_run(h, &nr, &nr), 1, "1.2 -> 1.2 hands over");
     cr_assert(saw_handed_over(h));
     test_host_free(h);
-    pmd_loader_close(&m1);
-    pmd_loader_close(&nr);
+    host_loader_close(&m1);
+    host_loader_close(&nr);
 }

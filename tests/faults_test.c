@@ -173,7 +173,7 @@ static void raw_stop(raw_server_t *s)
 typedef struct fixture {
     orchd_t *cp;
     test_host_t *host;
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     const pmd_plugin_t *p;
     pmd_instance_t *in;
     raw_server_t *raw;
@@ -197,7 +197,7 @@ static void clear_proxy_env(void)
 static void setup(void)
 {
     char err[512];
-    cr_assert_eq(pmd_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
+    cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
                                  PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
                  PMD_OK, "%s", err);
     fx.p = fx.lp.plugin;
@@ -224,7 +224,7 @@ static void teardown(void)
         test_host_free(fx.host);
     }
     if (fx.lp.dl_handle)
-        pmd_loader_close(&fx.lp);
+        host_loader_close(&fx.lp);
     if (fx.child > 0) {
         kill(fx.child, SIGKILL);
         waitpid(fx.child, NULL, 0);

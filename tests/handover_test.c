@@ -20,12 +20,12 @@
 
 static orchd_t *cp;
 static test_host_t *host;
-static pmd_loaded_plugin_t lp;
+static host_loaded_plugin_t lp;
 
 static void setup(void)
 {
     char err[512];
-    cr_assert_eq(pmd_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
+    cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
                                  PMD_ABI_VERSION_MINOR, &lp, err, sizeof(err)),
                  PMD_OK, "%s", err);
     host = test_host_new();
@@ -37,7 +37,7 @@ static void setup(void)
 static void teardown(void)
 {
     test_host_free(host);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
     orchd_stop(cp);
 }
 

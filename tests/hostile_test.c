@@ -31,7 +31,7 @@
 typedef struct fixture {
     orchd_t *cp, *other;
     test_host_t *host;
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     const pmd_plugin_t *p;
     pmd_instance_t *in;
     uint64_t max_tick_ns;
@@ -43,7 +43,7 @@ static fixture_t fx;
 static void setup(void)
 {
     char err[512];
-    cr_assert_eq(pmd_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
+    cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
                                  PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
                  PMD_OK, "%s", err);
     fx.p = fx.lp.plugin;
@@ -61,7 +61,7 @@ static void teardown(void)
         test_host_free(fx.host);
     }
     if (fx.lp.dl_handle)
-        pmd_loader_close(&fx.lp);
+        host_loader_close(&fx.lp);
     orchd_stop(fx.cp);
     orchd_stop(fx.other);
     memset(&fx, 0, sizeof(fx));
@@ -134,7 +134,7 @@ static pmd_stats_t stats(void)
     pmd_stats_t s;
     memset(&s, 0, sizeof(s));
     s.struct_size = sizeof(s);
-    cr_assert(pmd_loader_has_extensions(&fx.lp));
+    cr_assert(host_loader_has_extensions(&fx.lp));
     const pmd_ext_stats_t *ext = fx.p->get_extension(PMD_EXT_STATS);
     cr_assert_not_null(ext);
     cr_assert_eq(ext->get(fx.in, &s), PMD_OK);

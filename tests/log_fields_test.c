@@ -241,7 +241,7 @@ static const void *rec_get_extension(void *host_data, const char *id)
 typedef enum { HOST_FIELDS, HOST_TEXT, HOST_1_0 } host_kind_t;
 
 static struct {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     test_host_t *host;
     orchd_t *cp;
     pmd_instance_t *in;
@@ -254,7 +254,7 @@ static void nr_teardown(void)
     if (fx.host)
         test_host_free(fx.host);
     if (fx.lp.dl_handle)
-        pmd_loader_close(&fx.lp);
+        host_loader_close(&fx.lp);
     if (fx.cp)
         orchd_stop(fx.cp);
     memset(&fx, 0, sizeof(fx));
@@ -278,7 +278,7 @@ static void run_node(host_kind_t kind, const char *node_id)
     char err[512] = "", cfg[512];
     memset(&got, 0, sizeof(got));
     got.host_thread = pthread_self();
-    cr_assert_eq(pmd_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
+    cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
                                  PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)), PMD_OK, "%s", err);
     fx.host = test_host_new();
     fx.cp = orchd_start(NULL);

@@ -21,7 +21,7 @@
 typedef struct fixture {
     orchd_t *cp;
     test_host_t *host;
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     const pmd_plugin_t *p;
     pmd_instance_t *in;
     char node_id[64];
@@ -33,7 +33,7 @@ static fixture_t fx;
 static void setup(void)
 {
     char err[512];
-    cr_assert_eq(pmd_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
+    cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
                                  PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
                  PMD_OK, "%s", err);
     fx.p = fx.lp.plugin;
@@ -51,7 +51,7 @@ static void teardown(void)
         test_host_free(fx.host);
     }
     if (fx.lp.dl_handle)
-        pmd_loader_close(&fx.lp);
+        host_loader_close(&fx.lp);
     if (fx.cp)
         orchd_stop(fx.cp);
     char cmd[128];

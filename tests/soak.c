@@ -136,7 +136,7 @@ typedef struct node {
 } node_t;
 
 typedef struct soak {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     const pmd_plugin_t *p;
     const pmd_ext_stats_t *stats;
     node_t *nodes;
@@ -266,13 +266,13 @@ static int setup(soak_t *s)
     orchd_options_t opt = {.token_file = s->server_token, .next_heartbeat_ms = INTERVAL_MS};
     if ((s->cp = orchd_start(&opt)) == NULL)
         return -1;
-    if (pmd_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &s->lp,
+    if (host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &s->lp,
                         err, sizeof(err)) != PMD_OK) {
         fprintf(stderr, "soak: %s\n", err);
         return -1;
     }
     s->p = s->lp.plugin;
-    s->stats = pmd_loader_has_extensions(&s->lp) ? s->p->get_extension(PMD_EXT_STATS) : NULL;
+    s->stats = host_loader_has_extensions(&s->lp) ? s->p->get_extension(PMD_EXT_STATS) : NULL;
     if (s->stats == NULL)
         return -1;
     for (int i = 0; i < s->n; i++) {
@@ -422,7 +422,7 @@ int main(int argc, char **argv)
         s.p->destroy(s.nodes[i].in);
     }
     free(s.nodes);
-    pmd_loader_close(&s.lp);
+    host_loader_close(&s.lp);
     orchd_stop(s.cp);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", s.dir);

@@ -31,7 +31,7 @@
 #define HOSTS 3
 #define PER_HOST 2
 
-static pmd_loaded_plugin_t lp;
+static host_loaded_plugin_t lp;
 static const pmd_ext_stats_t *stats_ext;
 static orchd_t *cp;
 static char dir[64], server_token[128], node_token[128];
@@ -198,9 +198,9 @@ int main(int argc, char **argv)
     orchd_options_t opt = {.token_file = server_token, .next_heartbeat_ms = 1};
     if ((cp = orchd_start(&opt)) == NULL)
         return 1;
-    if (pmd_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp,
+    if (host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp,
                         err, sizeof(err)) != PMD_OK ||
-        !pmd_loader_has_extensions(&lp) ||
+        !host_loader_has_extensions(&lp) ||
         (stats_ext = lp.plugin->get_extension(PMD_EXT_STATS)) == NULL) {
         fprintf(stderr, "tsan_stress: cannot load %s: %s\n", NODE_REGISTRATION_SO, err);
         orchd_stop(cp);
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
     atomic_store(&stopping, 1);
     for (int i = 0; i < HOSTS; i++)
         pthread_join(t[i], NULL);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
     orchd_stop(cp);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

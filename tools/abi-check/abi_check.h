@@ -123,7 +123,7 @@ int ac_cp_find(ac_cp_t *cp, const char *method, int from, int to, ac_cp_request_
 
 /* session.c: the plugin, loaded through the shared loader, plus its config. */
 typedef struct ac_session {
-    pmd_loaded_plugin_t lp;
+    host_loaded_plugin_t lp;
     const pmd_plugin_t *p;
     char *config; /* malloc'd */
 } ac_session_t;
@@ -136,7 +136,7 @@ int ac_session_open_minor(const ac_ctx_t *ctx, ac_session_t *s, uint32_t host_mi
                           const char *url, ac_result_t *r);
 void ac_session_close(ac_session_t *s);
 /* Config text for url: --config, else the conformance template, else "{}". */
-char *ac_config_for(const ac_ctx_t *ctx, const pmd_loaded_plugin_t *lp, const char *url);
+char *ac_config_for(const ac_ctx_t *ctx, const host_loaded_plugin_t *lp, const char *url);
 
 /* util.c: guard pages, memory whose end is followed by a PROT_NONE page. */
 typedef struct ac_guard {

@@ -39,7 +39,7 @@ static const void *trap_get_extension(void *host_data, const char *id)
 /* stats get with a PMD_STATS_MIN_SIZE struct that ends at a guard page. */
 static void small_stats(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in, ac_result_t *r)
 {
-    if (!pmd_loader_has_extensions(&s->lp))
+    if (!host_loader_has_extensions(&s->lp))
         return;
     const pmd_ext_stats_t *ext = s->p->get_extension(PMD_EXT_STATS);
     if (ext == NULL || ext->struct_size < MEMBER_END(pmd_ext_stats_t, get) || ext->get == NULL)

@@ -31,9 +31,9 @@ static char *replace_all(const char *text, const char *needle, const char *with)
     return out;
 }
 
-static const char *conformance_template(const pmd_loaded_plugin_t *lp)
+static const char *conformance_template(const host_loaded_plugin_t *lp)
 {
-    if (!pmd_loader_has_extensions(lp))
+    if (!host_loader_has_extensions(lp))
         return NULL;
     const pmd_ext_conformance_t *ext = lp->plugin->get_extension(PMD_EXT_CONFORMANCE);
     if (ext == NULL || ext->struct_size < offsetof(pmd_ext_conformance_t, config_template) +
@@ -42,7 +42,7 @@ static const char *conformance_template(const pmd_loaded_plugin_t *lp)
     return ext->config_template;
 }
 
-char *ac_config_for(const ac_ctx_t *ctx, const pmd_loaded_plugin_t *lp, const char *url)
+char *ac_config_for(const ac_ctx_t *ctx, const host_loaded_plugin_t *lp, const char *url)
 {
     const char *text = ctx->config_text;
     if (text == NULL)
@@ -62,7 +62,7 @@ int ac_session_open_minor(const ac_ctx_t *ctx, ac_session_t *s, uint32_t host_mi
 {
     char err[512];
     memset(s, 0, sizeof(*s));
-    int32_t rc = pmd_loader_open(ctx->plugin_path, PMD_ABI_VERSION_MAJOR, host_minor, &s->lp, err,
+    int32_t rc = host_loader_open(ctx->plugin_path, PMD_ABI_VERSION_MAJOR, host_minor, &s->lp, err,
                                  sizeof(err));
     if (rc != PMD_OK) {
         ac_fail(r, "%s", err);
@@ -72,17 +72,17 @@ int ac_session_open_minor(const ac_ctx_t *ctx, ac_session_t *s, uint32_t host_mi
     /* The conformance template is the validator's, not the session's: an
      * older session (no extensions) still gets it, from a second load at the
      * checker's own minor (dlopen counts references: the same image). */
-    pmd_loaded_plugin_t own;
-    if (!pmd_loader_has_extensions(&s->lp) && host_minor < PMD_ABI_VERSION_MINOR &&
-        pmd_loader_open(ctx->plugin_path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &own, err,
+    host_loaded_plugin_t own;
+    if (!host_loader_has_extensions(&s->lp) && host_minor < PMD_ABI_VERSION_MINOR &&
+        host_loader_open(ctx->plugin_path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &own, err,
                         sizeof(err)) == PMD_OK) {
         s->config = ac_config_for(ctx, &own, url);
-        pmd_loader_close(&own);
+        host_loader_close(&own);
     } else {
         s->config = ac_config_for(ctx, &s->lp, url);
     }
     if (s->config == NULL) {
-        pmd_loader_close(&s->lp);
+        host_loader_close(&s->lp);
         ac_fail(r, "out of memory building the config");
         return -1;
     }
@@ -94,6 +94,6 @@ void ac_session_close(ac_session_t *s)
     free(s->config);
     s->config = NULL;
     if (s->lp.dl_handle != NULL)
-        pmd_loader_close(&s->lp);
+        host_loader_close(&s->lp);
     s->p = NULL;
 }

@@ -388,7 +388,7 @@ int32_t th_start_handed_over(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_
 
 int32_t th_stats(th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in, pmd_stats_t *out)
 {
-    if (!pmd_loader_has_extensions(&s->lp))
+    if (!host_loader_has_extensions(&s->lp))
         return -1;
     const pmd_ext_stats_t *ext = s->p->get_extension(PMD_EXT_STATS);
     if (ext == NULL || ext->struct_size < offsetof(pmd_ext_stats_t, get) + sizeof(ext->get) ||

@@ -84,8 +84,8 @@ static int run(const pf_options_t *o, pf_template_t *tpl)
         fprintf(stderr, "pmd-fleet: cannot open /proc/self: no CPU or memory figures\n");
     r.is_orchd = pf_orchd_detect(r.url);
     pid_t journal = start_journal(o, r.is_orchd, r.url, journal_path, sizeof(journal_path));
-    pmd_loaded_plugin_t lp;
-    if (pmd_loader_open(o->plugin, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp, err,
+    host_loaded_plugin_t lp;
+    if (host_loader_open(o->plugin, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp, err,
                         sizeof(err)) != PMD_OK) {
         fprintf(stderr, "pmd-fleet: %s\n", err);
         pf_journal_stop(journal);
@@ -105,7 +105,7 @@ static int run(const pf_options_t *o, pf_template_t *tpl)
     int rc = finish(&r, journal, journal_path);
     pf_observe_free(&r.obs);
     pf_fleet_free(&fleet);
-    pmd_loader_close(&lp);
+    host_loader_close(&lp);
     return rc;
 }
 
