@@ -30,14 +30,14 @@ typedef struct bounds_scenario {
 
 static const void *trap_get_extension(void *host_data, const char *id)
 {
-    th_rec_t *rec = host_data;
+    ac_th_rec_t *rec = host_data;
     (void)id;
     atomic_fetch_add(&rec->n_trap, 1);
     return NULL;
 }
 
 /* stats get with a PMD_STATS_MIN_SIZE struct that ends at a guard page. */
-static void small_stats(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in, ac_result_t *r)
+static void small_stats(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *in, ac_result_t *r)
 {
     if (!host_loader_has_extensions(&s->lp))
         return;
@@ -64,7 +64,7 @@ static void small_stats(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in
     ac_guard_unmap(&g);
 }
 
-static void report_rec(const th_rec_t *rec, ac_result_t *r)
+static void report_rec(const ac_th_rec_t *rec, ac_result_t *r)
 {
     if (atomic_load(&rec->n_trap) > 0)
         ac_fail(r, "host get_extension called %u time(s) though the session minor is 0",
@@ -80,10 +80,10 @@ static void run_bounds(void *arg, ac_result_t *r)
     char url[64];
     if (ac_url_closed_port(url, sizeof(url)) != 0 || ac_session_open(sc->ctx, &s, url, r) != 0)
         return;
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     ac_guard_t hg;
-    if (th_rec_guard_records(&rec) != 0 || ac_guard_map(&hg) != 0) {
+    if (ac_th_rec_guard_records(&rec) != 0 || ac_guard_map(&hg) != 0) {
         ac_fail(r, "cannot map guard pages");
         ac_session_close(&s);
         return;
@@ -95,7 +95,7 @@ static void run_bounds(void *arg, ac_result_t *r)
         rec.push_invalid = 1;
     }
     pmd_host_t full;
-    th_host_fill(&full, &rec);
+    ac_th_host_fill(&full, &rec);
     if (sc->trap_ext)
         full.get_extension = trap_get_extension;
     if (sc->null_optional) {
@@ -109,27 +109,27 @@ static void run_bounds(void *arg, ac_result_t *r)
     host->abi_minor = sc->minor;
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(&rec, s.p, host, s.config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(&rec, s.p, host, s.config, &in, err, sizeof(err));
     ac_guard_seal(&hg);
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "init returned %d: %s", (int)rc, err);
     } else {
-        int32_t rs = th_start(&rec, s.p, in);
+        int32_t rs = ac_th_start(&rec, s.p, in);
         for (int i = 0; rs == PMD_OK && i < BOUNDS_TICKS; i++)
-            th_tick(&rec, s.p, in, ac_now_ns());
+            ac_th_tick(&rec, s.p, in, ac_now_ns());
         if (rs != PMD_OK)
             ac_fail(r, "start returned %d", (int)rs);
         small_stats(&s, &rec, in, r);
         if (rs == PMD_OK)
-            th_stop(&rec, s.p, in);
-        th_destroy(&rec, s.p, in);
+            ac_th_stop(&rec, s.p, in);
+        ac_th_destroy(&rec, s.p, in);
     }
     report_rec(&rec, r);
     char fig[48];
     snprintf(fig, sizeof(fig), "%s_pulls", sc->name);
     ac_figure(r, fig, atomic_load(&rec.n_pools) + atomic_load(&rec.n_caps), "calls");
     ac_guard_unmap(&hg);
-    th_rec_fini(&rec);
+    ac_th_rec_fini(&rec);
     ac_session_close(&s);
 }
 
@@ -219,19 +219,19 @@ void ac_check_negotiation(const ac_ctx_t *ctx, ac_result_t *r)
         return;
     static const uint32_t host_minors[] = {0, PMD_ABI_VERSION_MINOR + 1, 9};
     for (size_t i = 0; i < 3; i++) {
-        th_rec_t rec;
-        th_rec_init(&rec, 0);
+        ac_th_rec_t rec;
+        ac_th_rec_init(&rec, 0);
         pmd_host_t host;
-        th_host_fill(&host, &rec);
+        ac_th_host_fill(&host, &rec);
         host.abi_minor = host_minors[i];
         char err[256] = "";
         pmd_instance_t *in = NULL;
-        int32_t rc = th_init(&rec, s.p, &host, s.config, &in, err, sizeof(err));
+        int32_t rc = ac_th_init(&rec, s.p, &host, s.config, &in, err, sizeof(err));
         if (rc != PMD_OK || in == NULL)
             ac_fail(r, "init with a host of minor %u returned %d: %s", (unsigned)host_minors[i],
                     (int)rc, err);
         else
-            th_destroy(&rec, s.p, in);
+            ac_th_destroy(&rec, s.p, in);
     }
     ac_session_close(&s);
     ac_note(r,

@@ -55,14 +55,14 @@ static void run_config_gone(void *arg, ac_result_t *r)
     }
     config_pages_t pages;
     char *config = config_map(&pages, s.config);
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    th_host_fill(&host, &rec);
+    ac_th_host_fill(&host, &rec);
     int threads = ac_count_threads();
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = config ? th_init(&rec, s.p, &host, config, &in, err, sizeof(err)) : -1;
+    int32_t rc = config ? ac_th_init(&rec, s.p, &host, config, &in, err, sizeof(err)) : -1;
     if (config != NULL)
         munmap(pages.base, pages.len); /* valid for the call only */
     if (rc != PMD_OK || in == NULL) {
@@ -83,14 +83,14 @@ static void run_config_gone(void *arg, ac_result_t *r)
                 "in init)",
                 q.method, q.path);
     }
-    if (th_start(&rec, s.p, in) == PMD_OK) {
+    if (ac_th_start(&rec, s.p, in) == PMD_OK) {
         for (int i = 0; i < 300; i++) {
             ac_sleep_us(3000);
-            th_tick(&rec, s.p, in, ac_now_ns());
+            ac_th_tick(&rec, s.p, in, ac_now_ns());
         }
-        th_stop(&rec, s.p, in);
+        ac_th_stop(&rec, s.p, in);
     }
-    th_destroy(&rec, s.p, in);
+    ac_th_destroy(&rec, s.p, in);
 out:
     ac_session_close(&s);
     ac_cp_stop(cp);
@@ -99,10 +99,10 @@ out:
 /* Refused inits: only log, nothing left, size-0 buffers untouched. */
 static void refuse_all(const ac_session_t *s, ac_guard_t *g, ac_result_t *r)
 {
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_host_t host, nolog;
-    th_host_fill(&host, &rec);
+    ac_th_host_fill(&host, &rec);
     nolog = host;
     nolog.log = NULL;
     char *sealed = ac_guard_tail(g, g->page); /* size 0: never written */
@@ -114,20 +114,20 @@ static void refuse_all(const ac_session_t *s, ac_guard_t *g, ac_result_t *r)
                            : i == N_REFUSED ? "out_instance NULL"
                                             : "host without log";
         int fds = ac_count_fds(), threads = ac_count_threads();
-        unsigned others = th_rec_callbacks(&rec) - atomic_load(&rec.n_log);
+        unsigned others = ac_th_rec_callbacks(&rec) - atomic_load(&rec.n_log);
         char err[256];
         pmd_instance_t *in = NULL;
         pmd_instance_t **out = i == N_REFUSED ? NULL : &in;
-        int32_t rc = th_init(&rec, s->p, h, config, out, sealed, 0);
+        int32_t rc = ac_th_init(&rec, s->p, h, config, out, sealed, 0);
         if (rc == PMD_OK) {
             if (in != NULL)
-                th_destroy(&rec, s->p, in);
+                ac_th_destroy(&rec, s->p, in);
             continue; /* init-errors reports the acceptance */
         }
-        rc = th_init(&rec, s->p, h, config, out, err, sizeof(err));
+        rc = ac_th_init(&rec, s->p, h, config, out, err, sizeof(err));
         if (rc != PMD_OK && memchr(err, '\0', sizeof(err)) != NULL && strpbrk(err, "\r\n"))
             ac_fail(r, "init(%s): the error line holds a newline", what);
-        if (th_rec_callbacks(&rec) - atomic_load(&rec.n_log) != others)
+        if (ac_th_rec_callbacks(&rec) - atomic_load(&rec.n_log) != others)
             ac_fail(r,
                     "refused init(%s) made a callback other than log (%u pools, %u caps, "
                     "%u states, %u get_extension so far)",
@@ -154,13 +154,13 @@ static void run_refusals(void *arg, ac_result_t *r)
         return;
     }
     /* One accepted init first: a library's one-time global set-up is not a leak. */
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    th_host_fill(&host, &rec);
+    ac_th_host_fill(&host, &rec);
     pmd_instance_t *in = NULL;
-    if (th_init(&rec, s.p, &host, s.config, &in, NULL, 0) == PMD_OK && in != NULL)
-        th_destroy(&rec, s.p, in);
+    if (ac_th_init(&rec, s.p, &host, s.config, &in, NULL, 0) == PMD_OK && in != NULL)
+        ac_th_destroy(&rec, s.p, in);
     refuse_all(&s, &g, r);
     ac_guard_unmap(&g);
     ac_session_close(&s);
@@ -183,7 +183,7 @@ void ac_check_init_buffers(const ac_ctx_t *ctx, ac_result_t *r)
 typedef struct reentry {
     const ac_session_t *s;
     pmd_instance_t *self, *other;
-    th_rec_t *other_rec;
+    ac_th_rec_t *other_rec;
     int busy, handover;
     unsigned tries;
     char first[200];
@@ -198,7 +198,7 @@ static void reentry_fail(reentry_t *re, const char *cb, const char *call, int32_
                  call, cb, (int)rc);
 }
 
-static void reenter(th_rec_t *rec, const char *cb)
+static void reenter(ac_th_rec_t *rec, const char *cb)
 {
     reentry_t *re = rec->hook_arg;
     if (re->busy || re->self == NULL)
@@ -222,9 +222,9 @@ static void reenter(th_rec_t *rec, const char *cb)
             reentry_fail(re, cb, "on_handover", rc);
     }
     pmd_stats_t st;
-    if ((rc = th_stats(rec, re->s, re->self, &st)) != -1 && rc != PMD_ERR_STATE)
+    if ((rc = ac_th_stats(rec, re->s, re->self, &st)) != -1 && rc != PMD_ERR_STATE)
         reentry_fail(re, cb, "stats get", rc);
-    rec->phase = phase; /* th_stats ended the outer call's mark: restore it */
+    rec->phase = phase; /* ac_th_stats ended the outer call's mark: restore it */
     atomic_store(&rec->in_call, 1);
     if (re->other != NULL) { /* must not deadlock: the check's timeout says so */
         atomic_store(&re->other_rec->in_call, 1);
@@ -241,13 +241,13 @@ static int offers_handover(const ac_session_t *s)
            s->p->on_handover != NULL && s->p->on_start_handed_over != NULL;
 }
 
-static pmd_instance_t *started(const ac_session_t *s, th_rec_t *rec, ac_result_t *r)
+static pmd_instance_t *started(const ac_session_t *s, ac_th_rec_t *rec, ac_result_t *r)
 {
     pmd_host_t host;
-    th_host_fill(&host, rec);
+    ac_th_host_fill(&host, rec);
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(rec, s->p, &host, s->config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(rec, s->p, &host, s->config, &in, err, sizeof(err));
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "init returned %d: %s", (int)rc, err);
         return NULL;
@@ -255,7 +255,7 @@ static pmd_instance_t *started(const ac_session_t *s, th_rec_t *rec, ac_result_t
     return in;
 }
 
-static void report_calls(const th_rec_t *rec, const reentry_t *re, ac_result_t *r)
+static void report_calls(const ac_th_rec_t *rec, const reentry_t *re, ac_result_t *r)
 {
     if (re != NULL && re->first[0] != '\0')
         ac_fail(r, "%s", re->first);
@@ -274,9 +274,9 @@ void ac_check_callbacks(const ac_ctx_t *ctx, ac_result_t *r)
         ac_cp_stop(cp);
         return;
     }
-    th_rec_t a, b;
-    th_rec_init(&a, 0);
-    th_rec_init(&b, 1);
+    ac_th_rec_t a, b;
+    ac_th_rec_init(&a, 0);
+    ac_th_rec_init(&b, 1);
     reentry_t re;
     memset(&re, 0, sizeof(re));
     re.s = &s;
@@ -284,27 +284,27 @@ void ac_check_callbacks(const ac_ctx_t *ctx, ac_result_t *r)
     a.hook = reenter;
     a.hook_arg = &re;
     pmd_instance_t *ia = started(&s, &a, r), *ib = started(&s, &b, r);
-    if (ia != NULL && ib != NULL && th_start(&b, s.p, ib) == PMD_OK) {
+    if (ia != NULL && ib != NULL && ac_th_start(&b, s.p, ib) == PMD_OK) {
         re.self = ia;
         re.other = ib;
         re.other_rec = &b;
-        int32_t rc = th_start(&a, s.p, ia);
+        int32_t rc = ac_th_start(&a, s.p, ia);
         for (int i = 0; rc == PMD_OK && i < 400; i++) {
             ac_sleep_us(3000);
-            th_tick(&a, s.p, ia, ac_now_ns());
-            th_tick(&b, s.p, ib, ac_now_ns());
+            ac_th_tick(&a, s.p, ia, ac_now_ns());
+            ac_th_tick(&b, s.p, ib, ac_now_ns());
         }
         if (rc == PMD_OK)
-            th_stop(&a, s.p, ia);
-        th_stop(&b, s.p, ib);
+            ac_th_stop(&a, s.p, ia);
+        ac_th_stop(&b, s.p, ib);
     }
     if (ia != NULL)
-        th_destroy(&a, s.p, ia);
+        ac_th_destroy(&a, s.p, ia);
     if (ib != NULL)
-        th_destroy(&b, s.p, ib);
+        ac_th_destroy(&b, s.p, ib);
     report_calls(&a, &re, r);
     report_calls(&b, NULL, r);
-    ac_figure(r, "callbacks", th_rec_callbacks(&a), "calls");
+    ac_figure(r, "callbacks", ac_th_rec_callbacks(&a), "calls");
     ac_figure(r, "reentry_tries", re.tries, "callbacks");
     ac_note(r,
             "re-entry refused from %u callback(s)%s; another instance callable from a "

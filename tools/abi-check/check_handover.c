@@ -107,14 +107,14 @@ static int open_offering(const ac_ctx_t *ctx, ac_session_t *s, const char *url, 
     return -1;
 }
 
-static pmd_instance_t *new_instance(const ac_session_t *s, th_rec_t *rec, const char *label,
+static pmd_instance_t *new_instance(const ac_session_t *s, ac_th_rec_t *rec, const char *label,
                                     ac_result_t *r)
 {
     pmd_host_t host;
-    th_host_fill(&host, rec);
+    ac_th_host_fill(&host, rec);
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(rec, s->p, &host, s->config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(rec, s->p, &host, s->config, &in, err, sizeof(err));
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "%s: init returned %d (%s) with the plugin's config: %s", label, (int)rc,
                 rs(s->p, rc), err);
@@ -125,22 +125,22 @@ static pmd_instance_t *new_instance(const ac_session_t *s, th_rec_t *rec, const 
 
 /* Ticks in every 5 ms until the control plane has seen want requests in all
  * or max_ms passed; returns the count. */
-static int tick_until_requests(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in,
+static int tick_until_requests(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *in,
                                ac_cp_t *cp, int want, unsigned max_ms)
 {
     uint64_t end = ac_now_ns() + (uint64_t)max_ms * 1000000ull;
     while (ac_cp_count(cp) < want && ac_now_ns() < end) {
         ac_sleep_us(5000);
-        th_tick(rec, s->p, in, ac_now_ns());
+        ac_th_tick(rec, s->p, in, ac_now_ns());
     }
     return ac_cp_count(cp);
 }
 
-static void tick_for(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in, unsigned ms)
+static void tick_for(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *in, unsigned ms)
 {
     for (unsigned i = 0; i < ms / 5; i++) {
         ac_sleep_us(5000);
-        th_tick(rec, s->p, in, ac_now_ns());
+        ac_th_tick(rec, s->p, in, ac_now_ns());
     }
 }
 
@@ -156,7 +156,7 @@ static int settle_threads(int want, unsigned max_ms)
 
 /* What on_handover must have left: STOPPED reported, the struct filled,
  * the instance's threads gone. */
-static void check_handed_over(const th_rec_t *rec, const pmd_handover_t *h, int threads0,
+static void check_handed_over(const ac_th_rec_t *rec, const pmd_handover_t *h, int threads0,
                               ac_result_t *r)
 {
     int last = atomic_load(&rec->last_state);
@@ -185,12 +185,12 @@ static void check_handed_over(const th_rec_t *rec, const pmd_handover_t *h, int 
 /* From the return of on_handover (n_ret requests seen then): no request
  * after GRACE_MS, none during QUIET_MS (the old instance is destroyed in
  * between, as a host does), and no DELETE at all. Returns the count. */
-static int check_quiet(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *old, ac_cp_t *cp,
+static int check_quiet(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *old, ac_cp_t *cp,
                        uint64_t t_ret, int n_ret, ac_result_t *r)
 {
     ac_sleep_us(GRACE_MS * 1000);
     int n0 = ac_cp_count(cp);
-    th_destroy(rec, s->p, old);
+    ac_th_destroy(rec, s->p, old);
     ac_sleep_us(QUIET_MS * 1000);
     int n1 = ac_cp_count(cp);
     ac_cp_request_t q;
@@ -208,12 +208,12 @@ static int check_quiet(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *old
 
 /* The second instance takes over with h: it must reach the control plane
  * (when the first one did), with no DELETE. */
-static void check_take_over(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *fresh,
+static void check_take_over(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *fresh,
                             const pmd_handover_t *h, ac_cp_t *cp, int old_traffic, ac_result_t *r)
 {
     int n_base = ac_cp_count(cp);
     uint64_t t0 = ac_now_ns();
-    int32_t rc = th_start_handed_over(rec, s->p, fresh, h);
+    int32_t rc = ac_th_start_handed_over(rec, s->p, fresh, h);
     if (rc != PMD_OK) {
         ac_fail(r, "on_start_handed_over with the handover returned %d (%s)", (int)rc,
                 rs(s->p, rc));
@@ -238,7 +238,7 @@ static void check_take_over(const ac_session_t *s, th_rec_t *rec, pmd_instance_t
         ac_note(r, "handover filled and threads gone; the plugin sent no request to the "
                    "control plane at {{url}}, so there was no traffic to watch");
     }
-    if ((rc = th_stop(rec, s->p, fresh)) != PMD_OK)
+    if ((rc = ac_th_stop(rec, s->p, fresh)) != PMD_OK)
         ac_fail(r, "on_stop of the second instance returned %d (%s)", (int)rc, rs(s->p, rc));
 }
 
@@ -255,14 +255,14 @@ void ac_check_handover_no_delete(const ac_ctx_t *ctx, ac_result_t *r)
         ac_cp_stop(cp);
         return;
     }
-    th_rec_t rec_old, rec_new;
-    th_rec_init(&rec_old, 0);
-    th_rec_init(&rec_new, 1);
+    ac_th_rec_t rec_old, rec_new;
+    ac_th_rec_init(&rec_old, 0);
+    ac_th_rec_init(&rec_new, 1);
     pmd_instance_t *old = new_instance(&s, &rec_old, "first instance", r), *fresh = NULL;
     if (old != NULL)
         fresh = new_instance(&s, &rec_new, "second instance", r);
     int threads0 = ac_count_threads();
-    if (fresh == NULL || th_start(&rec_old, s.p, old) != PMD_OK) {
+    if (fresh == NULL || ac_th_start(&rec_old, s.p, old) != PMD_OK) {
         if (fresh != NULL)
             ac_fail(r, "on_start of the first instance failed");
         goto out;
@@ -276,7 +276,7 @@ void ac_check_handover_no_delete(const ac_ctx_t *ctx, ac_result_t *r)
     memset(&h, 0, sizeof(h));
     h.struct_size = sizeof(h);
     uint64_t t0 = ac_now_ns();
-    int32_t rc = th_handover(&rec_old, s.p, old, &h);
+    int32_t rc = ac_th_handover(&rec_old, s.p, old, &h);
     uint64_t t_ret = ac_now_ns();
     int n_ret = ac_cp_count(cp);
     ac_figure(r, "handover", (double)(t_ret - t0) / 1e6, "ms");
@@ -290,20 +290,20 @@ void ac_check_handover_no_delete(const ac_ctx_t *ctx, ac_result_t *r)
     check_take_over(&s, &rec_new, fresh, &h, cp, before, r);
 out:
     if (old != NULL)
-        th_destroy(&rec_old, s.p, old);
+        ac_th_destroy(&rec_old, s.p, old);
     if (fresh != NULL)
-        th_destroy(&rec_new, s.p, fresh);
+        ac_th_destroy(&rec_new, s.p, fresh);
     ac_session_close(&s);
     ac_cp_stop(cp);
 }
 
 /* The instance's own stop bound: pmd.ext.stats/1 stop_timeout_ms when
  * offered, else the descriptor's. */
-static uint32_t stop_bound(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in,
+static uint32_t stop_bound(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *in,
                            const char **source)
 {
     pmd_stats_t st;
-    if (th_stats(rec, s, in, &st) == PMD_OK &&
+    if (ac_th_stats(rec, s, in, &st) == PMD_OK &&
         st.struct_size >= MEMBER_END(pmd_stats_t, stop_timeout_ms) && st.stop_timeout_ms > 0 &&
         st.stop_timeout_ms <= UINT32_MAX) {
         *source = "pmd.ext.stats/1";
@@ -330,16 +330,16 @@ void ac_check_handover_stop_bound(const ac_ctx_t *ctx, ac_result_t *r)
         ac_cp_stop(cp);
         return;
     }
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_instance_t *in = new_instance(&s, &rec, "instance", r);
     if (in == NULL)
         goto out;
     const char *source;
     uint32_t bound = stop_bound(&s, &rec, in, &source);
-    if (th_start(&rec, s.p, in) != PMD_OK) {
+    if (ac_th_start(&rec, s.p, in) != PMD_OK) {
         ac_fail(r, "on_start failed");
-        th_destroy(&rec, s.p, in);
+        ac_th_destroy(&rec, s.p, in);
         goto out;
     }
     tick_for(&s, &rec, in, HUNG_TICK_MS);
@@ -348,9 +348,9 @@ void ac_check_handover_stop_bound(const ac_ctx_t *ctx, ac_result_t *r)
     memset(&h, 0, sizeof(h));
     h.struct_size = sizeof(h);
     uint64_t t0 = ac_now_ns();
-    int32_t rc = th_handover(&rec, s.p, in, &h);
+    int32_t rc = ac_th_handover(&rec, s.p, in, &h);
     double ms = (double)(ac_now_ns() - t0) / 1e6;
-    th_destroy(&rec, s.p, in);
+    ac_th_destroy(&rec, s.p, in);
     ac_figure(r, "stop_timeout_ms", bound, "ms");
     ac_figure(r, "handover", ms, "ms");
     ac_figure(r, "requests_unanswered", hanging, "requests");
@@ -405,7 +405,7 @@ static void canary_damage(const ac_guard_t *g, uint32_t *size, long *first, long
 
 /* on_handover with a struct below PMD_HANDOVER_MIN_SIZE: refused, nothing
  * written (neither inside nor past struct_size). */
-static void too_small_out(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in, uint32_t n,
+static void too_small_out(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *in, uint32_t n,
                           ac_guard_t *g, ac_result_t *r)
 {
     pmd_handover_t *h = canary_struct(g, n);
@@ -415,7 +415,7 @@ static void too_small_out(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *
     }
     char what[96];
     snprintf(what, sizeof(what), "on_handover with out->struct_size %u", (unsigned)n);
-    expect(s, r, what, th_handover(rec, s->p, in, h), PMD_ERR_INVALID_ARGUMENT);
+    expect(s, r, what, ac_th_handover(rec, s->p, in, h), PMD_ERR_INVALID_ARGUMENT);
     uint32_t size;
     long first, last;
     canary_damage(g, &size, &first, &last);
@@ -430,7 +430,7 @@ static void too_small_out(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *
 }
 
 /* on_start_handed_over with a struct of n bytes ending at a guard page. */
-static void too_small_in(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in, uint32_t n,
+static void too_small_in(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *in, uint32_t n,
                          ac_guard_t *g, ac_result_t *r)
 {
     pmd_handover_t *h = ac_guard_tail(g, n);
@@ -442,47 +442,47 @@ static void too_small_in(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *i
     h->struct_size = n;
     char what[96];
     snprintf(what, sizeof(what), "on_start_handed_over with struct_size %u", (unsigned)n);
-    expect(s, r, what, th_start_handed_over(rec, s->p, in, h), PMD_ERR_INVALID_ARGUMENT);
+    expect(s, r, what, ac_th_start_handed_over(rec, s->p, in, h), PMD_ERR_INVALID_ARGUMENT);
 }
 
 /* INITIALIZED: on_handover is a state error; on_start_handed_over refuses a
  * NULL or short handover and leaves the instance startable. */
-static void args_initialized(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in,
+static void args_initialized(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *in,
                              pmd_handover_t *full, ac_guard_t *g, ac_result_t *r)
 {
     pmd_handover_t copy = *full;
-    expect(s, r, "on_handover on an INITIALIZED instance", th_handover(rec, s->p, in, full),
+    expect(s, r, "on_handover on an INITIALIZED instance", ac_th_handover(rec, s->p, in, full),
            PMD_ERR_STATE);
     if (memcmp(&copy, full, sizeof(copy)) != 0)
         ac_fail(r, "on_handover on an INITIALIZED instance wrote to the struct it refused");
-    expect(s, r, "on_start_handed_over(NULL handover)", th_start_handed_over(rec, s->p, in, NULL),
+    expect(s, r, "on_start_handed_over(NULL handover)", ac_th_start_handed_over(rec, s->p, in, NULL),
            PMD_ERR_INVALID_ARGUMENT);
     too_small_in(s, rec, in, 8, g, r);
     too_small_in(s, rec, in, PMD_HANDOVER_MIN_SIZE - 1, g, r);
     expect(s, r, "on_tick after the refused calls (still INITIALIZED)",
-           th_tick(rec, s->p, in, ac_now_ns()), PMD_ERR_STATE);
-    expect(s, r, "on_start after the refused calls", th_start(rec, s->p, in), PMD_OK);
+           ac_th_tick(rec, s->p, in, ac_now_ns()), PMD_ERR_STATE);
+    expect(s, r, "on_start after the refused calls", ac_th_start(rec, s->p, in), PMD_OK);
 }
 
 /* STARTED: NULL and short structs refused with the instance still STARTED;
  * a full one ends it (STOPPED). */
-static void args_started(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in,
+static void args_started(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *in,
                          pmd_handover_t *full, ac_guard_t *g, ac_result_t *r)
 {
     expect(s, r, "on_start_handed_over on a STARTED instance",
-           th_start_handed_over(rec, s->p, in, full), PMD_ERR_STATE);
-    expect(s, r, "on_handover(NULL out)", th_handover(rec, s->p, in, NULL),
+           ac_th_start_handed_over(rec, s->p, in, full), PMD_ERR_STATE);
+    expect(s, r, "on_handover(NULL out)", ac_th_handover(rec, s->p, in, NULL),
            PMD_ERR_INVALID_ARGUMENT);
     too_small_out(s, rec, in, 8, g, r);
     too_small_out(s, rec, in, PMD_HANDOVER_MIN_SIZE - 1, g, r);
     expect(s, r, "on_tick after the refused on_handover calls (still STARTED)",
-           th_tick(rec, s->p, in, ac_now_ns()), PMD_OK);
-    expect(s, r, "on_handover with a full struct", th_handover(rec, s->p, in, full), PMD_OK);
-    expect(s, r, "on_tick after on_handover (STOPPED)", th_tick(rec, s->p, in, ac_now_ns()),
+           ac_th_tick(rec, s->p, in, ac_now_ns()), PMD_OK);
+    expect(s, r, "on_handover with a full struct", ac_th_handover(rec, s->p, in, full), PMD_OK);
+    expect(s, r, "on_tick after on_handover (STOPPED)", ac_th_tick(rec, s->p, in, ac_now_ns()),
            PMD_ERR_STATE);
-    expect(s, r, "on_handover on a STOPPED instance", th_handover(rec, s->p, in, full),
+    expect(s, r, "on_handover on a STOPPED instance", ac_th_handover(rec, s->p, in, full),
            PMD_ERR_STATE);
-    expect(s, r, "on_stop after on_handover", th_stop(rec, s->p, in), PMD_ERR_STATE);
+    expect(s, r, "on_stop after on_handover", ac_th_stop(rec, s->p, in), PMD_ERR_STATE);
 }
 
 void ac_check_handover_args(const ac_ctx_t *ctx, ac_result_t *r)
@@ -501,8 +501,8 @@ void ac_check_handover_args(const ac_ctx_t *ctx, ac_result_t *r)
         ac_session_close(&s);
         return;
     }
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_handover_t full;
     memset(&full, 0, sizeof(full));
     full.struct_size = sizeof(full);
@@ -510,12 +510,12 @@ void ac_check_handover_args(const ac_ctx_t *ctx, ac_result_t *r)
     if (in != NULL) {
         args_initialized(&s, &rec, in, &full, &g, r);
         args_started(&s, &rec, in, &full, &g, r);
-        th_destroy(&rec, s.p, in);
+        ac_th_destroy(&rec, s.p, in);
     }
-    expect(&s, r, "on_handover(NULL instance)", th_handover(&rec, s.p, NULL, &full),
+    expect(&s, r, "on_handover(NULL instance)", ac_th_handover(&rec, s.p, NULL, &full),
            PMD_ERR_INVALID_ARGUMENT);
     expect(&s, r, "on_start_handed_over(NULL instance)",
-           th_start_handed_over(&rec, s.p, NULL, &full), PMD_ERR_INVALID_ARGUMENT);
+           ac_th_start_handed_over(&rec, s.p, NULL, &full), PMD_ERR_INVALID_ARGUMENT);
     ac_note(r,
             "wrong states give PMD_ERR_STATE; NULL and short (8, %u bytes) structs give "
             "PMD_ERR_INVALID_ARGUMENT with nothing written and the instance unchanged",

@@ -16,20 +16,20 @@ static const char *const bad_configs[] = {NULL, "", "not json", "[]", "{\"no_suc
 static const char *show(const char *config) { return config == NULL ? "NULL" : config; }
 
 /* One refused init with a 256-byte and an 8-byte error buffer. */
-static void refuse_one(const pmd_plugin_t *p, th_rec_t *rec, const char *config, ac_result_t *r)
+static void refuse_one(const pmd_plugin_t *p, ac_th_rec_t *rec, const char *config, ac_result_t *r)
 {
     pmd_host_t host;
-    th_host_fill(&host, rec);
+    ac_th_host_fill(&host, rec);
     char err[256];
     memset(err, 0x5a, sizeof(err));
     pmd_instance_t *in = (pmd_instance_t *)rec;
-    int32_t rc = th_init(rec, p, &host, config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(rec, p, &host, config, &in, err, sizeof(err));
     /* NULL config included: it is config text that is missing, not a host
      * pointer (plugin.abi.md 5.2 and 9; PMD_ERR_INVALID_ARGUMENT is wrong). */
     if (rc != PMD_ERR_CONFIG)
         ac_fail(r, "init(%s) returned %d, expected PMD_ERR_CONFIG", show(config), (int)rc);
     if (rc == PMD_OK && in != NULL && in != (pmd_instance_t *)rec) {
-        th_destroy(rec, p, in);
+        ac_th_destroy(rec, p, in);
         return;
     }
     if (in != NULL)
@@ -45,9 +45,9 @@ static void refuse_one(const pmd_plugin_t *p, th_rec_t *rec, const char *config,
     char tiny[8 + 8];
     memset(tiny, 0x5a, sizeof(tiny));
     in = (pmd_instance_t *)rec;
-    rc = th_init(rec, p, &host, config, &in, tiny, 8);
+    rc = ac_th_init(rec, p, &host, config, &in, tiny, 8);
     if (rc == PMD_OK && in != NULL && in != (pmd_instance_t *)rec)
-        th_destroy(rec, p, in);
+        ac_th_destroy(rec, p, in);
     else if (memchr(tiny, '\0', 8) == NULL || tiny[0] == '\0')
         ac_fail(r, "init(%s) with an 8-byte buffer: message not truncated to a non-empty, "
                    "NUL-terminated line", show(config));
@@ -59,43 +59,43 @@ static void refuse_one(const pmd_plugin_t *p, th_rec_t *rec, const char *config,
 }
 
 /* Bad arguments: NULL host or out pointer, a host struct that is unusable. */
-static void refuse_arguments(const ac_session_t *s, th_rec_t *rec, ac_result_t *r)
+static void refuse_arguments(const ac_session_t *s, ac_th_rec_t *rec, ac_result_t *r)
 {
     pmd_host_t host;
-    th_host_fill(&host, rec);
+    ac_th_host_fill(&host, rec);
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(rec, s->p, NULL, s->config, &in, NULL, 0);
+    int32_t rc = ac_th_init(rec, s->p, NULL, s->config, &in, NULL, 0);
     if (rc != PMD_ERR_INVALID_ARGUMENT || in != NULL)
         ac_fail(r, "init(host NULL) returned %d, expected PMD_ERR_INVALID_ARGUMENT", (int)rc);
-    rc = th_init(rec, s->p, &host, s->config, NULL, NULL, 0);
+    rc = ac_th_init(rec, s->p, &host, s->config, NULL, NULL, 0);
     if (rc != PMD_ERR_INVALID_ARGUMENT)
         ac_fail(r, "init(out_instance NULL) returned %d, expected PMD_ERR_INVALID_ARGUMENT",
                 (int)rc);
     host.log = NULL;
     in = (pmd_instance_t *)rec;
-    rc = th_init(rec, s->p, &host, s->config, &in, NULL, 0);
+    rc = ac_th_init(rec, s->p, &host, s->config, &in, NULL, 0);
     if (rc != PMD_ERR_INVALID_ARGUMENT || in != NULL)
         ac_fail(r, "init(host without log) returned %d, expected PMD_ERR_INVALID_ARGUMENT",
                 (int)rc);
     if (rc == PMD_OK && in != NULL && in != (pmd_instance_t *)rec)
-        th_destroy(rec, s->p, in);
-    th_host_fill(&host, rec);
+        ac_th_destroy(rec, s->p, in);
+    ac_th_host_fill(&host, rec);
     host.struct_size = 16;
     in = (pmd_instance_t *)rec;
-    rc = th_init(rec, s->p, &host, s->config, &in, NULL, 0);
+    rc = ac_th_init(rec, s->p, &host, s->config, &in, NULL, 0);
     if (rc != PMD_ERR_INVALID_ARGUMENT || in != NULL)
         ac_fail(r, "init(host struct_size 16) returned %d, expected PMD_ERR_INVALID_ARGUMENT",
                 (int)rc);
     if (rc == PMD_OK && in != NULL && in != (pmd_instance_t *)rec)
-        th_destroy(rec, s->p, in);
+        ac_th_destroy(rec, s->p, in);
 }
 
 /* Refused inits in a loop: heap and RSS must not grow with the count. */
-static void leak_loop(const pmd_plugin_t *p, th_rec_t *rec, int rounds, int measure,
+static void leak_loop(const pmd_plugin_t *p, ac_th_rec_t *rec, int rounds, int measure,
                       ac_result_t *r)
 {
     pmd_host_t host;
-    th_host_fill(&host, rec);
+    ac_th_host_fill(&host, rec);
     char err[256];
     size_t heap0 = 0;
     long rss0 = 0;
@@ -105,9 +105,9 @@ static void leak_loop(const pmd_plugin_t *p, th_rec_t *rec, int rounds, int meas
             rss0 = ac_rss_kib();
         }
         pmd_instance_t *in = NULL;
-        if (th_init(rec, p, &host, bad_configs[i % N_BAD], &in, err, sizeof(err)) == PMD_OK &&
+        if (ac_th_init(rec, p, &host, bad_configs[i % N_BAD], &in, err, sizeof(err)) == PMD_OK &&
             in != NULL)
-            th_destroy(rec, p, in);
+            ac_th_destroy(rec, p, in);
     }
     if (!measure)
         return;
@@ -127,8 +127,8 @@ void ac_check_init_errors(const ac_ctx_t *ctx, ac_result_t *r)
     char url[64];
     if (ac_url_closed_port(url, sizeof(url)) != 0 || ac_session_open(ctx, &s, url, r) != 0)
         return;
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     for (size_t i = 0; i < N_BAD; i++)
         refuse_one(s.p, &rec, bad_configs[i], r);
     refuse_arguments(&s, &rec, r);

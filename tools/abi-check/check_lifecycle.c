@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static pmd_instance_t *make(const ac_session_t *s, th_rec_t *rec, ac_result_t *r)
+static pmd_instance_t *make(const ac_session_t *s, ac_th_rec_t *rec, ac_result_t *r)
 {
     pmd_host_t host;
-    th_host_fill(&host, rec);
+    ac_th_host_fill(&host, rec);
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(rec, s->p, &host, s->config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(rec, s->p, &host, s->config, &in, err, sizeof(err));
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "init returned %d with the plugin's config: %s", (int)rc, err);
         return NULL;
@@ -31,44 +31,44 @@ static void expect(ac_result_t *r, const char *what, int32_t got, int32_t want)
 }
 
 /* The full walk through the states on one instance. */
-static void walk_states(const ac_session_t *s, th_rec_t *rec, ac_result_t *r)
+static void walk_states(const ac_session_t *s, ac_th_rec_t *rec, ac_result_t *r)
 {
     const pmd_plugin_t *p = s->p;
     pmd_instance_t *in = make(s, rec, r);
     if (in == NULL)
         return;
     uint64_t now = ac_now_ns();
-    expect(r, "tick before start", th_tick(rec, p, in, now), PMD_ERR_STATE);
-    expect(r, "stop before start", th_stop(rec, p, in), PMD_ERR_STATE);
-    expect(r, "on_start", th_start(rec, p, in), PMD_OK);
-    expect(r, "second start", th_start(rec, p, in), PMD_ERR_STATE);
-    expect(r, "tick after start", th_tick(rec, p, in, ac_now_ns()), PMD_OK);
-    expect(r, "on_stop", th_stop(rec, p, in), PMD_OK);
+    expect(r, "tick before start", ac_th_tick(rec, p, in, now), PMD_ERR_STATE);
+    expect(r, "stop before start", ac_th_stop(rec, p, in), PMD_ERR_STATE);
+    expect(r, "on_start", ac_th_start(rec, p, in), PMD_OK);
+    expect(r, "second start", ac_th_start(rec, p, in), PMD_ERR_STATE);
+    expect(r, "tick after start", ac_th_tick(rec, p, in, ac_now_ns()), PMD_OK);
+    expect(r, "on_stop", ac_th_stop(rec, p, in), PMD_OK);
     int last = atomic_load(&rec->last_state);
     if (last >= 0 && last != PMD_NODE_STOPPED)
         ac_fail(r, "after stop the last state_changed reported %d, not PMD_NODE_STOPPED", last);
-    expect(r, "second stop", th_stop(rec, p, in), PMD_ERR_STATE);
-    expect(r, "tick after stop", th_tick(rec, p, in, ac_now_ns()), PMD_ERR_STATE);
-    expect(r, "start after stop", th_start(rec, p, in), PMD_ERR_STATE);
-    th_destroy(rec, p, in);
+    expect(r, "second stop", ac_th_stop(rec, p, in), PMD_ERR_STATE);
+    expect(r, "tick after stop", ac_th_tick(rec, p, in, ac_now_ns()), PMD_ERR_STATE);
+    expect(r, "start after stop", ac_th_start(rec, p, in), PMD_ERR_STATE);
+    ac_th_destroy(rec, p, in);
 }
 
-static void destroy_paths(const ac_session_t *s, th_rec_t *rec, ac_result_t *r)
+static void destroy_paths(const ac_session_t *s, ac_th_rec_t *rec, ac_result_t *r)
 {
     pmd_instance_t *in = make(s, rec, r); /* destroy straight after init */
     if (in != NULL)
-        th_destroy(rec, s->p, in);
+        ac_th_destroy(rec, s->p, in);
     in = make(s, rec, r); /* destroy of a started instance */
     if (in != NULL) {
-        expect(r, "on_start", th_start(rec, s->p, in), PMD_OK);
-        expect(r, "on_tick", th_tick(rec, s->p, in, ac_now_ns()), PMD_OK);
-        th_destroy(rec, s->p, in);
+        expect(r, "on_start", ac_th_start(rec, s->p, in), PMD_OK);
+        expect(r, "on_tick", ac_th_tick(rec, s->p, in, ac_now_ns()), PMD_OK);
+        ac_th_destroy(rec, s->p, in);
     }
     in = make(s, rec, r); /* destroy of a stopped instance */
     if (in != NULL) {
-        expect(r, "on_start", th_start(rec, s->p, in), PMD_OK);
-        expect(r, "on_stop", th_stop(rec, s->p, in), PMD_OK);
-        th_destroy(rec, s->p, in);
+        expect(r, "on_start", ac_th_start(rec, s->p, in), PMD_OK);
+        expect(r, "on_stop", ac_th_stop(rec, s->p, in), PMD_OK);
+        ac_th_destroy(rec, s->p, in);
     }
 }
 
@@ -164,12 +164,12 @@ static unsigned destroy_from_callbacks(const ac_session_t *s, ac_result_t *r)
     return x.tries;
 }
 
-static void null_instance(const pmd_plugin_t *p, th_rec_t *rec, ac_result_t *r)
+static void null_instance(const pmd_plugin_t *p, ac_th_rec_t *rec, ac_result_t *r)
 {
-    expect(r, "start(NULL)", th_start(rec, p, NULL), PMD_ERR_INVALID_ARGUMENT);
-    expect(r, "tick(NULL)", th_tick(rec, p, NULL, ac_now_ns()), PMD_ERR_INVALID_ARGUMENT);
-    expect(r, "stop(NULL)", th_stop(rec, p, NULL), PMD_ERR_INVALID_ARGUMENT);
-    th_destroy(rec, p, NULL);
+    expect(r, "start(NULL)", ac_th_start(rec, p, NULL), PMD_ERR_INVALID_ARGUMENT);
+    expect(r, "tick(NULL)", ac_th_tick(rec, p, NULL, ac_now_ns()), PMD_ERR_INVALID_ARGUMENT);
+    expect(r, "stop(NULL)", ac_th_stop(rec, p, NULL), PMD_ERR_INVALID_ARGUMENT);
+    ac_th_destroy(rec, p, NULL);
 }
 
 void ac_check_lifecycle(const ac_ctx_t *ctx, ac_result_t *r)
@@ -178,8 +178,8 @@ void ac_check_lifecycle(const ac_ctx_t *ctx, ac_result_t *r)
     char url[64];
     if (ac_url_closed_port(url, sizeof(url)) != 0 || ac_session_open(ctx, &s, url, r) != 0)
         return;
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     walk_states(&s, &rec, r);
     destroy_paths(&s, &rec, r);
     null_instance(s.p, &rec, r);
@@ -194,7 +194,7 @@ void ac_check_lifecycle(const ac_ctx_t *ctx, ac_result_t *r)
 /* n instances at once, each with its own recorder. */
 static void run_instances(const ac_session_t *s, int n, ac_result_t *r)
 {
-    th_rec_t *rec = calloc((size_t)n, sizeof(*rec));
+    ac_th_rec_t *rec = calloc((size_t)n, sizeof(*rec));
     pmd_instance_t **in = calloc((size_t)n, sizeof(*in));
     if (rec == NULL || in == NULL) {
         ac_fail(r, "out of memory");
@@ -202,22 +202,22 @@ static void run_instances(const ac_session_t *s, int n, ac_result_t *r)
     }
     int ok = 1;
     for (int i = 0; i < n && ok; i++) {
-        th_rec_init(&rec[i], i);
+        ac_th_rec_init(&rec[i], i);
         ok = (in[i] = make(s, &rec[i], r)) != NULL;
     }
     for (int i = 0; i < n && ok; i++)
-        if (th_start(&rec[i], s->p, in[i]) != PMD_OK) {
+        if (ac_th_start(&rec[i], s->p, in[i]) != PMD_OK) {
             ac_fail(r, "%d instances: start of instance %d failed", n, i);
             ok = 0;
         }
     /* Rounds of ticks; after round 5 instance 0 is destroyed while started. */
     for (int round = 0; round < 20 && ok; round++) {
         if (round == 5) {
-            th_destroy(&rec[0], s->p, in[0]);
+            ac_th_destroy(&rec[0], s->p, in[0]);
             in[0] = NULL;
         }
         for (int i = 0; i < n && ok; i++)
-            if (in[i] != NULL && th_tick(&rec[i], s->p, in[i], ac_now_ns()) != PMD_OK) {
+            if (in[i] != NULL && ac_th_tick(&rec[i], s->p, in[i], ac_now_ns()) != PMD_OK) {
                 ac_fail(r, "%d instances: tick of instance %d failed in round %d%s", n, i, round,
                         round >= 5 ? " (after instance 0 was destroyed)" : "");
                 ok = 0;
@@ -225,13 +225,13 @@ static void run_instances(const ac_session_t *s, int n, ac_result_t *r)
         ac_sleep_us(1000);
     }
     for (int i = 1; i < n && ok; i++)
-        if (th_stop(&rec[i], s->p, in[i]) != PMD_OK) {
+        if (ac_th_stop(&rec[i], s->p, in[i]) != PMD_OK) {
             ac_fail(r, "%d instances: stop of instance %d failed", n, i);
             ok = 0;
         }
     for (int i = 0; i < n; i++)
         if (in[i] != NULL)
-            th_destroy(&rec[i], s->p, in[i]);
+            ac_th_destroy(&rec[i], s->p, in[i]);
     for (int i = 0; i < n; i++)
         if (atomic_load(&rec[i].n_foreign) > 0) {
             ac_fail(r, "%d instances: %u callback(s) for instance %d arrived during another "
@@ -264,11 +264,11 @@ void ac_check_host_thread(const ac_ctx_t *ctx, ac_result_t *r)
     char url[64];
     if (ac_url_closed_port(url, sizeof(url)) != 0 || ac_session_open(ctx, &s, url, r) != 0)
         return;
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
-    th_lifecycle(&rec, &s, NULL, 400, 5000, r); /* ~2 s of ticks every 5 ms */
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
+    ac_th_lifecycle(&rec, &s, NULL, 400, 5000, r); /* ~2 s of ticks every 5 ms */
     ac_sleep_us(200000);                        /* callbacks after destroy count too */
-    unsigned total = th_rec_callbacks(&rec);
+    unsigned total = ac_th_rec_callbacks(&rec);
     ac_figure(r, "callbacks", total, "calls");
     ac_figure(r, "off_host_thread", atomic_load(&rec.n_off_thread), "calls");
     ac_figure(r, "outside_abi_call", atomic_load(&rec.n_outside_call), "calls");

@@ -189,21 +189,21 @@ static void entry_other_major(pmd_plugin_entry_fn entry, uint32_t major, ac_resu
 /* init with a host struct of another major: refused, nothing created. */
 static void init_other_major(const pmd_plugin_t *p, ac_result_t *r)
 {
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    th_host_fill(&host, &rec);
+    ac_th_host_fill(&host, &rec);
     host.abi_major = PMD_ABI_VERSION_MAJOR + 1;
     char err[256];
     memset(err, 0x5a, sizeof(err));
     pmd_instance_t *in = (pmd_instance_t *)&rec; /* must be overwritten */
     int threads = ac_count_threads(), fds = ac_count_fds();
-    int32_t rc = th_init(&rec, p, &host, "{}", &in, err, sizeof(err));
+    int32_t rc = ac_th_init(&rec, p, &host, "{}", &in, err, sizeof(err));
     if (rc != PMD_ERR_ABI_MAJOR)
         ac_fail(r, "init with a host of ABI major %u returned %d, expected PMD_ERR_ABI_MAJOR",
                 (unsigned)host.abi_major, (int)rc);
     if (rc == PMD_OK && in != NULL && in != (pmd_instance_t *)&rec) {
-        th_destroy(&rec, p, in);
+        ac_th_destroy(&rec, p, in);
         return;
     }
     if (in != NULL)

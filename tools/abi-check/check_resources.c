@@ -97,28 +97,28 @@ static void teardown_round(const ac_session_t *s, int with_stop, ac_result_t *r)
     fd_snap_t before;
     snap_fds(&before);
     int threads = ac_count_threads();
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    th_host_fill(&host, &rec);
+    ac_th_host_fill(&host, &rec);
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "init returned %d: %s", (int)rc, err);
         return;
     }
-    if (th_start(&rec, s->p, in) == PMD_OK) {
+    if (ac_th_start(&rec, s->p, in) == PMD_OK) {
         for (int i = 0; i < 50; i++) {
             ac_sleep_us(5000);
-            th_tick(&rec, s->p, in, ac_now_ns());
+            ac_th_tick(&rec, s->p, in, ac_now_ns());
         }
         if (with_stop)
-            th_stop(&rec, s->p, in);
+            ac_th_stop(&rec, s->p, in);
     } else {
         ac_fail(r, "start failed");
     }
-    th_destroy(&rec, s->p, in);
+    ac_th_destroy(&rec, s->p, in);
     int left = settle_threads(threads);
     if (left != threads)
         ac_fail(r, "%s: %d thread(s) still running 1 s later (%d before, %d after)", when,
@@ -156,9 +156,9 @@ static int one_cycle(const ac_ctx_t *ctx, const char *url, ac_result_t *r)
     ac_session_t s;
     if (ac_session_open(ctx, &s, url, r) != 0)
         return -1;
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
-    int rc = th_lifecycle(&rec, &s, NULL, 5, 0, r);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
+    int rc = ac_th_lifecycle(&rec, &s, NULL, 5, 0, r);
     ac_session_close(&s);
     return rc;
 }
@@ -351,9 +351,9 @@ void ac_check_no_global_effects(const ac_ctx_t *ctx, ac_result_t *r)
     take_globals(&before);
     ac_session_t s;
     if (ac_session_open(ctx, &s, url, r) == 0) {
-        th_rec_t rec;
-        th_rec_init(&rec, 0);
-        th_lifecycle(&rec, &s, NULL, 100, 1000, r);
+        ac_th_rec_t rec;
+        ac_th_rec_init(&rec, 0);
+        ac_th_lifecycle(&rec, &s, NULL, 100, 1000, r);
         ac_session_close(&s);
     }
     ac_sleep_us(50000);

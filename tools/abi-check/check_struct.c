@@ -36,17 +36,17 @@ static void run_scenario(void *arg, ac_result_t *r)
         ac_fail(r, "cannot set up");
         return;
     }
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     ac_guard_t hg;
-    if (th_rec_guard_records(&rec) != 0 || ac_guard_map(&hg) != 0) {
+    if (ac_th_rec_guard_records(&rec) != 0 || ac_guard_map(&hg) != 0) {
         ac_fail(r, "cannot map guard pages");
-        th_rec_fini(&rec);
+        ac_th_rec_fini(&rec);
         ac_session_close(&s);
         return;
     }
     pmd_host_t full;
-    th_host_fill(&full, &rec);
+    ac_th_host_fill(&full, &rec);
     unsigned char *h = ac_guard_tail(&hg, sc->size);
     memset(h, 0xA5, sc->size);
     memcpy(h, &full, sc->size < sizeof(full) ? sc->size : sizeof(full));
@@ -56,22 +56,22 @@ static void run_scenario(void *arg, ac_result_t *r)
 
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(&rec, s.p, host, s.config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(&rec, s.p, host, s.config, &in, err, sizeof(err));
     ac_guard_seal(&hg);
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "init returned %d: %s", (int)rc, err);
     } else {
-        int32_t rs = th_start(&rec, s.p, in);
+        int32_t rs = ac_th_start(&rec, s.p, in);
         for (int i = 0; rs == PMD_OK && i < STRUCT_TICKS; i++)
-            if ((rc = th_tick(&rec, s.p, in, ac_now_ns())) != PMD_OK) {
+            if ((rc = ac_th_tick(&rec, s.p, in, ac_now_ns())) != PMD_OK) {
                 ac_fail(r, "tick returned %d", (int)rc);
                 break;
             }
         if (rs != PMD_OK)
             ac_fail(r, "start returned %d", (int)rs);
-        else if ((rc = th_stop(&rec, s.p, in)) != PMD_OK)
+        else if ((rc = ac_th_stop(&rec, s.p, in)) != PMD_OK)
             ac_fail(r, "stop returned %d", (int)rc);
-        th_destroy(&rec, s.p, in);
+        ac_th_destroy(&rec, s.p, in);
     }
     char fig[48];
     snprintf(fig, sizeof(fig), "%s_list_pools_calls", sc->name);
@@ -79,7 +79,7 @@ static void run_scenario(void *arg, ac_result_t *r)
     snprintf(fig, sizeof(fig), "%s_capabilities_calls", sc->name);
     ac_figure(r, fig, atomic_load(&rec.n_caps), "calls");
     ac_guard_unmap(&hg);
-    th_rec_fini(&rec);
+    ac_th_rec_fini(&rec);
     ac_session_close(&s);
 }
 

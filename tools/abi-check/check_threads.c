@@ -165,39 +165,39 @@ static void thread_round(const ac_session_t *s, const char *label, int end, int 
 {
     tasks_t before;
     list_tasks(&before);
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    th_host_fill(&host, &rec);
+    ac_th_host_fill(&host, &rec);
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "%s: init returned %d: %s", label, (int)rc, err);
         return;
     }
-    if (th_start(&rec, s->p, in) != PMD_OK) {
+    if (ac_th_start(&rec, s->p, in) != PMD_OK) {
         ac_fail(r, "%s: on_start failed", label);
-        th_destroy(&rec, s->p, in);
+        ac_th_destroy(&rec, s->p, in);
         return;
     }
     for (int i = 0; i < 150; i++) {
         ac_sleep_us(3000);
-        th_tick(&rec, s->p, in, ac_now_ns());
+        ac_th_tick(&rec, s->p, in, ac_now_ns());
         if (masks)
             sample_masks(&before, label, r, seen);
     }
     if (end == 0) {
-        th_stop(&rec, s->p, in);
+        ac_th_stop(&rec, s->p, in);
         no_task_left(&before, label, "on_stop", r);
     } else if (end == 2) {
         pmd_handover_t h;
         memset(&h, 0, sizeof(h));
         h.struct_size = sizeof(h);
-        th_handover(&rec, s->p, in, &h);
+        ac_th_handover(&rec, s->p, in, &h);
         no_task_left(&before, label, "on_handover", r);
     }
-    th_destroy(&rec, s->p, in);
+    ac_th_destroy(&rec, s->p, in);
     no_task_left(&before, label, "destroy", r);
     if (atomic_load(&rec.n_off_thread) > 0)
         ac_fail(r, "%s: %u callback(s) from a thread other than the host thread", label,
@@ -411,26 +411,26 @@ static void release(int fd, int saved, int mem, const char *name, ac_result_t *r
 static void state_round(const ac_session_t *s, const char *label, const pstate_t *before,
                         const char *kids_before, ac_result_t *r)
 {
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    th_host_fill(&host, &rec);
+    ac_th_host_fill(&host, &rec);
     char err[256] = "", when[96];
     pmd_instance_t *in = NULL;
     int hostpipe[2];
     if (pipe2(hostpipe, O_CLOEXEC) != 0)
         return;
-    int32_t rc = th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "%s: init returned %d: %s", label, (int)rc, err);
         close(hostpipe[0]);
         close(hostpipe[1]);
         return;
     }
-    if (th_start(&rec, s->p, in) == PMD_OK) {
+    if (ac_th_start(&rec, s->p, in) == PMD_OK) {
         for (int i = 0; i < 250; i++) {
             ac_sleep_us(3000);
-            th_tick(&rec, s->p, in, ac_now_ns());
+            ac_th_tick(&rec, s->p, in, ac_now_ns());
         }
         pstate_t during;
         take_pstate(&during);
@@ -451,11 +451,11 @@ static void state_round(const ac_session_t *s, const char *label, const pstate_t
                     "%s: a host pipe closed by the host did not reach end-of-file (a copy "
                     "of its write end is held elsewhere, e.g. in a private descriptor table)",
                     when);
-        th_stop(&rec, s->p, in);
+        ac_th_stop(&rec, s->p, in);
     } else {
         ac_fail(r, "%s: on_start failed", label);
     }
-    th_destroy(&rec, s->p, in);
+    ac_th_destroy(&rec, s->p, in);
     close(hostpipe[0]);
     if (hostpipe[1] >= 0)
         close(hostpipe[1]);

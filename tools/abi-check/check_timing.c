@@ -33,20 +33,20 @@ static void tick_run(const ac_ctx_t *ctx, const char *label, const char *url, ui
     ac_session_t s;
     if (ac_session_open(ctx, &s, url, r) != 0)
         return;
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    th_host_fill(&host, &rec);
+    ac_th_host_fill(&host, &rec);
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(&rec, s.p, &host, s.config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(&rec, s.p, &host, s.config, &in, err, sizeof(err));
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "%s: init returned %d: %s", label, (int)rc, err);
         ac_session_close(&s);
         return;
     }
     int n = 0;
-    if (th_start(&rec, s.p, in) != PMD_OK) {
+    if (ac_th_start(&rec, s.p, in) != PMD_OK) {
         ac_fail(r, "%s: start failed", label);
     } else {
         /* Once more than 1% of TICKS were over the limit, p99 is decided. */
@@ -55,13 +55,13 @@ static void tick_run(const ac_ctx_t *ctx, const char *label, const char *url, ui
         for (; n < TICKS && ac_now_ns() < deadline && over <= TICKS / 100; n++) {
             ac_sleep_us(TICK_GAP_US);
             uint64_t t0 = ac_now_ns();
-            th_tick(&rec, s.p, in, t0);
+            ac_th_tick(&rec, s.p, in, t0);
             ns[n] = ac_now_ns() - t0;
             over += ns[n] > (uint64_t)(P99_LIMIT_US * 1000.0);
         }
-        th_stop(&rec, s.p, in);
+        ac_th_stop(&rec, s.p, in);
     }
-    th_destroy(&rec, s.p, in);
+    ac_th_destroy(&rec, s.p, in);
     ac_session_close(&s);
     if (n == 0)
         return;
@@ -113,11 +113,11 @@ void ac_check_tick_cost(const ac_ctx_t *ctx, ac_result_t *r)
 
 #define MEMBER_END(type, m) (offsetof(type, m) + sizeof(((type *)0)->m))
 
-uint32_t ac_instance_stop_bound(const ac_session_t *s, th_rec_t *rec, pmd_instance_t *in,
+uint32_t ac_instance_stop_bound(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *in,
                                 const char **source)
 {
     pmd_stats_t st;
-    if (th_stats(rec, s, in, &st) == PMD_OK &&
+    if (ac_th_stats(rec, s, in, &st) == PMD_OK &&
         st.struct_size >= MEMBER_END(pmd_stats_t, stop_timeout_ms) && st.stop_timeout_ms > 0 &&
         st.stop_timeout_ms <= UINT32_MAX) {
         *source = "pmd.ext.stats/1";
@@ -132,35 +132,35 @@ uint32_t ac_instance_stop_bound(const ac_session_t *s, th_rec_t *rec, pmd_instan
 static double time_end(const ac_session_t *s, int use_stop, unsigned tick_ms, uint32_t *bound,
                        const char **source, ac_result_t *r)
 {
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    th_host_fill(&host, &rec);
+    ac_th_host_fill(&host, &rec);
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "init returned %d: %s", (int)rc, err);
         return -1;
     }
-    if (th_start(&rec, s->p, in) != PMD_OK) {
+    if (ac_th_start(&rec, s->p, in) != PMD_OK) {
         ac_fail(r, "start failed");
-        th_destroy(&rec, s->p, in);
+        ac_th_destroy(&rec, s->p, in);
         return -1;
     }
     for (unsigned i = 0; i < tick_ms / 5; i++) {
         ac_sleep_us(5000);
-        th_tick(&rec, s->p, in, ac_now_ns());
+        ac_th_tick(&rec, s->p, in, ac_now_ns());
     }
     *bound = ac_instance_stop_bound(s, &rec, in, source);
     uint64_t t0 = ac_now_ns();
-    if (use_stop && (rc = th_stop(&rec, s->p, in)) != PMD_OK)
+    if (use_stop && (rc = ac_th_stop(&rec, s->p, in)) != PMD_OK)
         ac_fail(r, "stop returned %d", (int)rc);
     if (!use_stop)
-        th_destroy(&rec, s->p, in);
+        ac_th_destroy(&rec, s->p, in);
     double ms = (double)(ac_now_ns() - t0) / 1e6;
     if (use_stop)
-        th_destroy(&rec, s->p, in);
+        ac_th_destroy(&rec, s->p, in);
     return ms;
 }
 
@@ -231,17 +231,17 @@ static void max_rounds(const ac_ctx_t *ctx, const char *label, const char *url, 
     ac_session_t s;
     if (ac_session_open(ctx, &s, url, r) != 0)
         return;
-    th_rec_t rec;
-    th_rec_init(&rec, 0);
+    ac_th_rec_t rec;
+    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    th_host_fill(&host, &rec);
+    ac_th_host_fill(&host, &rec);
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(&rec, s.p, &host, s.config, &in, err, sizeof(err));
-    if (rc != PMD_OK || in == NULL || th_start(&rec, s.p, in) != PMD_OK) {
+    int32_t rc = ac_th_init(&rec, s.p, &host, s.config, &in, err, sizeof(err));
+    if (rc != PMD_OK || in == NULL || ac_th_start(&rec, s.p, in) != PMD_OK) {
         ac_fail(r, "%s: init or start failed: %s", label, err);
         if (in != NULL)
-            th_destroy(&rec, s.p, in);
+            ac_th_destroy(&rec, s.p, in);
         ac_session_close(&s);
         return;
     }
@@ -253,7 +253,7 @@ static void max_rounds(const ac_ctx_t *ctx, const char *label, const char *url, 
         while (ac_now_ns() < end) {
             ac_sleep_us(1000);
             uint64_t t0 = ac_now_ns();
-            th_tick(&rec, s.p, in, t0);
+            ac_th_tick(&rec, s.p, in, t0);
             double us = (double)(ac_now_ns() - t0) / 1000.0;
             if (us > round_max[k])
                 round_max[k] = us;
@@ -262,8 +262,8 @@ static void max_rounds(const ac_ctx_t *ctx, const char *label, const char *url, 
         if (round_max[k] < best)
             best = round_max[k];
     }
-    th_stop(&rec, s.p, in);
-    th_destroy(&rec, s.p, in);
+    ac_th_stop(&rec, s.p, in);
+    ac_th_destroy(&rec, s.p, in);
     ac_session_close(&s);
     char name[48];
     snprintf(name, sizeof(name), "%s_max", label);

@@ -19,8 +19,8 @@ void ac_check_tick_max(const ac_ctx_t *ctx, ac_result_t *r);
 
 /* The instance's own stop bound: pmd.ext.stats/1 stop_timeout_ms when the
  * plugin offers it, else the descriptor's. *source names which. */
-struct th_rec;
-uint32_t ac_instance_stop_bound(const ac_session_t *s, struct th_rec *rec, pmd_instance_t *in,
+struct ac_th_rec;
+uint32_t ac_instance_stop_bound(const ac_session_t *s, struct ac_th_rec *rec, pmd_instance_t *in,
                                 const char **source);
 
 #endif /* PMD_ABI_CHECK_CHECKS_SPEC_H */

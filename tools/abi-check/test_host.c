@@ -9,9 +9,9 @@
 #include <string.h>
 
 /* The recorder whose instance has an ABI call in progress (host thread). */
-static _Atomic(th_rec_t *) th_current;
+static _Atomic(ac_th_rec_t *) ac_th_current;
 
-void th_rec_init(th_rec_t *rec, int index)
+void ac_th_rec_init(ac_th_rec_t *rec, int index)
 {
     memset(rec, 0, sizeof(*rec));
     rec->index = index;
@@ -19,7 +19,7 @@ void th_rec_init(th_rec_t *rec, int index)
     atomic_store(&rec->last_state, -1);
 }
 
-int th_rec_guard_records(th_rec_t *rec)
+int ac_th_rec_guard_records(ac_th_rec_t *rec)
 {
     if (ac_guard_map(&rec->pool_guard) != 0 || ac_guard_map(&rec->gpu_guard) != 0 ||
         ac_guard_map(&rec->res_guard) != 0)
@@ -28,7 +28,7 @@ int th_rec_guard_records(th_rec_t *rec)
     return 0;
 }
 
-void th_rec_fini(th_rec_t *rec)
+void ac_th_rec_fini(ac_th_rec_t *rec)
 {
     ac_guard_unmap(&rec->pool_guard);
     ac_guard_unmap(&rec->gpu_guard);
@@ -37,20 +37,20 @@ void th_rec_fini(th_rec_t *rec)
     rec->guard_records = 0;
 }
 
-unsigned th_rec_callbacks(const th_rec_t *rec)
+unsigned ac_th_rec_callbacks(const ac_th_rec_t *rec)
 {
     return atomic_load(&rec->n_log) + atomic_load(&rec->n_pools) + atomic_load(&rec->n_caps) +
            atomic_load(&rec->n_state) + atomic_load(&rec->n_ext);
 }
 
-unsigned th_rec_violations(const th_rec_t *rec)
+unsigned ac_th_rec_violations(const ac_th_rec_t *rec)
 {
     return atomic_load(&rec->n_off_thread) + atomic_load(&rec->n_outside_call) +
            atomic_load(&rec->n_foreign);
 }
 
 /* Notes the first violation of the call rules, for the report. */
-static void bad(th_rec_t *rec, atomic_uint *counter, const char *fmt, const char *arg)
+static void bad(ac_th_rec_t *rec, atomic_uint *counter, const char *fmt, const char *arg)
 {
     if (atomic_fetch_add(counter, 1) == 0 && rec->bad_what[0] == '\0' &&
         pthread_equal(pthread_self(), rec->host_thread))
@@ -72,9 +72,9 @@ static int allowed(int phase, const char *cb)
 }
 
 /* Every callback starts here: classify the caller. */
-static th_rec_t *seen_as(void *host_data, const char *cb)
+static ac_th_rec_t *seen_as(void *host_data, const char *cb)
 {
-    th_rec_t *rec = host_data;
+    ac_th_rec_t *rec = host_data;
     int on_host_thread = pthread_equal(pthread_self(), rec->host_thread);
     if (on_host_thread && atomic_load(&rec->in_call) && !allowed(rec->phase, cb)) {
         char what[96];
@@ -90,14 +90,14 @@ static th_rec_t *seen_as(void *host_data, const char *cb)
     if (!atomic_load(&rec->in_call))
         atomic_fetch_add(&rec->n_outside_call, 1);
     /* On the host thread, during another instance's call: host_data mixed up. */
-    th_rec_t *cur = atomic_load(&th_current);
+    ac_th_rec_t *cur = atomic_load(&ac_th_current);
     if (on_host_thread && cur != NULL && cur != rec)
         atomic_fetch_add(&rec->n_foreign, 1);
     return rec;
 }
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-int th_utf8_valid(const char *text)
+int ac_th_utf8_valid(const char *text)
 {
     const unsigned char *p = (const unsigned char *)text;
     while (*p) {
@@ -119,13 +119,13 @@ int th_utf8_valid(const char *text)
 
 static void cb_log(void *host_data, int32_t level, const char *message)
 {
-    th_rec_t *rec = seen_as(host_data, "log");
+    ac_th_rec_t *rec = seen_as(host_data, "log");
     atomic_fetch_add(&rec->n_log, 1);
     if (message == NULL)
         bad(rec, &rec->n_bad_log, "log line NULL%s", "");
     else if (strpbrk(message, "\r\n") != NULL)
         bad(rec, &rec->n_bad_log, "log line with a newline: \"%.100s\"", message);
-    else if (!th_utf8_valid(message))
+    else if (!ac_th_utf8_valid(message))
         bad(rec, &rec->n_bad_log, "log line not UTF-8: \"%.100s\"", message);
     else if (level < PMD_LOG_ERROR || level > PMD_LOG_DEBUG)
         bad(rec, &rec->n_bad_log, "log level out of 1..4: \"%.100s\"", message);
@@ -134,13 +134,13 @@ static void cb_log(void *host_data, int32_t level, const char *message)
 }
 
 /* A record for the plugin: on the stack, or ending at a guard page. */
-static void *record_slot(th_rec_t *rec, ac_guard_t *g, void *local, size_t n)
+static void *record_slot(ac_th_rec_t *rec, ac_guard_t *g, void *local, size_t n)
 {
     return rec->guard_records ? ac_guard_tail(g, n) : local;
 }
 
 /* A string on the record's own page (sealed with it), or the literal. */
-static const char *page_string(th_rec_t *rec, ac_guard_t *g, size_t at, const char *text)
+static const char *page_string(ac_th_rec_t *rec, ac_guard_t *g, size_t at, const char *text)
 {
     if (!rec->guard_records || g->base == NULL)
         return text;
@@ -150,14 +150,14 @@ static const char *page_string(th_rec_t *rec, ac_guard_t *g, size_t at, const ch
 }
 
 /* Calls a sink function with the in_sink mark set; seals the record after. */
-static void sink_done(th_rec_t *rec, ac_guard_t *g)
+static void sink_done(ac_th_rec_t *rec, ac_guard_t *g)
 {
     rec->in_sink = 0;
     if (rec->guard_records && rec->seal_records)
         ac_guard_seal(g);
 }
 
-static void push_invalid_pools(th_rec_t *rec, const pmd_pool_sink_t *sink)
+static void push_invalid_pools(ac_th_rec_t *rec, const pmd_pool_sink_t *sink)
 {
     static const char *const why[] = {"a NULL record", "a record of struct_size 8",
                                       "pool_id NULL", "pool_id not UTF-8"};
@@ -175,7 +175,7 @@ static void push_invalid_pools(th_rec_t *rec, const pmd_pool_sink_t *sink)
     }
 }
 
-static int sink_ok(th_rec_t *rec, const void *sink, uint32_t size, uint32_t need,
+static int sink_ok(ac_th_rec_t *rec, const void *sink, uint32_t size, uint32_t need,
                    uint32_t reserved, const char *name)
 {
     if (sink == NULL || size < need) {
@@ -189,7 +189,7 @@ static int sink_ok(th_rec_t *rec, const void *sink, uint32_t size, uint32_t need
 
 static int32_t cb_list_pools(void *host_data, const pmd_pool_sink_t *sink)
 {
-    th_rec_t *rec = seen_as(host_data, "list_pools");
+    ac_th_rec_t *rec = seen_as(host_data, "list_pools");
     atomic_fetch_add(&rec->n_pools, 1);
     if (!sink_ok(rec, sink, sink ? sink->struct_size : 0,
                  offsetof(pmd_pool_sink_t, add_pool) + sizeof(sink->add_pool),
@@ -221,7 +221,7 @@ static int32_t cb_list_pools(void *host_data, const pmd_pool_sink_t *sink)
 
 static int32_t cb_get_capabilities(void *host_data, const pmd_capability_sink_t *sink)
 {
-    th_rec_t *rec = seen_as(host_data, "get_capabilities");
+    ac_th_rec_t *rec = seen_as(host_data, "get_capabilities");
     atomic_fetch_add(&rec->n_caps, 1);
     if (!sink_ok(rec, sink, sink ? sink->struct_size : 0,
                  offsetof(pmd_capability_sink_t, add_gpu) + sizeof(sink->add_gpu),
@@ -271,7 +271,7 @@ static int32_t cb_get_capabilities(void *host_data, const pmd_capability_sink_t 
 
 static void cb_state_changed(void *host_data, int32_t state, const char *detail)
 {
-    th_rec_t *rec = seen_as(host_data, "state_changed");
+    ac_th_rec_t *rec = seen_as(host_data, "state_changed");
     atomic_fetch_add(&rec->n_state, 1);
     if (pmd_node_state_name(state) == NULL)
         bad(rec, &rec->n_bad_state, "state_changed with a state the header does not define%s",
@@ -285,7 +285,7 @@ static void cb_state_changed(void *host_data, int32_t state, const char *detail)
 
 static const void *cb_get_extension(void *host_data, const char *id)
 {
-    th_rec_t *rec = seen_as(host_data, "get_extension");
+    ac_th_rec_t *rec = seen_as(host_data, "get_extension");
     atomic_fetch_add(&rec->n_ext, 1);
     if (rec->ext_short_table && id != NULL && strcmp(id, PMD_HOST_EXT_LOG_FIELDS) == 0 &&
         (rec->ext_guard.base != NULL || ac_guard_map(&rec->ext_guard) == 0)) {
@@ -298,7 +298,7 @@ static const void *cb_get_extension(void *host_data, const char *id)
     return NULL;
 }
 
-void th_host_fill(pmd_host_t *h, th_rec_t *rec)
+void ac_th_host_fill(pmd_host_t *h, ac_th_rec_t *rec)
 {
     memset(h, 0, sizeof(*h));
     h->struct_size = sizeof(*h);
@@ -314,21 +314,21 @@ void th_host_fill(pmd_host_t *h, th_rec_t *rec)
     h->get_extension = cb_get_extension;
 }
 
-static void enter_as(th_rec_t *rec, int phase)
+static void enter_as(ac_th_rec_t *rec, int phase)
 {
     rec->phase = phase;
     atomic_store(&rec->in_call, 1);
-    atomic_store(&th_current, rec);
+    atomic_store(&ac_th_current, rec);
 }
 
-static void leave(th_rec_t *rec)
+static void leave(ac_th_rec_t *rec)
 {
-    atomic_store(&th_current, NULL);
+    atomic_store(&ac_th_current, NULL);
     atomic_store(&rec->in_call, 0);
     rec->phase = TH_PH_NONE;
 }
 
-int32_t th_init(th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const char *config,
+int32_t ac_th_init(ac_th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const char *config,
                 pmd_instance_t **out, char *err, uint32_t err_size)
 {
     enter_as(rec, TH_PH_INIT);
@@ -337,7 +337,7 @@ int32_t th_init(th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const
     return rc;
 }
 
-int32_t th_start(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
+int32_t ac_th_start(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 {
     enter_as(rec, TH_PH_START);
     int32_t rc = p->on_start(in);
@@ -345,7 +345,7 @@ int32_t th_start(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
     return rc;
 }
 
-int32_t th_tick(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns)
+int32_t ac_th_tick(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns)
 {
     enter_as(rec, TH_PH_TICK);
     int32_t rc = p->on_tick(in, now_ns);
@@ -353,7 +353,7 @@ int32_t th_tick(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64
     return rc;
 }
 
-int32_t th_stop(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
+int32_t ac_th_stop(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 {
     enter_as(rec, TH_PH_STOP);
     int32_t rc = p->on_stop(in);
@@ -361,14 +361,14 @@ int32_t th_stop(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
     return rc;
 }
 
-void th_destroy(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
+void ac_th_destroy(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 {
     enter_as(rec, TH_PH_DESTROY);
     p->destroy(in);
     leave(rec);
 }
 
-int32_t th_handover(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
+int32_t ac_th_handover(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
                     pmd_handover_t *out)
 {
     enter_as(rec, TH_PH_HANDOVER);
@@ -377,7 +377,7 @@ int32_t th_handover(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
     return rc;
 }
 
-int32_t th_start_handed_over(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
+int32_t ac_th_start_handed_over(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
                              const pmd_handover_t *h)
 {
     enter_as(rec, TH_PH_START);
@@ -386,7 +386,7 @@ int32_t th_start_handed_over(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_
     return rc;
 }
 
-int32_t th_stats(th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in, pmd_stats_t *out)
+int32_t ac_th_stats(ac_th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in, pmd_stats_t *out)
 {
     if (!host_loader_has_extensions(&s->lp))
         return -1;
@@ -402,39 +402,39 @@ int32_t th_stats(th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in, pmd_s
     return rc;
 }
 
-int th_lifecycle(th_rec_t *rec, const ac_session_t *s, const pmd_host_t *host, int nticks,
+int ac_th_lifecycle(ac_th_rec_t *rec, const ac_session_t *s, const pmd_host_t *host, int nticks,
                  unsigned tick_us, ac_result_t *r)
 {
     pmd_host_t local;
     if (host == NULL) {
-        th_host_fill(&local, rec);
+        ac_th_host_fill(&local, rec);
         host = &local;
     }
     char err[256] = "";
     pmd_instance_t *in = NULL;
-    int32_t rc = th_init(rec, s->p, host, s->config, &in, err, sizeof(err));
+    int32_t rc = ac_th_init(rec, s->p, host, s->config, &in, err, sizeof(err));
     if (rc != PMD_OK || in == NULL) {
         ac_fail(r, "init returned %d (%s) with the plugin's config: %s", (int)rc,
                 s->p->result_string(rc), err);
         return -1;
     }
     int failed = 0;
-    if ((rc = th_start(rec, s->p, in)) != PMD_OK) {
+    if ((rc = ac_th_start(rec, s->p, in)) != PMD_OK) {
         ac_fail(r, "start returned %d", (int)rc);
         failed = 1;
     }
     for (int i = 0; !failed && i < nticks; i++) {
         if (tick_us > 0)
             ac_sleep_us(tick_us);
-        if ((rc = th_tick(rec, s->p, in, ac_now_ns())) != PMD_OK) {
+        if ((rc = ac_th_tick(rec, s->p, in, ac_now_ns())) != PMD_OK) {
             ac_fail(r, "tick %d returned %d", i, (int)rc);
             failed = 1;
         }
     }
-    if (!failed && (rc = th_stop(rec, s->p, in)) != PMD_OK) {
+    if (!failed && (rc = ac_th_stop(rec, s->p, in)) != PMD_OK) {
         ac_fail(r, "stop returned %d", (int)rc);
         failed = 1;
     }
-    th_destroy(rec, s->p, in);
+    ac_th_destroy(rec, s->p, in);
     return failed ? -1 : 0;
 }

@@ -14,9 +14,9 @@
 
 #include "abi_check.h"
 
-typedef struct th_rec th_rec_t;
+typedef struct ac_th_rec ac_th_rec_t;
 
-struct th_rec {
+struct ac_th_rec {
     int index;
     pthread_t host_thread;
     atomic_int in_call;
@@ -47,7 +47,7 @@ struct th_rec {
     int ext_short_table;        /* get_extension answers log_fields with an 8-byte table */
     ac_guard_t ext_guard;
     /* Called at the start of every callback on the host thread (re-entry). */
-    void (*hook)(th_rec_t *rec, const char *callback);
+    void (*hook)(ac_th_rec_t *rec, const char *callback);
     void *hook_arg;
 };
 
@@ -55,43 +55,43 @@ enum { TH_PH_NONE, TH_PH_INIT, TH_PH_START, TH_PH_TICK, TH_PH_STOP, TH_PH_DESTRO
        TH_PH_HANDOVER, TH_PH_STATS };
 
 /* Sets up a recorder for the calling (host) thread. */
-void th_rec_init(th_rec_t *rec, int index);
+void ac_th_rec_init(ac_th_rec_t *rec, int index);
 /* Also places every pushed record at the end of a page (0 or -1). */
-int th_rec_guard_records(th_rec_t *rec);
-void th_rec_fini(th_rec_t *rec);
+int ac_th_rec_guard_records(ac_th_rec_t *rec);
+void ac_th_rec_fini(ac_th_rec_t *rec);
 
 /* A host struct of the current ABI, with every callback, for rec. */
-void th_host_fill(pmd_host_t *h, th_rec_t *rec);
+void ac_th_host_fill(pmd_host_t *h, ac_th_rec_t *rec);
 
 /* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
-int th_utf8_valid(const char *text);
+int ac_th_utf8_valid(const char *text);
 
 /* Callback totals and violations, for reports. */
-unsigned th_rec_callbacks(const th_rec_t *rec);
-unsigned th_rec_violations(const th_rec_t *rec);
+unsigned ac_th_rec_callbacks(const ac_th_rec_t *rec);
+unsigned ac_th_rec_violations(const ac_th_rec_t *rec);
 
 /* ABI call wrappers: mark the call in progress, then call the plugin. */
-int32_t th_init(th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const char *config,
+int32_t ac_th_init(ac_th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const char *config,
                 pmd_instance_t **out, char *err, uint32_t err_size);
-int32_t th_start(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
-int32_t th_tick(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns);
-int32_t th_stop(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
-void th_destroy(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
+int32_t ac_th_start(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
+int32_t ac_th_tick(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns);
+int32_t ac_th_stop(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
+void ac_th_destroy(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
 /* ABI 1.2: the caller has checked that the plugin offers handover. */
-int32_t th_handover(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
+int32_t ac_th_handover(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
                     pmd_handover_t *out);
-int32_t th_start_handed_over(th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
+int32_t ac_th_start_handed_over(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
                              const pmd_handover_t *h);
 /* pmd.ext.stats/1 get, as an ABI call on in; -1 when the plugin offers no
  * stats extension (or it is unusable), else its result code. */
-int32_t th_stats(th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in, pmd_stats_t *out);
+int32_t ac_th_stats(ac_th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in, pmd_stats_t *out);
 
 /*
  * A whole lifecycle on one instance: init, start, nticks ticks tick_us apart
  * (0 = back to back), stop, destroy. Every non-OK result FAILs r.
- * host may be NULL for a host filled by th_host_fill.
+ * host may be NULL for a host filled by ac_th_host_fill.
  */
-int th_lifecycle(th_rec_t *rec, const ac_session_t *s, const pmd_host_t *host, int nticks,
+int ac_th_lifecycle(ac_th_rec_t *rec, const ac_session_t *s, const pmd_host_t *host, int nticks,
                  unsigned tick_us, ac_result_t *r);
 
 #endif /* PMD_ABI_CHECK_TEST_HOST_H */
