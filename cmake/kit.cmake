@@ -15,9 +15,7 @@ include(CMakePackageConfigHelpers)
 set(PMD_KIT_DATA_DIR ${CMAKE_INSTALL_DATADIR}/pmd)
 set(PMD_KIT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/pmd-plugin)
 
-if(TARGET pmd-abi-check AND NOT TARGET pmd::abi-check)
-  add_executable(pmd::abi-check ALIAS pmd-abi-check)
-endif()
+add_executable(pmd::abi-check ALIAS pmd-abi-check)
 
 # --- installed -------------------------------------------------------------------
 set_target_properties(pmd_abi PROPERTIES EXPORT_NAME plugin-abi)
@@ -55,6 +53,4 @@ file(WRITE ${pmd_kit_redirect}/pmd-plugin-config.cmake
   "set(PMD_PLUGIN_CHECK_DEFAULT ON)\n")
 write_basic_package_version_file(${pmd_kit_redirect}/pmd-plugin-config-version.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
-if(TARGET pmd::abi-check)
-  add_subdirectory(plugin/template-http)
-endif()
+add_subdirectory(plugin/template-http)

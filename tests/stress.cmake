@@ -6,13 +6,11 @@
 #                heartbeats (scripts/soak.sh)
 # Neither is a ctest test: they run for minutes. Included from
 # tests/CMakeLists.txt.
-if(TARGET node_registration AND TARGET orchd_support AND TARGET pmd_test_host)
-  foreach(prog tsan_stress soak)
-    add_executable(${prog} ${CMAKE_CURRENT_LIST_DIR}/${prog}.c)
-    target_link_libraries(${prog} PRIVATE pmd_test_host orchd_support pmd_loader
-                          PkgConfig::JSONC PkgConfig::CURL Threads::Threads)
-    target_compile_definitions(${prog} PRIVATE
-      NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
-    add_dependencies(${prog} node_registration orchd-dev)
-  endforeach()
-endif()
+foreach(prog tsan_stress soak)
+  add_executable(${prog} ${CMAKE_CURRENT_LIST_DIR}/${prog}.c)
+  target_link_libraries(${prog} PRIVATE pmd_test_host orchd_support pmd_loader
+                        PkgConfig::JSONC PkgConfig::CURL Threads::Threads)
+  target_compile_definitions(${prog} PRIVATE
+    NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
+  add_dependencies(${prog} node_registration orchd-dev)
+endforeach()
