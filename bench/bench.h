@@ -17,11 +17,11 @@ typedef struct bench_ctx {
     const char *nr_so, *example_so, *lean_bin, *out_dir;
     host_loaded_plugin_t nr, ex;
     const pmd_ext_stats_t *nr_stats;
-    uint64_t heartbeats;      /* CPU / memory run: 20000 */
-    uint64_t callgrind_hb;    /* heartbeats counted under callgrind: 2000 */
-    uint64_t overhead_ticks;  /* 100000 */
-    uint32_t scale_secs;      /* window per N: 20 */
-    uint32_t timing_secs;     /* --timing: 300 */
+    uint64_t heartbeats;     /* CPU / memory run: 20000 */
+    uint64_t callgrind_hb;   /* heartbeats counted under callgrind: 2000 */
+    uint64_t overhead_ticks; /* 100000 */
+    uint32_t scale_secs;     /* window per N: 20 */
+    uint32_t timing_secs;    /* --timing: 300 */
     int scale_n[4], scale_count;
 } bench_ctx_t;
 

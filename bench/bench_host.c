@@ -24,8 +24,8 @@ static int32_t on_list_pools(void *data, const pmd_pool_sink_t *sink)
     bh_host_t *h = data;
     h->list_calls++;
     for (int i = 0; i < h->pools; i++) {
-        pmd_pool_status_t p = {sizeof(p), 1, 0, {0, 0}, 3, 4,
-                               (uint64_t)(20 + i) << 30, pool_ids[i], "llamacpp"};
+        pmd_pool_status_t p = {sizeof(p),   1,         0, {0, 0}, 3, 4, (uint64_t)(20 + i) << 30,
+                               pool_ids[i], "llamacpp"};
         sink->add_pool(sink->sink_data, &p);
     }
     return PMD_OK;

@@ -23,7 +23,7 @@ typedef struct bh_host {
     uint64_t list_calls; /* list_pools calls so far */
     uint64_t log_lines;
     uint64_t state_changes;
-    int32_t last_state;  /* -1 before the first state_changed */
+    int32_t last_state; /* -1 before the first state_changed */
     int verbose;
 } bh_host_t;
 

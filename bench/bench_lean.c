@@ -15,9 +15,9 @@
  *       CPU the host's own ticking costs, subtracted by pmd-bench.
  */
 #include <stdio.h>
-#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <valgrind/callgrind.h>
 
 #include "bench_host.h"
@@ -36,7 +36,7 @@ static int open_plugin(const char *path, host_loaded_plugin_t *lp)
 {
     char err[512];
     if (host_loader_open(path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, lp, err,
-                        sizeof(err)) != PMD_OK) {
+                         sizeof(err)) != PMD_OK) {
         fprintf(stderr, "pmd-bench-lean: %s\n", err);
         return -1;
     }
@@ -153,7 +153,8 @@ static int run_hb(const char *plugin, const char *url, uint64_t n, uint64_t warm
     snprintf(cfg, sizeof(cfg),
              "{\"node_id\":\"bench-cpu\",\"address\":\"http://127.0.0.1:9200\","
              "\"orchestratord_url\":\"%s\",\"heartbeat_interval_ms\":100,"
-             "\"request_timeout_ms\":2000,\"connect_timeout_ms\":1000}", url);
+             "\"request_timeout_ms\":2000,\"connect_timeout_ms\":1000}",
+             url);
     char err[512];
     if (r.p->init(&r.host.abi, cfg, &r.in, err, sizeof(err)) != PMD_OK) {
         fprintf(stderr, "pmd-bench-lean: init: %s\n", err);
@@ -171,8 +172,8 @@ static int run_hb(const char *plugin, const char *url, uint64_t n, uint64_t warm
         return 1;
     }
     print_mem("mem_after_start", bu_mem());
-    int rc = tick_until(&r, (n + warmup) * 20ull * 1000000ull + 60000000000ull, &mem_1k,
-                        &zeroed_at, &dumped_at);
+    int rc = tick_until(&r, (n + warmup) * 20ull * 1000000ull + 60000000000ull, &mem_1k, &zeroed_at,
+                        &dumped_at);
     double cpu = bu_cpu_self_s() - c0;
     getrusage(RUSAGE_SELF, &ru1);
     uint64_t wall = bu_now_ns() - t0;
@@ -190,8 +191,8 @@ static int run_hb(const char *plugin, const char *url, uint64_t n, uint64_t warm
     printf("cpu_s %.6f\nwall_s %.6f\nhost_list_calls %llu\nhost_log_lines %llu\n", cpu,
            (double)wall / 1e9, (unsigned long long)r.host.list_calls,
            (unsigned long long)r.host.log_lines);
-    printf("callgrind_zeroed_at %llu\ncallgrind_dumped_at %llu\n",
-           (unsigned long long)zeroed_at, (unsigned long long)dumped_at);
+    printf("callgrind_zeroed_at %llu\ncallgrind_dumped_at %llu\n", (unsigned long long)zeroed_at,
+           (unsigned long long)dumped_at);
     print_stats(&s);
     uint64_t st0 = bu_now_ns();
     r.p->on_stop(r.in);

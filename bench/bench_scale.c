@@ -62,7 +62,8 @@ static void sample_once(orchd_t *o, FILE *out, uint64_t *last_seq)
             fprintf(out, "G %llu %llu\n", (unsigned long long)(*last_seq + 1),
                     (unsigned long long)(seq - 1));
         *last_seq = seq;
-        const char *path = json_object_object_get_ex(e, "raw_path", &v) ? json_object_get_string(v) : "";
+        const char *path =
+            json_object_object_get_ex(e, "raw_path", &v) ? json_object_get_string(v) : "";
         int node = node_index(path);
         if (node < 0)
             continue;
@@ -112,10 +113,10 @@ static void stop_sampler(pid_t pid)
 
 typedef struct accuracy {
     uint64_t pairs, within, seen;
-    bu_vec_t dev_us;      /* |inter-arrival - interval|, us (ms resolution) */
+    bu_vec_t dev_us; /* |inter-arrival - interval|, us (ms resolution) */
     /* per-node grid (used with one node: the timing run) */
     uint64_t first_t, last_t, first_k, last_k, count;
-    bu_vec_t grid_ms;     /* t_k - t_0 - k * interval, biased by 1e6 */
+    bu_vec_t grid_ms; /* t_k - t_0 - k * interval, biased by 1e6 */
 } accuracy_t;
 
 typedef struct last_hb {
@@ -141,8 +142,8 @@ static void pair(accuracy_t *a, last_hb_t *prev, uint64_t seq, uint64_t t, uint6
         a->last_t = t;
         a->last_k = k;
         a->count++;
-        bu_vec_push(&a->grid_ms, (uint64_t)((int64_t)(t - a->first_t) - (int64_t)(k * INTERVAL_MS) +
-                                            1000000));
+        bu_vec_push(&a->grid_ms,
+                    (uint64_t)((int64_t)(t - a->first_t) - (int64_t)(k * INTERVAL_MS) + 1000000));
         prev->k = k;
     }
     prev->seq = seq;
@@ -170,8 +171,8 @@ static int analyse(const char *path, int nodes, uint64_t w0_ms, uint64_t w1_ms, 
             last_lost = y;
             continue;
         }
-        if (sscanf(line, "%c %llu %llu %d %d", &kind, &x, &y, &node, &status) != 5 ||
-            node < 0 || node >= nodes || y < w0_ms || y > w1_ms)
+        if (sscanf(line, "%c %llu %llu %d %d", &kind, &x, &y, &node, &status) != 5 || node < 0 ||
+            node >= nodes || y < w0_ms || y > w1_ms)
             continue;
         a->seen++;
         pair(a, &last[node], x, y, last_lost, nodes == 1);
@@ -301,19 +302,20 @@ static void scale_rows(const scale_run_t *r, accuracy_t *a, uint32_t secs)
            "", BT_INFO);
     bt_row(sec, bt_fmt("N=%d: Private_Dirty by mapping", r->n), "", "",
            bt_fmt("%d worker stacks %.1f MiB, main heap %.1f MiB, other anon (thread arenas) "
-                  "%.1f MiB, files %.1f MiB", r->split.stacks, r->split.stacks_kb / 1024.0,
-                  r->split.heap_kb / 1024.0, r->split.anon_kb / 1024.0,
-                  r->split.files_kb / 1024.0),
+                  "%.1f MiB, files %.1f MiB",
+                  r->split.stacks, r->split.stacks_kb / 1024.0, r->split.heap_kb / 1024.0,
+                  r->split.anon_kb / 1024.0, r->split.files_kb / 1024.0),
            "", BT_INFO);
     bu_sort_u64(a->dev_us.v, a->dev_us.n);
     double share = a->pairs ? 100.0 * (double)a->within / (double)a->pairs : 0;
-    bt_row(sec, bt_fmt("N=%d: heartbeats within 50 ms of schedule (abs(inter-arrival - 1 s))", r->n),
-           bt_fmt("%.0f ms", bu_pct_sorted(a->dev_us.v, a->dev_us.n, 50) / 1e3),
-           bt_fmt("%.0f ms", bu_pct_sorted(a->dev_us.v, a->dev_us.n, 99) / 1e3),
-           bt_fmt("%.2f %% of %llu pairs within 50 ms; %llu of ~%llu heartbeats sampled",
-                  share, (unsigned long long)a->pairs, (unsigned long long)a->seen,
-                  (unsigned long long)r->hb_ok),
-           big ? ">= 99 %" : "", big ? (share >= 99 && a->pairs > 0 ? BT_MET : BT_MISSED) : BT_INFO);
+    bt_row(
+        sec, bt_fmt("N=%d: heartbeats within 50 ms of schedule (abs(inter-arrival - 1 s))", r->n),
+        bt_fmt("%.0f ms", bu_pct_sorted(a->dev_us.v, a->dev_us.n, 50) / 1e3),
+        bt_fmt("%.0f ms", bu_pct_sorted(a->dev_us.v, a->dev_us.n, 99) / 1e3),
+        bt_fmt("%.2f %% of %llu pairs within 50 ms; %llu of ~%llu heartbeats sampled", share,
+               (unsigned long long)a->pairs, (unsigned long long)a->seen,
+               (unsigned long long)r->hb_ok),
+        big ? ">= 99 %" : "", big ? (share >= 99 && a->pairs > 0 ? BT_MET : BT_MISSED) : BT_INFO);
     bt_row(sec, bt_fmt("N=%d: start-up (init+start all), stop (all), connections", r->n), "", "",
            bt_fmt("start %.0f ms, stop %.0f ms, %llu new connections in the window", r->startup_ms,
                   r->stop_ms, (unsigned long long)r->connections),
@@ -331,15 +333,17 @@ static void timing_rows(const scale_run_t *r, accuracy_t *a)
         bu_vec_push(&err, (uint64_t)(e < 0 ? -e : e));
     }
     bu_sort_u64(err.v, err.n);
-    int64_t drift = (int64_t)(a->last_t - a->first_t) - (int64_t)((a->last_k - a->first_k) * INTERVAL_MS);
+    int64_t drift =
+        (int64_t)(a->last_t - a->first_t) - (int64_t)((a->last_k - a->first_k) * INTERVAL_MS);
     uint64_t missed = a->last_k - a->first_k + 1 - a->count;
-    bt_row("6 timing", bt_fmt("drift over %.0f s at 1 s (last arrival - (first + n x 1 s))", r->wall_s),
+    bt_row("6 timing",
+           bt_fmt("drift over %.0f s at 1 s (last arrival - (first + n x 1 s))", r->wall_s),
            bt_fmt("%+lld ms", (long long)drift), "",
            bt_fmt("%llu heartbeats, %llu slots missed", (unsigned long long)a->count,
                   (unsigned long long)missed),
            "no drift (abs(drift) <= 2 ms; t_ms has 1 ms resolution)",
            (drift <= 2 && drift >= -2) && missed == 0 ? BT_MET : BT_MISSED);
-    bt_row("6 timing", "jitter: abs(send-time error) vs the fitted grid", 
+    bt_row("6 timing", "jitter: abs(send-time error) vs the fitted grid",
            bt_fmt("%llu ms", (unsigned long long)bu_pct_sorted(err.v, err.n, 50)),
            bt_fmt("%llu ms", (unsigned long long)bu_pct_sorted(err.v, err.n, 99)),
            bt_fmt("max %llu ms; abs(inter-arrival - 1 s) p99 %.0f ms",
@@ -355,12 +359,14 @@ enum run_mode { RUN_SCALE, RUN_TIMING, RUN_IDLE, RUN_IDLE_TOKEN_FILE };
  * window holds nothing but the workers' own wake-ups and the host's ticks. */
 static void idle_rows(const scale_run_t *r, uint32_t secs, int token_file)
 {
-    bt_row("5 scale", bt_fmt("N=%d idle (interval 1 day%s, %u s window): host CPU, %% of one core",
-                             r->n, token_file ? ", api_token_file set" : "", secs),
+    bt_row("5 scale",
+           bt_fmt("N=%d idle (interval 1 day%s, %u s window): host CPU, %% of one core", r->n,
+                  token_file ? ", api_token_file set" : "", secs),
            bt_fmt("%.2f %%", r->cpu_s / r->wall_s * 100), "",
            bt_fmt("%.2f us per instance-second (wake-ups + host ticks); host "
-                  "thread %.2f %%; %.0f wake-ups/s", r->cpu_s / r->wall_s / r->n * 1e6,
-                  r->host_thread_s / r->wall_s * 100, (double)r->switches / r->wall_s),
+                  "thread %.2f %%; %.0f wake-ups/s",
+                  r->cpu_s / r->wall_s / r->n * 1e6, r->host_thread_s / r->wall_s * 100,
+                  (double)r->switches / r->wall_s),
            "", BT_INFO);
 }
 

@@ -121,7 +121,7 @@ static void sample_ticks(bench_node_t *n, uint64_t count, uint64_t dur_ns, uint6
 typedef struct phase {
     const pmd_plugin_t *p;
     const char *cfg;
-    orchd_t *o;              /* for the steps below; may be NULL */
+    orchd_t *o; /* for the steps below; may be NULL */
     int wait_registered;
     const char *fault_after; /* added once registered */
     int kill_after;          /* stop O once registered: a closed port */
@@ -196,7 +196,9 @@ static void overhead_rows(tick_samples_t *s, const int *ok)
         int met = v->n && bu_pct_sorted(v->v, v->n, 99) <= floor_p99 + 2000;
         tick_row(bt_fmt("on_tick, nothing due: %s", names[t]), v,
                  t == T_EXAMPLE ? "" : bt_fmt("p99 <= %.2f us (floor + 2)", floor_p99 / 1e3 + 2),
-                 t == T_EXAMPLE ? BT_INFO : met ? BT_MET : BT_MISSED);
+                 t == T_EXAMPLE ? BT_INFO
+                 : met          ? BT_MET
+                                : BT_MISSED);
     }
     for (int t = 0; t < T_COUNT; t++)
         if (ok[t])
@@ -218,8 +220,8 @@ void bench_overhead(bench_ctx_t *c)
     /* The floor: the no-op plugin (pulling pools every 20th tick when "due"). */
     phase_t ex_a = {c->ex.plugin, "{}", NULL, 0, NULL, 0, 0};
     phase_t ex_b = {c->ex.plugin, "{\"log_every_ticks\":20}", NULL, 0, NULL, 0, 1};
-    ok[T_EXAMPLE] = run_phase(c, &ex_a, &s[T_EXAMPLE]) == 0 &&
-                    run_phase(c, &ex_b, &s[T_EXAMPLE]) == 0;
+    ok[T_EXAMPLE] =
+        run_phase(c, &ex_a, &s[T_EXAMPLE]) == 0 && run_phase(c, &ex_b, &s[T_EXAMPLE]) == 0;
 
     /* Healthy: 10 s interval for "nothing due", 1 ms for "due". */
     bench_nr_config(cfg, sizeof(cfg), "oh-healthy", orchd_url(o), 10000,
@@ -330,14 +332,16 @@ static void memory_rows(const kv_t *kv, uint64_t heartbeats)
         bt_row("3 memory", bt_fmt("lean host %s", label[i]), "", "",
                bt_fmt("RSS %.0f KiB, Private_Dirty %.0f KiB", rss, pd), "", BT_INFO);
     }
-    double rss = kv_get(kv, "mem_after_all_rss_kb"), pd = kv_get(kv, "mem_after_all_private_dirty_kb");
+    double rss = kv_get(kv, "mem_after_all_rss_kb"),
+           pd = kv_get(kv, "mem_after_all_private_dirty_kb");
     double pd1k = kv_get(kv, "mem_after_1k_private_dirty_kb");
-    bt_row("3 memory", bt_fmt("plugin's marginal cost (after %llu heartbeats minus before dlopen)",
-                              (unsigned long long)heartbeats), "", "",
-           bt_fmt("RSS +%.0f KiB, Private_Dirty +%.0f KiB", rss - rss0, pd - pd0),
+    bt_row("3 memory",
+           bt_fmt("plugin's marginal cost (after %llu heartbeats minus before dlopen)",
+                  (unsigned long long)heartbeats),
+           "", "", bt_fmt("RSS +%.0f KiB, Private_Dirty +%.0f KiB", rss - rss0, pd - pd0),
            "Private_Dirty <= 1331 KiB (1.3 MB)", pd - pd0 <= 1331 ? BT_MET : BT_MISSED);
-    bt_row("3 memory", bt_fmt("growth from 1,000 to %llu heartbeats", (unsigned long long)heartbeats),
-           "", "",
+    bt_row("3 memory",
+           bt_fmt("growth from 1,000 to %llu heartbeats", (unsigned long long)heartbeats), "", "",
            bt_fmt("Private_Dirty %+.0f KiB", pd - pd1k), "flat (< 64 KiB)",
            pd - pd1k < 64 ? BT_MET : BT_MISSED);
 }
@@ -367,18 +371,22 @@ void bench_cpu_memory(bench_ctx_t *c)
     double cpu = kv_get(&kv, "cpu_s"), wall = kv_get(&kv, "wall_s");
     double idle_rate = irc == 0 ? kv_get(&idle, "idle_cpu_s") / kv_get(&idle, "idle_wall_s") : 0;
     double net = (cpu - idle_rate * wall) / hb * 1e6;
-    bt_row("2 CPU", bt_fmt("user+sys per heartbeat, whole lean host (%.0f heartbeats at 1 ms, "
-                           "16 pools, host ticking every 1 ms)", hb),
-           bt_fmt("%.1f us", net), "", bt_fmt("raw %.1f us; idle tick loop %.2f%% of a core "
-                                              "subtracted; %.0f hb/s", cpu / hb * 1e6,
-                                              idle_rate * 100, hb / wall),
+    bt_row("2 CPU",
+           bt_fmt("user+sys per heartbeat, whole lean host (%.0f heartbeats at 1 ms, "
+                  "16 pools, host ticking every 1 ms)",
+                  hb),
+           bt_fmt("%.1f us", net), "",
+           bt_fmt("raw %.1f us; idle tick loop %.2f%% of a core "
+                  "subtracted; %.0f hb/s",
+                  cpu / hb * 1e6, idle_rate * 100, hb / wall),
            "<= 25 us", net <= 25 ? BT_MET : BT_MISSED);
     memory_rows(&kv, c->heartbeats);
     double conns = (double)(conn1 - conn0), hbs = (double)(req1 - req0);
     double plugin_conns = kv_get(&kv, "connections_opened");
     bt_row("4 connections", "TCP connections per 1,000 heartbeats", "", "",
            bt_fmt("orchd-dev: %.0f for %.0f heartbeats (%.3f / 1,000); plugin's "
-                  "connections_opened: %.0f", conns, hbs, conns / hbs * 1000, plugin_conns),
+                  "connections_opened: %.0f",
+                  conns, hbs, conns / hbs * 1000, plugin_conns),
            "1 per 1,000", conns / hbs * 1000 <= 1.0 ? BT_MET : BT_MISSED);
     bt_row("7 shutdown", "on_stop, healthy (lean host, after the CPU run)",
            bt_fmt("%.2f ms", kv_get(&kv, "stop_ms")), "", "", "< 10 ms",
@@ -434,8 +442,8 @@ void bench_callgrind(bench_ctx_t *c)
     snprintf(cmd, sizeof(cmd),
              "valgrind --tool=callgrind --callgrind-out-file='%s/callgrind.out.%%p' "
              "'%s' hb '%s' '%s' %llu 200 2>'%s/callgrind.log'",
-             c->out_dir, c->lean_bin, c->nr_so, orchd_url(o),
-             (unsigned long long)c->callgrind_hb, c->out_dir);
+             c->out_dir, c->lean_bin, c->nr_so, orchd_url(o), (unsigned long long)c->callgrind_hb,
+             c->out_dir);
     int rc = run_child(cmd, &kv);
     orchd_stop(o);
     double n = kv_get(&kv, "callgrind_dumped_at") - kv_get(&kv, "callgrind_zeroed_at");
@@ -451,14 +459,16 @@ void bench_callgrind(bench_ctx_t *c)
         fprintf(f, "%s\n", path);
         fclose(f);
     }
-    bt_row("2 CPU", bt_fmt("instructions per heartbeat, whole lean host, under callgrind "
-                           "(%.0f heartbeats after 200 warm-up)", n),
+    bt_row("2 CPU",
+           bt_fmt("instructions per heartbeat, whole lean host, under callgrind "
+                  "(%.0f heartbeats after 200 warm-up)",
+                  n),
            bt_fmt("%.0f Ir", ir / n), "",
            /* the file name only: the table goes into the repository, where a
             * path of the machine that ran it would mean nothing */
            bt_fmt("total %.3g Ir; profile: %s in the output directory", ir,
-                  strrchr(path, '/') ? strrchr(path, '/') + 1 : path), "",
-           BT_INFO);
+                  strrchr(path, '/') ? strrchr(path, '/') + 1 : path),
+           "", BT_INFO);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -497,7 +507,10 @@ static void ms_row(const char *section, const char *what, bu_vec_t *v, const cha
     bu_sort_u64(v->v, v->n);
     double med = bu_pct_sorted(v->v, v->n, 50) / 1e3, max = v->v[v->n - 1] / 1e3;
     bt_row(section, what, bt_fmt("%.1f ms", med), "", bt_fmt("max %.1f ms; %zu runs", max, v->n),
-           target, limit_ms <= 0 ? BT_INFO : max < limit_ms ? BT_MET : BT_MISSED);
+           target,
+           limit_ms <= 0    ? BT_INFO
+           : max < limit_ms ? BT_MET
+                            : BT_MISSED);
 }
 
 static void recover_restart(bench_ctx_t *c, orchd_t *o)
@@ -546,8 +559,10 @@ static void recover_outage(bench_ctx_t *c, orchd_t *o)
             bu_vec_push(&t, (bu_now_ns() - t0) / 1000);
     }
     bench_node_end(&n);
-    ms_row("7 recovery", "3 s hang outage cleared -> heartbeat 200 and registered "
-           "(request_timeout_ms = interval = 1 s)", &t, "", 0);
+    ms_row("7 recovery",
+           "3 s hang outage cleared -> heartbeat 200 and registered "
+           "(request_timeout_ms = interval = 1 s)",
+           &t, "", 0);
     bu_vec_free(&t);
 }
 

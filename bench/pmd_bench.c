@@ -51,9 +51,9 @@ static int load(bench_ctx_t *c)
 {
     char err[512];
     if (host_loader_open(c->nr_so, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &c->nr, err,
-                        sizeof(err)) != PMD_OK ||
+                         sizeof(err)) != PMD_OK ||
         host_loader_open(c->example_so, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &c->ex, err,
-                        sizeof(err)) != PMD_OK) {
+                         sizeof(err)) != PMD_OK) {
         fprintf(stderr, "pmd-bench: %s\n", err);
         return -1;
     }
@@ -80,10 +80,17 @@ static void run_section(bench_ctx_t *c, const section_t *s)
 
 int main(int argc, char **argv)
 {
-    bench_ctx_t c = {.nr_so = PMD_BENCH_NR_SO, .example_so = PMD_BENCH_EXAMPLE_SO,
-                     .lean_bin = PMD_BENCH_LEAN, .out_dir = "bench-out", .heartbeats = 20000,
-                     .callgrind_hb = 2000, .overhead_ticks = 100000, .scale_secs = 20,
-                     .timing_secs = 300, .scale_n = {1, 100, 1000}, .scale_count = 3};
+    bench_ctx_t c = {.nr_so = PMD_BENCH_NR_SO,
+                     .example_so = PMD_BENCH_EXAMPLE_SO,
+                     .lean_bin = PMD_BENCH_LEAN,
+                     .out_dir = "bench-out",
+                     .heartbeats = 20000,
+                     .callgrind_hb = 2000,
+                     .overhead_ticks = 100000,
+                     .scale_secs = 20,
+                     .timing_secs = 300,
+                     .scale_n = {1, 100, 1000},
+                     .scale_count = 3};
     const char *only = NULL, *label = "";
     int timing = 0;
     for (int i = 1; i < argc; i++) {
@@ -122,9 +129,11 @@ int main(int argc, char **argv)
     if (load(&c) != 0)
         return 1;
     fprintf(stderr, "pmd-bench: RLIMIT_NOFILE soft limit %ld; outputs in %s\n", nofile, c.out_dir);
-    static const section_t sections[] = {
-        {"overhead", bench_overhead}, {"cpu", bench_cpu_memory}, {"callgrind", bench_callgrind},
-        {"recovery", bench_recovery}, {"scale", bench_scale}};
+    static const section_t sections[] = {{"overhead", bench_overhead},
+                                         {"cpu", bench_cpu_memory},
+                                         {"callgrind", bench_callgrind},
+                                         {"recovery", bench_recovery},
+                                         {"scale", bench_scale}};
     uint64_t t0 = bu_now_ns();
     if (timing) {
         section_t s = {"timing", bench_timing};

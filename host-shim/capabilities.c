@@ -157,8 +157,7 @@ int shim_capabilities_parse(const char *json_text, const char *source, shim_capa
     return rc;
 }
 
-int shim_capabilities_load(const char *path, shim_capabilities_t *out, char *err,
-                           size_t err_size)
+int shim_capabilities_load(const char *path, shim_capabilities_t *out, char *err, size_t err_size)
 {
     char *text = shim_read_text_file(path, CAPS_FILE_MAX_BYTES, err, err_size);
     if (text == NULL)
@@ -176,9 +175,9 @@ static json_object *gpu_to_json(const shim_gpu_t *g)
     json_object_object_add(o, "device_id", json_object_new_uint64(g->device_id));
     json_object_object_add(o, "name", json_object_new_string(g->name ? g->name : ""));
     json_object_object_add(o, "vram_total_bytes", json_object_new_uint64(g->vram_total_bytes));
-    json_object_object_add(o, "compute_capability",
-                           json_object_new_string(g->compute_capability ? g->compute_capability
-                                                                        : ""));
+    json_object_object_add(
+        o, "compute_capability",
+        json_object_new_string(g->compute_capability ? g->compute_capability : ""));
     return o;
 }
 

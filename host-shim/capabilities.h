@@ -38,8 +38,7 @@ int shim_capabilities_parse(const char *json_text, const char *source, shim_capa
                             char *err, size_t err_size);
 
 /* Reads and parses the --capabilities file. */
-int shim_capabilities_load(const char *path, shim_capabilities_t *out, char *err,
-                           size_t err_size);
+int shim_capabilities_load(const char *path, shim_capabilities_t *out, char *err, size_t err_size);
 
 void shim_capabilities_free(shim_capabilities_t *caps);
 

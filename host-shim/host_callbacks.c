@@ -27,12 +27,14 @@ static int callback_allowed(shim_host_t *h, shim_callback_t cb, const char *name
     char problem[64];
     atomic_fetch_add(&h->violations, 1);
     if (!on_thread || call < 0)
-        snprintf(problem, sizeof(problem), "%s", !on_thread
-                 ? "called from a thread that is not the host thread" : "called outside an ABI call");
+        snprintf(problem, sizeof(problem), "%s",
+                 !on_thread ? "called from a thread that is not the host thread"
+                            : "called outside an ABI call");
     else
         snprintf(problem, sizeof(problem), "called during %s", shim_call_name((shim_call_t)call));
-    log_line_emitf(h->out, "ERROR", LOG_SELF " event=abi_violation by=%s callback=%s problem=\"%s\"",
-                   plugin_name(h), name, problem);
+    log_line_emitf(h->out, "ERROR",
+                   LOG_SELF " event=abi_violation by=%s callback=%s problem=\"%s\"", plugin_name(h),
+                   name, problem);
     return on_thread && call >= 0;
 }
 
@@ -100,11 +102,12 @@ static int32_t cb_list_pools(void *host_data, const pmd_pool_sink_t *sink)
         return PMD_ERR_STATE;
     int32_t rc = shim_pools_push(h->pools, sink, &bad);
     if (rc == PMD_ERR_INVALID_ARGUMENT)
-        snprintf(problem, sizeof(problem), "list_pools: the plugin's pool sink is unusable "
+        snprintf(problem, sizeof(problem),
+                 "list_pools: the plugin's pool sink is unusable "
                  "(NULL, too small or no add_pool)");
     else if (rc != PMD_OK)
-        snprintf(problem, sizeof(problem), "pool sink refused pool %zu (\"%.64s\"): %s (%d)",
-                 bad, h->pools->items[bad].pool_id, result_name(h, rc), (int)rc);
+        snprintf(problem, sizeof(problem), "pool sink refused pool %zu (\"%.64s\"): %s (%d)", bad,
+                 h->pools->items[bad].pool_id, result_name(h, rc), (int)rc);
     note_sink_problem(h, h->pool_sink_problem, sizeof(h->pool_sink_problem), problem);
     return rc == PMD_ERR_INVALID_ARGUMENT ? rc : PMD_OK;
 }
@@ -121,7 +124,8 @@ static int32_t cb_get_capabilities(void *host_data, const pmd_capability_sink_t 
     if (rc != PMD_OK && bad != SIZE_MAX)
         snprintf(what, sizeof(what), "gpu %zu", bad);
     if (rc == PMD_ERR_INVALID_ARGUMENT)
-        snprintf(problem, sizeof(problem), "get_capabilities: the plugin's capability sink is "
+        snprintf(problem, sizeof(problem),
+                 "get_capabilities: the plugin's capability sink is "
                  "unusable (NULL, too small or a function missing)");
     else if (rc != PMD_OK)
         snprintf(problem, sizeof(problem), "capability sink refused %s: %s (%d)", what,
@@ -143,8 +147,8 @@ static void cb_log_fields(void *host_data, int32_t level, const char *event,
     log_line_emitf(h->out, log_line_level_tag(level), "plugin=%s %s", plugin_name(h), text);
 }
 
-static const pmd_ext_log_fields_t shim_log_fields_ext = {
-    sizeof(pmd_ext_log_fields_t), 0, cb_log_fields};
+static const pmd_ext_log_fields_t shim_log_fields_ext = {sizeof(pmd_ext_log_fields_t), 0,
+                                                         cb_log_fields};
 
 /* Host extensions: pmd.host.ext.log_fields/1, unless PMD_SHIM_NO_LOG_FIELDS
  * is set (tests compare the plugin's own text lines with these). */
@@ -162,12 +166,17 @@ void shim_host_setup(shim_host_t *h, FILE *out, const char *host_version,
                      const pmd_plugin_t *plugin)
 {
     memset(h, 0, sizeof(*h));
-    h->abi = (pmd_host_t){
-        .struct_size = sizeof(pmd_host_t), .abi_major = PMD_ABI_VERSION_MAJOR,
-        .abi_minor = PMD_ABI_VERSION_MINOR, .host_data = h, .host_name = "pmd-host-shim",
-        .host_version = host_version, .log = cb_log, .list_pools = cb_list_pools,
-        .get_capabilities = cb_get_capabilities, .state_changed = cb_state_changed,
-        .get_extension = cb_get_extension};
+    h->abi = (pmd_host_t){.struct_size = sizeof(pmd_host_t),
+                          .abi_major = PMD_ABI_VERSION_MAJOR,
+                          .abi_minor = PMD_ABI_VERSION_MINOR,
+                          .host_data = h,
+                          .host_name = "pmd-host-shim",
+                          .host_version = host_version,
+                          .log = cb_log,
+                          .list_pools = cb_list_pools,
+                          .get_capabilities = cb_get_capabilities,
+                          .state_changed = cb_state_changed,
+                          .get_extension = cb_get_extension};
     h->pools = pools;
     h->caps = caps;
     h->plugin = plugin;
@@ -185,11 +194,22 @@ void shim_host_set_node_id(shim_host_t *h, const char *node_id)
     snprintf(h->node_id, sizeof(h->node_id), "%s", node_id != NULL ? node_id : "");
 }
 
-int32_t shim_host_last_state(shim_host_t *h) { return atomic_load(&h->last_state); }
+int32_t shim_host_last_state(shim_host_t *h)
+{
+    return atomic_load(&h->last_state);
+}
 
-void shim_host_enter(shim_host_t *h, shim_call_t call) { atomic_store(&h->current_call, (int)call); }
+void shim_host_enter(shim_host_t *h, shim_call_t call)
+{
+    atomic_store(&h->current_call, (int)call);
+}
 
-void shim_host_leave(shim_host_t *h) { atomic_store(&h->current_call, -1); }
+void shim_host_leave(shim_host_t *h)
+{
+    atomic_store(&h->current_call, -1);
+}
 
-unsigned shim_host_violations(shim_host_t *h) { return atomic_load(&h->violations); }
-
+unsigned shim_host_violations(shim_host_t *h)
+{
+    return atomic_load(&h->violations);
+}

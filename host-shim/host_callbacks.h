@@ -41,12 +41,12 @@ typedef struct shim_host {
     pthread_t host_thread;           /* the thread that called shim_host_setup */
     atomic_int current_call;         /* the shim_call_t running, -1 = none */
     atomic_uint violations;
-    char pool_sink_problem[256];     /* last sink refusal logged; "" = none */
+    char pool_sink_problem[256]; /* last sink refusal logged; "" = none */
     char caps_sink_problem[256];
-    char node_id[256];               /* "" until known (stats); host thread only */
-    atomic_int last_state;           /* last state_changed value, -1 = none yet */
-    int offer_log_fields;            /* pmd.host.ext.log_fields/1 offered (default 1;
-                                        PMD_SHIM_NO_LOG_FIELDS=1 turns it off) */
+    char node_id[256];     /* "" until known (stats); host thread only */
+    atomic_int last_state; /* last state_changed value, -1 = none yet */
+    int offer_log_fields;  /* pmd.host.ext.log_fields/1 offered (default 1;
+                              PMD_SHIM_NO_LOG_FIELDS=1 turns it off) */
 } shim_host_t;
 
 /* Fills h for use from the calling thread, which becomes the host thread.

@@ -69,8 +69,7 @@ static void key_before(const char *text, size_t at, char *key, size_t key_size)
     snprintf(key, key_size, "%.*s", (int)(end - i), text + i);
 }
 
-void shim_text_position(const char *text, size_t offset, unsigned long *line,
-                        unsigned long *column)
+void shim_text_position(const char *text, size_t offset, unsigned long *line, unsigned long *column)
 {
     *line = 1;
     *column = 1;
@@ -155,8 +154,8 @@ int shim_json_uint(json_object *v, uint64_t max, const char *where, const char *
     return 0;
 }
 
-int shim_json_bool(json_object *v, const char *where, const char *field, uint8_t *out,
-                   char *err, size_t err_size)
+int shim_json_bool(json_object *v, const char *where, const char *field, uint8_t *out, char *err,
+                   size_t err_size)
 {
     if (!json_object_is_type(v, json_type_boolean)) {
         snprintf(err, err_size, "%s: %s must be true or false", where, field);
@@ -203,8 +202,8 @@ char *shim_read_text_file(const char *path, size_t max_bytes, char *err, size_t 
     size_t n = buf ? fread(buf, 1, max_bytes + 1, f) : 0;
     int read_error = ferror(f);
     fclose(f);
-    const char *why = buf == NULL  ? "out of memory"
-                      : read_error ? "read error"
+    const char *why = buf == NULL     ? "out of memory"
+                      : read_error    ? "read error"
                       : n > max_bytes ? "file too large"
                                       : NULL;
     if (why == NULL && memchr(buf, '\0', n) != NULL)

@@ -26,8 +26,8 @@ void shim_text_position(const char *text, size_t offset, unsigned long *line,
  * in err. where names the record ("pools.json: pool 2"). */
 int shim_json_uint(json_object *v, uint64_t max, const char *where, const char *field,
                    uint64_t *out, char *err, size_t err_size);
-int shim_json_bool(json_object *v, const char *where, const char *field, uint8_t *out,
-                   char *err, size_t err_size);
+int shim_json_bool(json_object *v, const char *where, const char *field, uint8_t *out, char *err,
+                   size_t err_size);
 /* A string without NUL bytes; *out is a strdup()ed copy (caller frees). */
 int shim_json_string(json_object *v, int allow_empty, const char *where, const char *field,
                      char **out, char *err, size_t err_size);

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static int is_nonempty(const char *s) { return s != NULL && s[0] != '\0'; }
+static int is_nonempty(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
 
 static int32_t fail(host_loaded_plugin_t *out, char *err, size_t err_size, int32_t code,
                     const char *what, const char *path)
@@ -39,7 +42,7 @@ static const char *descriptor_problem(const pmd_plugin_t *p)
 }
 
 int32_t host_loader_open(const char *path, uint32_t host_major, uint32_t host_minor,
-                        host_loaded_plugin_t *out, char *err, size_t err_size)
+                         host_loaded_plugin_t *out, char *err, size_t err_size)
 {
     char why[512];
     memset(out, 0, sizeof(*out));
@@ -59,8 +62,8 @@ int32_t host_loader_open(const char *path, uint32_t host_major, uint32_t host_mi
     const pmd_plugin_t *plugin = NULL;
     int32_t rc = entry(host_major, host_minor, &plugin);
     if (plugin == NULL) {
-        snprintf(why, sizeof(why), "%s returned no descriptor (result %d)",
-                 PMD_PLUGIN_ENTRY_SYMBOL, (int)rc);
+        snprintf(why, sizeof(why), "%s returned no descriptor (result %d)", PMD_PLUGIN_ENTRY_SYMBOL,
+                 (int)rc);
         return fail(out, err, err_size, rc != PMD_OK ? rc : PMD_ERR_INVALID_ARGUMENT, why, path);
     }
     if (plugin->struct_size < PMD_PLUGIN_FROZEN_SIZE)
@@ -70,8 +73,8 @@ int32_t host_loader_open(const char *path, uint32_t host_major, uint32_t host_mi
         snprintf(why, sizeof(why),
                  "ABI major mismatch: plugin %s speaks ABI %u.%u, this host speaks %u.%u",
                  is_nonempty(plugin->name) ? plugin->name : "(unnamed)",
-                 (unsigned)plugin->abi_major, (unsigned)plugin->abi_minor,
-                 (unsigned)host_major, (unsigned)host_minor);
+                 (unsigned)plugin->abi_major, (unsigned)plugin->abi_minor, (unsigned)host_major,
+                 (unsigned)host_minor);
         return fail(out, err, err_size, PMD_ERR_ABI_MAJOR, why, path);
     }
     if (rc != PMD_OK) {
@@ -98,8 +101,8 @@ int host_loader_offers_handover(const host_loaded_plugin_t *loaded)
 {
     const pmd_plugin_t *p = loaded->plugin;
     return p != NULL && loaded->session_minor >= 2 &&
-           p->struct_size >= offsetof(pmd_plugin_t, on_start_handed_over) +
-                                 sizeof(p->on_start_handed_over) &&
+           p->struct_size >=
+               offsetof(pmd_plugin_t, on_start_handed_over) + sizeof(p->on_start_handed_over) &&
            p->on_handover != NULL && p->on_start_handed_over != NULL;
 }
 

@@ -14,9 +14,9 @@
 #include "pmd_plugin.h"
 
 typedef struct host_loaded_plugin {
-    void *dl_handle;              /* from dlopen(RTLD_NOW | RTLD_LOCAL) */
-    const pmd_plugin_t *plugin;   /* the plugin's static descriptor */
-    uint32_t session_minor;       /* min(host minor, plugin minor) */
+    void *dl_handle;            /* from dlopen(RTLD_NOW | RTLD_LOCAL) */
+    const pmd_plugin_t *plugin; /* the plugin's static descriptor */
+    uint32_t session_minor;     /* min(host minor, plugin minor) */
 } host_loaded_plugin_t;
 
 /*
@@ -28,7 +28,7 @@ typedef struct host_loaded_plugin {
  * dlopen/dlsym failures, PMD_ERR_INVALID_ARGUMENT for a bad descriptor).
  */
 int32_t host_loader_open(const char *path, uint32_t host_major, uint32_t host_minor,
-                        host_loaded_plugin_t *out, char *err, size_t err_size);
+                         host_loaded_plugin_t *out, char *err, size_t err_size);
 
 /* True when the session may use the plugin's 1.1 get_extension. */
 int host_loader_has_extensions(const host_loaded_plugin_t *loaded);

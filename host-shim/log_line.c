@@ -1,7 +1,7 @@
 /*
  * log_line.c - timestamped (or journald-prefixed), sanitised, level-filtered
- * stderr lines for pmd-host-shim (see log_line.h). Plugin text is untrusted: it must not be able to split a line,
- * forge a timestamp on a line of its own, or send terminal escapes.
+ * stderr lines for pmd-host-shim (see log_line.h). Plugin text is untrusted: it must not be able to
+ * split a line, forge a timestamp on a line of its own, or send terminal escapes.
  */
 #include "log_line.h"
 
@@ -185,8 +185,8 @@ int log_line_syslog_priority(const char *tag)
 
 size_t log_line_format_journal(char *out, size_t out_size, const char *tag, const char *message)
 {
-    int head = snprintf(out, out_size, "<%d>%-5.8s ", log_line_syslog_priority(tag),
-                        tag ? tag : "");
+    int head =
+        snprintf(out, out_size, "<%d>%-5.8s ", log_line_syslog_priority(tag), tag ? tag : "");
     if (head < 0 || (size_t)head + 2 >= out_size) {
         out[0] = '\0';
         return 0;
@@ -222,8 +222,8 @@ int log_line_is_journal(const char *journal_stream, int fd)
     unsigned long long dev, ino;
     char end;
     struct stat st;
-    if (journal_stream == NULL ||
-        sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &end) != 2 || fstat(fd, &st) != 0)
+    if (journal_stream == NULL || sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+        fstat(fd, &st) != 0)
         return 0;
     return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }

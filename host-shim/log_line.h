@@ -78,10 +78,10 @@ int log_line_syslog_priority(const char *tag);
 size_t log_line_format_journal(char *out, size_t out_size, const char *tag, const char *message);
 
 /* Drops the line when its level is off; formats it with the current
- * CLOCK_REALTIME (or for the journal) and writes it with one fwrite (stdio locks the stream, so lines from threads do not mix). A
- * write that fails (stderr a closed pipe, a closed descriptor, a hung-up
- * terminal) is dropped and counted, and the stream's error flag cleared:
- * losing the log never stops the caller. Any thread. */
+ * CLOCK_REALTIME (or for the journal) and writes it with one fwrite (stdio locks the stream, so
+ * lines from threads do not mix). A write that fails (stderr a closed pipe, a closed descriptor, a
+ * hung-up terminal) is dropped and counted, and the stream's error flag cleared: losing the log
+ * never stops the caller. Any thread. */
 void log_line_emit(FILE *stream, const char *tag, const char *message);
 
 /* Lines log_line_emit could not write, since the process started. Any thread. */

@@ -43,7 +43,7 @@
 #define CONFIG_MAX_BYTES (1024u * 1024)
 #define NS_PER_MS 1000000ull
 #define NS_PER_S 1000000000ull
-#define MAX_SLEEP_NS (100ull * NS_PER_MS) /* bounds the signal-check latency */
+#define MAX_SLEEP_NS (100ull * NS_PER_MS)    /* bounds the signal-check latency */
 #define STATS_PERIOD_NS (250ull * NS_PER_MS) /* stats read at most this often */
 
 /* One of the shim's own event lines: "plugin=pmd-host-shim event=...". */
@@ -55,14 +55,14 @@ typedef struct options {
     const char *pools_path;        /* NULL = no pools */
     const char *capabilities_path; /* NULL = discover */
     uint64_t tick_ns;
-    uint64_t run_for_ns;          /* UINT64_MAX = until a signal */
-    int metrics;                  /* 0 = no metrics endpoint */
-    int metrics_port_given;       /* --metrics-port (a shorthand) was used */
+    uint64_t run_for_ns;    /* UINT64_MAX = until a signal */
+    int metrics;            /* 0 = no metrics endpoint */
+    int metrics_port_given; /* --metrics-port (a shorthand) was used */
     shim_listen_address_t metrics_at;
     const char *metrics_port_file;
-    uint64_t status_every_ns;     /* 0 = no status line */
-    int32_t log_level;            /* LOG_LEVEL_*: the highest level written */
-    int discover_only;            /* --discover */
+    uint64_t status_every_ns; /* 0 = no status line */
+    int32_t log_level;        /* LOG_LEVEL_*: the highest level written */
+    int discover_only;        /* --discover */
 } options_t;
 
 /* One build of the plugin, loaded, with its instance. Allocated, so that
@@ -70,7 +70,7 @@ typedef struct options {
  * pointer into the build (descriptor, stats table, the name that host's
  * lines carry) lives here and goes with it: the shim keeps copies only. */
 typedef struct plugin_run {
-    shim_plugin_file_t file;          /* the file it was loaded from */
+    shim_plugin_file_t file; /* the file it was loaded from */
     host_loaded_plugin_t loaded;
     shim_host_t host;
     pmd_instance_t *instance;         /* NULL before init, after destroy */
@@ -84,18 +84,18 @@ typedef struct shim {
     shim_capabilities_t caps;
     shim_pools_file_t pools_file;
     shim_pool_list_t no_pools;
-    plugin_run_t *run;                /* the build running now */
-    unsigned retired_violations;      /* ABI violations of swapped-out builds */
-    int swap_fatal;                   /* a swap left no instance: exit 1 */
+    plugin_run_t *run;           /* the build running now */
+    unsigned retired_violations; /* ABI violations of swapped-out builds */
+    int swap_fatal;              /* a swap left no instance: exit 1 */
     int32_t last_tick_rc;
     int32_t last_stats_rc;
-    shim_metrics_snapshot_t snap;     /* latest stats, host thread's copy */
-    shim_metrics_server_t *metrics;   /* NULL without --metrics-listen */
-    int status_line;                  /* stderr is a terminal and status is on */
+    shim_metrics_snapshot_t snap;   /* latest stats, host thread's copy */
+    shim_metrics_server_t *metrics; /* NULL without --metrics-listen */
+    int status_line;                /* stderr is a terminal and status is on */
     uint64_t next_stats_ns, next_status_ns;
-    shim_notify_t notify;             /* systemd; fd -1 when not under it */
-    int32_t notified_state;           /* state in the last STATUS= sent */
-    char notified_status[256];        /* text of the last STATUS= sent */
+    shim_notify_t notify;      /* systemd; fd -1 when not under it */
+    int32_t notified_state;    /* state in the last STATUS= sent */
+    char notified_status[256]; /* text of the last STATUS= sent */
     uint64_t next_notify_ns, next_watchdog_ns;
 } shim_t;
 
@@ -225,7 +225,8 @@ static int parse_value(int c, const char *arg, options_t *o)
             return usage_error("give --metrics-listen or --metrics-port, once", NULL);
         if (shim_listen_parse(arg, &o->metrics_at) != 0)
             return usage_error("--metrics-listen must be ADDR:PORT with a numeric IPv4 "
-                               "address or a [bracketed] IPv6 one, not", arg);
+                               "address or a [bracketed] IPv6 one, not",
+                               arg);
         o->metrics = 1;
         return 0;
     case 'L':
@@ -256,33 +257,37 @@ static int check_args(int argc, char **argv, const options_t *o)
 /* 0 to run, EXIT_USAGE on a usage error, -1 when --help/--version answered. */
 static int parse_args(int argc, char **argv, options_t *o)
 {
-    static const struct option longopts[] = {
-        {"plugin", required_argument, NULL, 'p'},  {"config", required_argument, NULL, 'c'},
-        {"pools", required_argument, NULL, 'P'},   {"capabilities", required_argument, NULL, 'C'},
-        {"tick-ms", required_argument, NULL, 't'}, {"run-for", required_argument, NULL, 'r'},
-        {"metrics-listen", required_argument, NULL, 'l'},
-        {"metrics-port", required_argument, NULL, 'm'},
-        {"metrics-port-file", required_argument, NULL, 'f'},
-        {"status-every", required_argument, NULL, 's'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"discover", no_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"plugin", required_argument, NULL, 'p'},
+                                             {"config", required_argument, NULL, 'c'},
+                                             {"pools", required_argument, NULL, 'P'},
+                                             {"capabilities", required_argument, NULL, 'C'},
+                                             {"tick-ms", required_argument, NULL, 't'},
+                                             {"run-for", required_argument, NULL, 'r'},
+                                             {"metrics-listen", required_argument, NULL, 'l'},
+                                             {"metrics-port", required_argument, NULL, 'm'},
+                                             {"metrics-port-file", required_argument, NULL, 'f'},
+                                             {"status-every", required_argument, NULL, 's'},
+                                             {"log-level", required_argument, NULL, 'L'},
+                                             {"discover", no_argument, NULL, 'd'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {NULL, 0, NULL, 0}};
     int c;
-    *o = (options_t){.tick_ns = 100 * NS_PER_MS, .run_for_ns = UINT64_MAX,
-                     .status_every_ns = 10 * NS_PER_S, .log_level = LOG_LEVEL_INFO};
+    *o = (options_t){.tick_ns = 100 * NS_PER_MS,
+                     .run_for_ns = UINT64_MAX,
+                     .status_every_ns = 10 * NS_PER_S,
+                     .log_level = LOG_LEVEL_INFO};
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->discover_only = 1; break;
         case 'h': fputs(usage_text, stdout); return -1;
         case 'V':
-            printf("pmd-host-shim %s (plugin ABI %d.%d)\n", PMD_SHIM_VERSION,
-                   PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR);
+            printf("pmd-host-shim %s (plugin ABI %d.%d)\n", PMD_SHIM_VERSION, PMD_ABI_VERSION_MAJOR,
+                   PMD_ABI_VERSION_MINOR);
             return -1;
         case '?':
-        case ':':
-            return usage_error("unknown option or missing value:", argv[optind - 1]);
+        case ':': return usage_error("unknown option or missing value:", argv[optind - 1]);
         default:
             if (parse_value(c, optarg, o) != 0)
                 return EXIT_USAGE;
@@ -295,7 +300,8 @@ static int parse_args(int argc, char **argv, options_t *o)
 static int start_failed(const char *stage, const char *why)
 {
     char q[2048];
-    EVENT("ERROR", "event=start_failed stage=%s reason=%s", stage, log_line_quote(q, sizeof(q), why));
+    EVENT("ERROR", "event=start_failed stage=%s reason=%s", stage,
+          log_line_quote(q, sizeof(q), why));
     return EXIT_FAILURE;
 }
 
@@ -368,8 +374,8 @@ static const pmd_ext_stats_t *find_stats(const host_loaded_plugin_t *loaded)
     if (!host_loader_has_extensions(loaded))
         return NULL;
     const pmd_ext_stats_t *ext = loaded->plugin->get_extension(PMD_EXT_STATS);
-    if (ext == NULL ||
-        ext->struct_size < offsetof(pmd_ext_stats_t, get) + sizeof(ext->get) || ext->get == NULL)
+    if (ext == NULL || ext->struct_size < offsetof(pmd_ext_stats_t, get) + sizeof(ext->get) ||
+        ext->get == NULL)
         return NULL;
     return ext;
 }
@@ -399,7 +405,7 @@ static plugin_run_t *open_run(shim_plugin_file_t *f, char *err, size_t err_size)
     }
     r->file = *f;
     if (host_loader_open(r->file.dlopen_name, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR,
-                        &r->loaded, err, err_size) != PMD_OK) {
+                         &r->loaded, err, err_size) != PMD_OK) {
         close_run(r);
         return NULL;
     }
@@ -442,8 +448,7 @@ static int32_t init_run(shim_t *s, plugin_run_t *r, char *why, size_t why_size)
 {
     char err[1024] = "";
     const pmd_plugin_t *p = r->loaded.plugin;
-    const shim_pool_list_t *pools =
-        s->opt.pools_path != NULL ? &s->pools_file.list : &s->no_pools;
+    const shim_pool_list_t *pools = s->opt.pools_path != NULL ? &s->pools_file.list : &s->no_pools;
     shim_host_setup(&r->host, stderr, PMD_SHIM_VERSION, pools, &s->caps, p);
     r->started = 0;
     shim_host_enter(&r->host, SHIM_CALL_INIT);
@@ -766,10 +771,11 @@ static void restart_old(shim_t *s, plugin_run_t *fresh, const pmd_handover_t *h,
     char result[128], why[4096];
     label_of(old, &o);
     label_of(fresh, &n);
-    EVENT("ERROR", "event=swap_failed stage=start result=%s code=%d new=%s new_path=%s "
+    EVENT("ERROR",
+          "event=swap_failed stage=start result=%s code=%d new=%s new_path=%s "
           "action=restart_old old=%s old_path=%s",
-          log_line_quote(result, sizeof(result), fresh->loaded.plugin->result_string(rc)),
-          (int)rc, n.id, n.path, o.id, o.path);
+          log_line_quote(result, sizeof(result), fresh->loaded.plugin->result_string(rc)), (int)rc,
+          n.id, n.path, o.id, o.path);
     destroy_run(fresh);
     s->retired_violations += shim_host_violations(&fresh->host);
     close_run(fresh);
@@ -822,7 +828,8 @@ static void hand_over(shim_t *s, plugin_run_t *fresh)
         old->started = 0;
     } else {
         no_handover_reason(offers_handover(old) ? fresh : old, why, sizeof(why));
-        EVENT("WARN", "event=swap_without_handover reason=%s action=stop_start "
+        EVENT("WARN",
+              "event=swap_without_handover reason=%s action=stop_start "
               "detail=\"the node deregisters and registers again\"",
               log_line_quote(q, sizeof(q), why));
         stop_run(old);
@@ -888,7 +895,7 @@ static void reload_plugin(shim_t *s)
     char *config = read_config(s->opt.config_path, err, sizeof(err));
     if (config == NULL || strcmp(config, s->run->config_text) != 0)
         EVENT("INFO", "event=config_not_applied reason=\"the plugin file did not change; the "
-              "config is applied when another build is swapped in, or at a restart\"");
+                      "config is applied when another build is swapped in, or at a restart\"");
     free(config);
 }
 
@@ -924,7 +931,8 @@ static reload_result_t reload_pools(shim_t *s, char *why, size_t why_size)
 }
 
 /* printf at the end of the NUL-terminated text in buf (cut to fit). */
-static void append(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void append(char *buf, size_t size, const char *fmt, ...)
 {
@@ -971,14 +979,16 @@ static void run_loop(shim_t *s)
 {
     const uint64_t period = s->opt.tick_ns;
     const uint64_t t0 = monotonic_ns();
-    const uint64_t deadline =
-        s->opt.run_for_ns == UINT64_MAX ? UINT64_MAX : t0 + s->opt.run_for_ns;
+    const uint64_t deadline = s->opt.run_for_ns == UINT64_MAX ? UINT64_MAX : t0 + s->opt.run_for_ns;
     uint64_t next = t0 + period;
     if (period < 10 * NS_PER_MS || period > 1000 * NS_PER_MS)
-        EVENT("WARN", "event=config_warning reason=\"--tick-ms %llu is outside the 10..1000 ms "
-              "that the ABI promises plugins\"", (unsigned long long)(period / NS_PER_MS));
+        EVENT("WARN",
+              "event=config_warning reason=\"--tick-ms %llu is outside the 10..1000 ms "
+              "that the ABI promises plugins\"",
+              (unsigned long long)(period / NS_PER_MS));
     if (s->notify.fd >= 0 && s->notify.watchdog_ns != 0 && period > s->notify.watchdog_ns)
-        EVENT("WARN", "event=config_warning reason=\"--tick-ms %llu is longer than half the "
+        EVENT("WARN",
+              "event=config_warning reason=\"--tick-ms %llu is longer than half the "
               "systemd watchdog timeout: the watchdog will fire\"",
               (unsigned long long)(period / NS_PER_MS));
     s->next_status_ns = t0 + s->opt.status_every_ns;
@@ -1063,8 +1073,10 @@ static int run_plugin(shim_t *s)
         rc = EXIT_FAILURE;
     unsigned violations = s->retired_violations + shim_host_violations(&s->run->host);
     if (violations != 0) {
-        EVENT("ERROR", "event=abi_violations count=%u reason=\"the plugin broke the "
-              "host-callback rules\"", violations);
+        EVENT("ERROR",
+              "event=abi_violations count=%u reason=\"the plugin broke the "
+              "host-callback rules\"",
+              violations);
         rc = EXIT_FAILURE;
     }
     return rc;

@@ -144,8 +144,7 @@ static void format_host(buf_t *b, const shim_metrics_snapshot_t *s)
 {
     family(b, "pmd_log_write_failures_total", "counter",
            "Log lines the host could not write to its stderr (closed pipe or descriptor).");
-    buf_printf(b, "pmd_log_write_failures_total %llu\n",
-               (unsigned long long)s->log_write_failures);
+    buf_printf(b, "pmd_log_write_failures_total %llu\n", (unsigned long long)s->log_write_failures);
 }
 
 static void format_state(buf_t *b, const shim_metrics_snapshot_t *s)

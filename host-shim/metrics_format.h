@@ -36,7 +36,7 @@ typedef struct shim_metrics_snapshot {
     int stats_available; /* 0: only pmd_plugin_info and pmd_stats_available */
     pmd_stats_t stats;   /* string pointers are NULL: use node_id below */
     char node_id[SHIM_METRICS_STR_MAX];
-    uint64_t log_write_failures; /* the host's own: log lines it could not write */
+    uint64_t log_write_failures;                /* the host's own: log lines it could not write */
     shim_latency_histogram_t heartbeat_latency; /* kept by shim_metrics_snapshot_set_stats */
     shim_latency_histogram_t registration_latency; /* likewise, when the plugin reports it */
 } shim_metrics_snapshot_t;

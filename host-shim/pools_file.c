@@ -32,8 +32,8 @@ void shim_pools_free(shim_pool_list_t *list)
 }
 
 /* One key of a pool object; -1 with err set when it is unknown or bad. */
-static int pool_field(shim_pool_t *p, const char *key, json_object *v, const char *where,
-                      char *err, size_t err_size)
+static int pool_field(shim_pool_t *p, const char *key, json_object *v, const char *where, char *err,
+                      size_t err_size)
 {
     uint64_t u = 0;
     int rc;
@@ -84,8 +84,8 @@ static int pool_from_json(json_object *obj, const char *where, shim_pool_t *p, c
     return 0;
 }
 
-static int pools_from_array(json_object *arr, const char *source, shim_pool_list_t *out,
-                            char *err, size_t err_size)
+static int pools_from_array(json_object *arr, const char *source, shim_pool_list_t *out, char *err,
+                            size_t err_size)
 {
     size_t n = json_object_array_length(arr);
     shim_pool_list_t list = {calloc(n ? n : 1, sizeof(shim_pool_t)), 0};
@@ -135,10 +135,14 @@ int32_t shim_pools_push(const shim_pool_list_t *list, const pmd_pool_sink_t *sin
         return PMD_ERR_INVALID_ARGUMENT;
     for (size_t i = 0; i < list->count; i++) {
         const shim_pool_t *p = &list->items[i];
-        pmd_pool_status_t rec = {
-            .struct_size = sizeof(rec), .ready = p->ready, .draining = p->draining,
-            .slots_free = p->slots_free, .slots_total = p->slots_total,
-            .vram_free_bytes = p->vram_free_bytes, .pool_id = p->pool_id, .engine = p->engine};
+        pmd_pool_status_t rec = {.struct_size = sizeof(rec),
+                                 .ready = p->ready,
+                                 .draining = p->draining,
+                                 .slots_free = p->slots_free,
+                                 .slots_total = p->slots_total,
+                                 .vram_free_bytes = p->vram_free_bytes,
+                                 .pool_id = p->pool_id,
+                                 .engine = p->engine};
         int32_t rc = sink->add_pool(sink->sink_data, &rec);
         if (rc != PMD_OK && result == PMD_OK) {
             result = rc;

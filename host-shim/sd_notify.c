@@ -50,8 +50,8 @@ int shim_notify_open(shim_notify_t *n, char *err, size_t err_size)
     const char *socket_env = getenv("NOTIFY_SOCKET");
     memset(n, 0, sizeof(*n));
     n->fd = -1;
-    n->watchdog_ns = shim_notify_watchdog_period(getenv("WATCHDOG_USEC"),
-                                                 getenv("WATCHDOG_PID"), getpid());
+    n->watchdog_ns =
+        shim_notify_watchdog_period(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"), getpid());
     char value[sizeof(n->addr.sun_path) + 1];
     snprintf(value, sizeof(value), "%s", socket_env != NULL ? socket_env : "");
     unsetenv("NOTIFY_SOCKET");

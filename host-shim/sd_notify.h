@@ -23,11 +23,11 @@
 #include <sys/un.h>
 
 typedef struct shim_notify {
-    int fd;                   /* -1: not under systemd's notify (or it failed) */
+    int fd; /* -1: not under systemd's notify (or it failed) */
     struct sockaddr_un addr;
     socklen_t addr_len;
-    uint64_t watchdog_ns;     /* WATCHDOG=1 period (half WATCHDOG_USEC); 0 = none */
-    int send_failed;          /* a send failed since the last success (logged once) */
+    uint64_t watchdog_ns; /* WATCHDOG=1 period (half WATCHDOG_USEC); 0 = none */
+    int send_failed;      /* a send failed since the last success (logged once) */
 } shim_notify_t;
 
 /* $NOTIFY_SOCKET's value as an address: "/path" or "@abstract" ('@' is

@@ -107,7 +107,8 @@ extern "C" {
 /* Expansion helpers of the maps (internal to this header, kept defined). */
 #define PMD_MAP_ENUMERATOR_(name, value, text) PMD_##name = value,
 #define PMD_MAP_CASE_(name, value, text)                                                           \
-    case value: return text;
+    case value:                                                                                    \
+        return text;
 #define PMD_MAP_PLUS_ONE_(name, value, text) +1
 
 enum pmd_result { PMD_RESULT_MAP(PMD_MAP_ENUMERATOR_) };
@@ -131,12 +132,7 @@ static inline const char *pmd_result_name(int32_t result)
 /* ---------------------------------------------------------------------- */
 
 /* Log levels for pmd_host_t.log. */
-enum pmd_log_level {
-    PMD_LOG_ERROR = 1,
-    PMD_LOG_WARN = 2,
-    PMD_LOG_INFO = 3,
-    PMD_LOG_DEBUG = 4
-};
+enum pmd_log_level { PMD_LOG_ERROR = 1, PMD_LOG_WARN = 2, PMD_LOG_INFO = 3, PMD_LOG_DEBUG = 4 };
 
 /* The node's standing with the control plane, for pmd_host_t.state_changed
  * and pmd_stats_t.state. PMD_NODE_STATE_MAP is the one list, as
@@ -155,9 +151,9 @@ enum pmd_log_level {
     X(DEGRADED, 3, "degraded")                                                                     \
     /* the control plane refused the token */                                                      \
     X(UNAUTHORIZED, 4, "unauthorized")                                                             \
-    /* on_stop is ending the registration (a DELETE once a register was      \
-     * sent); reported by on_stop on the host thread before it waits for the   \
-     * DELETE; only STOPPED follows. Never reported by on_handover. */         \
+    /* on_stop is ending the registration (a DELETE once a register was                            \
+     * sent); reported by on_stop on the host thread before it waits for the                       \
+     * DELETE; only STOPPED follows. Never reported by on_handover. */                             \
     X(DEREGISTERING, 5, "deregistering")                                                           \
     /* stopped; no more traffic */                                                                 \
     X(STOPPED, 6, "stopped")
@@ -196,10 +192,10 @@ typedef struct pmd_pool_status {
 /* One GPU of the node. Layout: 32 bytes on LP64. */
 typedef struct pmd_gpu_info {
     uint32_t struct_size;
-    uint32_t device_id;              /* index as the driver numbers it */
+    uint32_t device_id; /* index as the driver numbers it */
     uint64_t vram_total_bytes;
-    const char *name;                /* required, e.g. "NVIDIA H200" */
-    const char *compute_capability;  /* required, "major.minor", e.g. "9.0" */
+    const char *name;               /* required, e.g. "NVIDIA H200" */
+    const char *compute_capability; /* required, "major.minor", e.g. "9.0" */
 } pmd_gpu_info_t;
 
 /* Host-wide resources of the node. Zero means unknown (not reported). */
@@ -252,11 +248,11 @@ typedef struct pmd_capability_sink {
  * must not call back into the same instance (re-entry returns PMD_ERR_STATE).
  */
 typedef struct pmd_host {
-    uint32_t struct_size; /* sizeof(pmd_host_t) as the host knows it */
-    uint32_t abi_major;   /* PMD_ABI_VERSION_MAJOR the host was built with */
-    uint32_t abi_minor;   /* PMD_ABI_VERSION_MINOR the host was built with */
-    uint32_t reserved;    /* zero */
-    void *host_data;      /* opaque; passed back to every callback */
+    uint32_t struct_size;     /* sizeof(pmd_host_t) as the host knows it */
+    uint32_t abi_major;       /* PMD_ABI_VERSION_MAJOR the host was built with */
+    uint32_t abi_minor;       /* PMD_ABI_VERSION_MINOR the host was built with */
+    uint32_t reserved;        /* zero */
+    void *host_data;          /* opaque; passed back to every callback */
     const char *host_name;    /* e.g. "pool-managerd"; may be NULL */
     const char *host_version; /* e.g. "0.4.2"; may be NULL */
 
@@ -328,11 +324,11 @@ typedef struct pmd_instance pmd_instance_t;
  */
 typedef struct pmd_handover {
     uint32_t struct_size;
-    uint32_t flags;                /* PMD_HANDOVER_* bits */
+    uint32_t flags;                 /* PMD_HANDOVER_* bits */
     uint64_t next_heartbeat_due_ns; /* CLOCK_MONOTONIC; 0 = none was scheduled */
     uint64_t heartbeat_interval_ns; /* the old instance's interval */
     uint64_t last_heartbeat_ok_ns;  /* CLOCK_MONOTONIC; 0 = none */
-    char node_id[256];             /* the node handed over, NUL-terminated UTF-8 */
+    char node_id[256];              /* the node handed over, NUL-terminated UTF-8 */
 } pmd_handover_t;
 
 /* The node was registered when it was handed over. */
@@ -380,8 +376,8 @@ typedef struct pmd_plugin {
      *   exist for the host yet: no state, no pools, no capabilities); an
      *   init that fails makes no callback but log.
      */
-    int32_t (*init)(const pmd_host_t *host, const char *config_json,
-                    pmd_instance_t **out_instance, char *error, uint32_t error_size);
+    int32_t (*init)(const pmd_host_t *host, const char *config_json, pmd_instance_t **out_instance,
+                    char *error, uint32_t error_size);
 
     /*
      * on_start: begin work (for node_registration: start the network thread and
@@ -554,30 +550,30 @@ typedef struct pmd_ext_conformance {
 
 typedef struct pmd_stats {
     uint32_t struct_size;
-    int32_t state;                    /* enum pmd_node_state */
-    uint64_t state_since_unix_ms;     /* wall clock when the state began */
+    int32_t state;                /* enum pmd_node_state */
+    uint64_t state_since_unix_ms; /* wall clock when the state began */
     uint64_t registrations_ok;
     uint64_t registrations_failed_transport; /* no HTTP response */
     uint64_t registrations_failed_status;    /* an HTTP error status */
     uint64_t registrations_failed_auth;      /* 401 / 403 */
-    uint64_t reregistrations;         /* registrations after the first success */
+    uint64_t reregistrations;                /* registrations after the first success */
     uint64_t heartbeats_ok;
     uint64_t heartbeats_failed_transport;
     uint64_t heartbeats_failed_status;
     uint64_t heartbeats_failed_auth;
-    uint64_t heartbeats_not_registered;      /* 404: control plane forgot us */
+    uint64_t heartbeats_not_registered; /* 404: control plane forgot us */
     uint64_t deregistrations_ok;
     uint64_t deregistrations_failed;
-    uint64_t consecutive_failures;    /* of the current request kind */
-    uint64_t last_heartbeat_ok_unix_ms;      /* 0 = never */
+    uint64_t consecutive_failures;      /* of the current request kind */
+    uint64_t last_heartbeat_ok_unix_ms; /* 0 = never */
     uint64_t last_heartbeat_latency_us;
     uint64_t connections_opened;
-    uint64_t events_dropped;          /* log lines / states lost: host not ticking */
-    const char *node_id;              /* never NULL */
-    const char *last_error;           /* "" when none; never a secret */
-    uint64_t stop_timeout_ms;         /* this instance's bound on on_stop/destroy/
-                                         on_handover under its config; never above
-                                         the descriptor's worst case */
+    uint64_t events_dropped;               /* log lines / states lost: host not ticking */
+    const char *node_id;                   /* never NULL */
+    const char *last_error;                /* "" when none; never a secret */
+    uint64_t stop_timeout_ms;              /* this instance's bound on on_stop/destroy/
+                                              on_handover under its config; never above
+                                              the descriptor's worst case */
     uint64_t last_registration_latency_us; /* round trip of the last successful
                                               registration; 0 = none yet (appended in
                                               1.2: absent when struct_size does not

@@ -30,8 +30,9 @@ static const char *config_for(const pmd_plugin_t *p)
 static void open_plugin(const char *path, host_loaded_plugin_t *lp)
 {
     char err[512];
-    cr_assert_eq(host_loader_open(path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, lp, err,
-                                 sizeof(err)), PMD_OK, "%s", err);
+    cr_assert_eq(
+        host_loader_open(path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, lp, err, sizeof(err)),
+        PMD_OK, "%s", err);
 }
 
 Test(abi, loader_refuses_a_plugin_of_another_major_naming_both_versions)
@@ -39,7 +40,7 @@ Test(abi, loader_refuses_a_plugin_of_another_major_naming_both_versions)
     host_loaded_plugin_t lp;
     char err[512] = "";
     int32_t rc = host_loader_open(MAJOR2_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp, err,
-                                 sizeof(err));
+                                  sizeof(err));
     cr_assert_eq(rc, PMD_ERR_ABI_MAJOR);
     cr_assert_null(lp.dl_handle, "a refused plugin must be closed again");
     cr_assert(strstr(err, "future") && strstr(err, "2.0") && strstr(err, "1.2"), "%s", err);
@@ -48,8 +49,9 @@ Test(abi, loader_refuses_a_plugin_of_another_major_naming_both_versions)
 /* The example plugin refuses pool ids that break the identity rules
  * (plugin.abi.md 5.14; node_registration's nr_identity_problem) with
  * PMD_ERR_HOST_DATA, and says after list_pools which pool it refused. */
-static const char *const example_ids[] = {"pool-ok", "bad-\xC0\x80", "", "tab\there",
-                                          "rep-\xEF\xBF\xBD", "c1-\xC2\x85", "euro-\xE2\x82\xAC"};
+static const char *const example_ids[] = {"pool-ok",          "bad-\xC0\x80",     "",
+                                          "tab\there",        "rep-\xEF\xBF\xBD", "c1-\xC2\x85",
+                                          "euro-\xE2\x82\xAC"};
 #define N_EXAMPLE_IDS (sizeof(example_ids) / sizeof(example_ids[0]))
 static int32_t example_rc[N_EXAMPLE_IDS];
 static char example_lines[8][512];
@@ -92,16 +94,30 @@ Test(abi, example_refuses_pool_ids_that_break_the_identity_rules)
 {
     host_loaded_plugin_t lp;
     open_plugin(EXAMPLE_SO, &lp);
-    pmd_host_t host = {sizeof(host), PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, 0, NULL,
-                       "abi_test", "0", ex_log, ex_pools, ex_caps, NULL, NULL};
+    pmd_host_t host = {sizeof(host),
+                       PMD_ABI_VERSION_MAJOR,
+                       PMD_ABI_VERSION_MINOR,
+                       0,
+                       NULL,
+                       "abi_test",
+                       "0",
+                       ex_log,
+                       ex_pools,
+                       ex_caps,
+                       NULL,
+                       NULL};
     pmd_instance_t *in = NULL;
     char err[256] = "";
-    cr_assert_eq(lp.plugin->init(&host, "{\"log_every_ticks\": 1}", &in, err, sizeof(err)),
-                 PMD_OK, "%s", err);
+    cr_assert_eq(lp.plugin->init(&host, "{\"log_every_ticks\": 1}", &in, err, sizeof(err)), PMD_OK,
+                 "%s", err);
     cr_assert_eq(lp.plugin->on_start(in), PMD_OK);
     cr_assert_eq(lp.plugin->on_tick(in, 1), PMD_OK);
-    const int32_t want[N_EXAMPLE_IDS] = {PMD_OK, PMD_ERR_HOST_DATA, PMD_ERR_HOST_DATA,
-                                         PMD_ERR_HOST_DATA, PMD_ERR_HOST_DATA, PMD_ERR_HOST_DATA,
+    const int32_t want[N_EXAMPLE_IDS] = {PMD_OK,
+                                         PMD_ERR_HOST_DATA,
+                                         PMD_ERR_HOST_DATA,
+                                         PMD_ERR_HOST_DATA,
+                                         PMD_ERR_HOST_DATA,
+                                         PMD_ERR_HOST_DATA,
                                          PMD_OK};
     for (size_t i = 0; i < N_EXAMPLE_IDS; i++)
         cr_expect_eq(example_rc[i], want[i], "pool %zu: add_pool returned %d", i,
@@ -122,7 +138,7 @@ Test(abi, loader_refuses_a_descriptor_smaller_than_the_frozen_prefix)
     host_loaded_plugin_t lp;
     char err[256] = "";
     int32_t rc = host_loader_open(TINY_PREFIX_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp,
-                                 err, sizeof(err));
+                                  err, sizeof(err));
     cr_assert_eq(rc, PMD_ERR_INVALID_ARGUMENT, "%d: %s", (int)rc, err);
     cr_assert_null(lp.dl_handle, "a refused plugin must be closed again");
     cr_assert(strstr(err, "frozen prefix") != NULL, "%s", err);
@@ -132,7 +148,8 @@ Test(abi, session_runs_at_the_lower_minor)
 {
     host_loaded_plugin_t lp;
     char err[256];
-    cr_assert_eq(host_loader_open(EXAMPLE_SO, PMD_ABI_VERSION_MAJOR, 0, &lp, err, sizeof(err)), PMD_OK);
+    cr_assert_eq(host_loader_open(EXAMPLE_SO, PMD_ABI_VERSION_MAJOR, 0, &lp, err, sizeof(err)),
+                 PMD_OK);
     cr_assert_eq(lp.session_minor, 0);
     cr_assert_not(host_loader_has_extensions(&lp), "1.1 extensions used in a 1.0 session");
     host_loader_close(&lp);
@@ -315,8 +332,9 @@ Test(abi, a_1_1_host_never_uses_the_handover_of_a_1_2_plugin)
 {
     host_loaded_plugin_t lp;
     char err[256];
-    cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, 1, &lp, err,
-                                 sizeof(err)), PMD_OK, "%s", err);
+    cr_assert_eq(
+        host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, 1, &lp, err, sizeof(err)),
+        PMD_OK, "%s", err);
     cr_assert_geq(lp.plugin->abi_minor, 2, "node_registration is a 1.2 build");
     cr_assert_not_null(lp.plugin->on_handover, "and offers handover to 1.2 hosts");
     cr_assert_eq(lp.session_minor, 1);

@@ -52,8 +52,8 @@
 #define PASSPHRASE "pem-pass-7f3a9c"
 /* Everything but the identity and the URL: tests that need other values
  * spell out all of these keys (never a key twice: duplicates may be refused). */
-#define FAST_KEYS                                                                  \
-    "\"heartbeat_interval_ms\":200,\"retry_base_ms\":20,\"retry_max_ms\":200," \
+#define FAST_KEYS                                                                                  \
+    "\"heartbeat_interval_ms\":200,\"retry_base_ms\":20,\"retry_max_ms\":200,"                     \
     "\"request_timeout_ms\":1000"
 
 /* ---------------------------------------------------------------------- */
@@ -184,8 +184,8 @@ typedef struct fixture {
 
 static fixture_t fx;
 
-static const char *const PROXY_VARS[] = {"http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy",
-                                         "no_proxy", "NO_PROXY"};
+static const char *const PROXY_VARS[] = {"http_proxy", "HTTP_PROXY", "ALL_PROXY",
+                                         "all_proxy",  "no_proxy",   "NO_PROXY"};
 
 static void clear_proxy_env(void)
 {
@@ -198,7 +198,7 @@ static void setup(void)
 {
     char err[512];
     cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
-                                 PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
+                                  PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
                  PMD_OK, "%s", err);
     fx.p = fx.lp.plugin;
     fx.host = test_host_new();
@@ -445,12 +445,12 @@ dns_child(int errfd, const char *resolv, const char *count_path, const char *out
           const char *config_path)
 {
     char msg[256];
-#define CHILD_FAIL(what)                                                                \
-    do {                                                                                \
-        int n_ = snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));           \
-        if (write(errfd, msg, (size_t)n_) < 0) {                                        \
-        }                                                                               \
-        _exit(77);                                                                      \
+#define CHILD_FAIL(what)                                                                           \
+    do {                                                                                           \
+        int n_ = snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));                      \
+        if (write(errfd, msg, (size_t)n_) < 0) {                                                   \
+        }                                                                                          \
+        _exit(77);                                                                                 \
     } while (0)
     if (unshare(CLONE_NEWNET | CLONE_NEWNS) != 0)
         CHILD_FAIL("unshare(CLONE_NEWNET|CLONE_NEWNS)");
@@ -469,8 +469,8 @@ dns_child(int errfd, const char *resolv, const char *count_path, const char *out
     if (mount(resolv, "/etc/resolv.conf", NULL, MS_BIND, NULL) != 0)
         CHILD_FAIL("bind-mount resolv.conf");
     int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(53),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (u < 0 || bind(u, (struct sockaddr *)&a, sizeof(a)) != 0)
         CHILD_FAIL("bind 127.0.0.1:53");
     pid_t parent = getpid();
@@ -546,7 +546,8 @@ Test(faults, stop_is_bounded_when_the_resolver_never_answers)
         long ms;
         wait_child(pid, 2000, &ms);
         cr_skip_test("no private network namespace here (%s); this test needs root and "
-                     "unshare(2) (CI runs as root)", why);
+                     "unshare(2) (CI runs as root)",
+                     why);
     }
 
     /* SIGTERM after ~1 s: later if the first failed attempt is about to be logged */
@@ -572,8 +573,9 @@ Test(faults, stop_is_bounded_when_the_resolver_never_answers)
                   "the resolver never answered: stop is not bounded",
                   DEREGISTER_MS + 1500, DEREGISTER_MS);
     cr_assert_eq(status, 0, "the shim exited with %d after SIGTERM", status);
-    cr_assert_gt(atol(queries), 0, "no DNS query reached the silent resolver: the test did not "
-                                   "exercise a hanging resolve");
+    cr_assert_gt(atol(queries), 0,
+                 "no DNS query reached the silent resolver: the test did not "
+                 "exercise a hanging resolve");
 
     /* The resolve honours connect_timeout_ms: the first attempt fails soon,
      * and no line claims a timeout shorter than the time attempts took.
@@ -595,7 +597,8 @@ Test(faults, stop_is_bounded_when_the_resolver_never_answers)
         if (failures == 0 && t_registering >= 0)
             cr_expect_leq(t - t_registering, CONNECT_MS + 1500,
                           "the first resolve failed %ld ms after start: connect_timeout_ms %d "
-                          "is not honoured", t - t_registering, CONNECT_MS);
+                          "is not honoured",
+                          t - t_registering, CONNECT_MS);
         if (t_prev >= 0 && claimed >= 0)
             cr_expect_leq(t - t_prev, retry_prev + claimed + 1000,
                           "the log claims a resolve timed out after %ld ms, but %ld ms passed "
@@ -605,8 +608,10 @@ Test(faults, stop_is_bounded_when_the_resolver_never_answers)
         retry_prev = r ? atol(r + 12) : 0;
         failures++;
     }
-    cr_expect_gt(failures, 0, "no register_failed line within %ld ms: the resolve does not "
-                              "honour connect_timeout_ms %d", ran_ms, CONNECT_MS);
+    cr_expect_gt(failures, 0,
+                 "no register_failed line within %ld ms: the resolve does not "
+                 "honour connect_timeout_ms %d",
+                 ran_ms, CONNECT_MS);
     free(log);
     free(queries);
 }
@@ -661,7 +666,8 @@ Test(faults, stop_during_a_slow_register_deletes_after_it_and_leaves_no_ghost)
     cr_assert_gt(deletes, 0, "no DELETE was sent after a register had been sent");
     cr_assert_gt(del_seq, reg_seq,
                  "the DELETE (status %ld) reached the control plane before the in-flight "
-                 "register completed: two requests of one node in flight", del_status);
+                 "register completed: two requests of one node in flight",
+                 del_status);
     cr_assert(del_status == 204 || del_status == 200, "DELETE answered %ld", del_status);
     json_object *ghost = orchd_node(fx.cp, NODE);
     cr_assert_null(ghost, "the node is still registered after stop: a ghost");
@@ -692,7 +698,8 @@ Test(faults, heartbeat_404_after_every_registration_backs_off)
     cr_assert_leq(requests, 20,
                   "%zu requests in 6 s (%ld registrations, %ld heartbeats) against a control "
                   "plane that answers every heartbeat 404: a register/heartbeat loop without "
-                  "backoff", requests, reg, hb);
+                  "backoff",
+                  requests, reg, hb);
     cr_assert_leq(lines, 80, "%d log lines in 6 s", lines);
 }
 
@@ -750,8 +757,10 @@ Test(faults, configured_proxy_is_used)
     start_cp(NULL);
     fx.raw = raw_start(PROXY_ANSWER);
     char keys[1024];
-    snprintf(keys, sizeof(keys), FAST_KEYS ",\"api_token\":\"" TOKEN_A "\","
-             "\"proxy\":\"http://127.0.0.1:%d\"", fx.raw->port);
+    snprintf(keys, sizeof(keys),
+             FAST_KEYS ",\"api_token\":\"" TOKEN_A "\","
+                       "\"proxy\":\"http://127.0.0.1:%d\"",
+             fx.raw->port);
     start_node(orchd_url(fx.cp), keys);
     th_tick_for(fx.host, fx.p, fx.in, 1500);
     int via_proxy = atomic_load(&fx.raw->conns);
@@ -873,7 +882,8 @@ Test(faults, a_child_spawned_by_the_host_inherits_no_plugin_socket)
     char listing[16384];
     size_t len = 0;
     ssize_t r;
-    while (len < sizeof(listing) - 1 && (r = read(out[0], listing + len, sizeof(listing) - 1 - len)) > 0)
+    while (len < sizeof(listing) - 1 &&
+           (r = read(out[0], listing + len, sizeof(listing) - 1 - len)) > 0)
         len += (size_t)r;
     listing[len] = '\0';
     close(out[0]);
@@ -921,8 +931,10 @@ Test(faults, the_shims_plugin_sockets_are_close_on_exec)
     long took;
     int status = wait_child(pid, 5000, &took);
     cr_assert_gt(n_all, 0, "the shim holds no socket while heartbeating: nothing to check");
-    cr_assert_eq(n_bad, 0, "%zu of the shim's %zu sockets (all the plugin's: no metrics port) "
-                           "are in the table a fork copies without close-on-exec", n_bad, n_all);
+    cr_assert_eq(n_bad, 0,
+                 "%zu of the shim's %zu sockets (all the plugin's: no metrics port) "
+                 "are in the table a fork copies without close-on-exec",
+                 n_bad, n_all);
     cr_assert_eq(status, 0);
 }
 
@@ -949,7 +961,8 @@ Test(faults, a_token_fixed_while_the_401_is_in_flight_is_used_at_once)
     char keys[1024];
     snprintf(keys, sizeof(keys),
              "\"heartbeat_interval_ms\":10000,\"retry_base_ms\":20,\"retry_max_ms\":200,"
-             "\"request_timeout_ms\":5000,\"api_token_file\":\"%s\"", node);
+             "\"request_timeout_ms\":5000,\"api_token_file\":\"%s\"",
+             node);
     start_node(orchd_url(fx.cp), keys);
     th_tick_for(fx.host, fx.p, fx.in, 300);
     write_file(node, TOKEN_B "\n");
@@ -960,8 +973,10 @@ Test(faults, a_token_fixed_while_the_401_is_in_flight_is_used_at_once)
     if (ms < 0 || ms > 2000)
         dump_log();
     cr_assert_geq(ms, 0, "not registered 6 s after the 401 although the token file was fixed");
-    cr_assert_leq(ms, 2000, "registered %ld ms after the 401: the new token found by the "
-                            "re-read after the 401 was not tried at once", ms);
+    cr_assert_leq(ms, 2000,
+                  "registered %ld ms after the 401: the new token found by the "
+                  "re-read after the 401 was not tried at once",
+                  ms);
     cr_assert(test_host_log_contains(fx.host, "event=token_reloaded"),
               "the new token was used without a token_reloaded line");
 }
@@ -978,7 +993,8 @@ Test(faults, a_delete_refused_401_after_a_rotation_is_retried_with_the_new_token
     snprintf(keys, sizeof(keys),
              "\"heartbeat_interval_ms\":5000,\"retry_base_ms\":20,\"retry_max_ms\":200,"
              "\"request_timeout_ms\":2000,\"deregister_timeout_ms\":2000,"
-             "\"api_token_file\":\"%s\"", node);
+             "\"api_token_file\":\"%s\"",
+             node);
     start_node(orchd_url(fx.cp), keys);
     tick_until_online(10000); /* the next heartbeat is 5 s away */
     write_file(server, TOKEN_B "\n");
@@ -1020,8 +1036,10 @@ Test(faults, a_missing_token_file_is_reported_once_then_its_recovery_once)
     int missing = test_host_log_count_matching(fx.host, "event=token_reload_failed");
     if (missing != 1)
         dump_log();
-    cr_assert_leq(missing, 1, "%d token_reload_failed lines in 4 s for one missing file: a log "
-                              "flood", missing);
+    cr_assert_leq(missing, 1,
+                  "%d token_reload_failed lines in 4 s for one missing file: a log "
+                  "flood",
+                  missing);
     cr_assert_eq(missing, 1, "the missing token file was never reported");
     cr_assert_eq(test_host_last_state(fx.host), PMD_NODE_REGISTERED,
                  "the old token must keep working");
@@ -1063,8 +1081,10 @@ Test(faults, retry_after_beyond_2_to_the_64_saturates_instead_of_wrapping)
     cr_assert_geq(attempts, 1, "the node never tried to register");
     if (attempts > 1)
         dump_log();
-    cr_assert_eq(attempts, 1, "%d registrations within 2.5 s despite Retry-After: "
-                              "99999999999999999999 (must saturate at the 1 h cap)", attempts);
+    cr_assert_eq(attempts, 1,
+                 "%d registrations within 2.5 s despite Retry-After: "
+                 "99999999999999999999 (must saturate at the 1 h cap)",
+                 attempts);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1074,10 +1094,11 @@ Test(faults, retry_after_beyond_2_to_the_64_saturates_instead_of_wrapping)
 Test(faults, a_1_ms_heartbeat_interval_is_refused_naming_the_key)
 {
     char err[512] = "";
-    int32_t rc = th_init(fx.host, fx.p,
-                         "{\"node_id\":\"" NODE "\",\"address\":\"http://10.0.0.5:9200\","
-                         "\"orchestratord_url\":\"http://127.0.0.1:9\",\"heartbeat_interval_ms\":1}",
-                         &fx.in, err, sizeof(err));
+    int32_t rc =
+        th_init(fx.host, fx.p,
+                "{\"node_id\":\"" NODE "\",\"address\":\"http://10.0.0.5:9200\","
+                "\"orchestratord_url\":\"http://127.0.0.1:9\",\"heartbeat_interval_ms\":1}",
+                &fx.in, err, sizeof(err));
     cr_assert_eq(rc, PMD_ERR_CONFIG, "heartbeat_interval_ms 1 accepted (rc %d)", rc);
     cr_assert_null(fx.in);
     cr_assert(strstr(err, "heartbeat_interval_ms") != NULL, "the error does not name the key: %s",
@@ -1161,8 +1182,7 @@ Test(faults, an_encrypted_client_key_is_refused_at_init_and_never_prompts_on_the
         if (now_ms() - t0 > 5000 || len >= sizeof(out) - 1)
             break;
     }
-    for (ssize_t r; len < sizeof(out) - 1 &&
-                    poll(&(struct pollfd){master, POLLIN, 0}, 1, 50) > 0 &&
+    for (ssize_t r; len < sizeof(out) - 1 && poll(&(struct pollfd){master, POLLIN, 0}, 1, 50) > 0 &&
                     (r = read(master, out + len, sizeof(out) - 1 - len)) > 0;)
         len += (size_t)r;
     out[len] = '\0';
@@ -1171,8 +1191,9 @@ Test(faults, an_encrypted_client_key_is_refused_at_init_and_never_prompts_on_the
             (unsigned long long)(now_ms() - t0), out);
     cr_assert_null(strstr(out, "Enter PEM pass phrase"),
                    "OpenSSL prompted for the key's passphrase on the terminal");
-    cr_assert_neq(status, -1, "the shim did not exit within 5 s: the network thread is blocked "
-                              "on a passphrase prompt");
+    cr_assert_neq(status, -1,
+                  "the shim did not exit within 5 s: the network thread is blocked "
+                  "on a passphrase prompt");
     cr_assert_neq(status, 0, "the shim ran with an encrypted key and no password file");
     cr_assert(strcasestr(out, "encrypted") != NULL,
               "the refusal does not say the key is encrypted");
@@ -1188,7 +1209,7 @@ Test(faults, an_encrypted_client_key_with_a_password_file_registers_over_mtls)
     char keys[1024];
     snprintf(keys, sizeof(keys),
              FAST_KEYS ",\"ca_file\":\"%s/ca.pem\",\"client_cert\":\"%s/client.pem\","
-             "\"client_key\":\"%s/client-enc.key\",\"client_key_password_file\":\"%s\"",
+                       "\"client_key\":\"%s/client-enc.key\",\"client_key_password_file\":\"%s\"",
              fx.dir, fx.dir, fx.dir, pass);
     start_node(orchd_url(fx.cp), keys);
     tick_until_online(10000);

@@ -84,7 +84,8 @@ TestSuite(fuzz_regressions, .timeout = 60);
 
 Test(fuzz_regressions, huge_register_retry_after_never_schedules_in_the_past)
 {
-    replay_one(nr_fuzz_response, "regressions/response", "retry_after_overflow_schedules_in_past.bin");
+    replay_one(nr_fuzz_response, "regressions/response",
+               "retry_after_overflow_schedules_in_past.bin");
 }
 
 Test(fuzz_regressions, huge_heartbeat_retry_after_never_schedules_in_the_past)

@@ -14,8 +14,8 @@
 #include "test_host.h"
 
 #define INTERVAL_MS 500
-#define CONFIG_FMT                                                                          \
-    "{\"node_id\":\"node-ho\",\"address\":\"http://10.0.0.5:9200\","                        \
+#define CONFIG_FMT                                                                                 \
+    "{\"node_id\":\"node-ho\",\"address\":\"http://10.0.0.5:9200\","                               \
     "\"orchestratord_url\":\"%s\",\"heartbeat_interval_ms\":500,\"request_timeout_ms\":400}"
 
 static orchd_t *cp;
@@ -26,7 +26,7 @@ static void setup(void)
 {
     char err[512];
     cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
-                                 PMD_ABI_VERSION_MINOR, &lp, err, sizeof(err)),
+                                  PMD_ABI_VERSION_MINOR, &lp, err, sizeof(err)),
                  PMD_OK, "%s", err);
     host = test_host_new();
     orchd_options_t opt = {.next_heartbeat_ms = INTERVAL_MS, .offline_timeout_ms = 2000};
@@ -76,8 +76,10 @@ static long heartbeat_gap_ms(int *deletes)
     *deletes = 0;
     for (size_t i = 0; i < json_object_array_length(all); i++) {
         json_object *e = json_object_array_get_idx(all, i);
-        const char *method = json_object_object_get_ex(e, "method", &v) ? json_object_get_string(v) : "";
-        const char *path = json_object_object_get_ex(e, "raw_path", &v) ? json_object_get_string(v) : "";
+        const char *method =
+            json_object_object_get_ex(e, "method", &v) ? json_object_get_string(v) : "";
+        const char *path =
+            json_object_object_get_ex(e, "raw_path", &v) ? json_object_get_string(v) : "";
         long t = json_object_object_get_ex(e, "t_ms", &v) ? (long)json_object_get_int64(v) : 0;
         *deletes += strcmp(method, "DELETE") == 0;
         if (strstr(path, "/heartbeat") == NULL)

@@ -44,7 +44,7 @@ static void setup(void)
 {
     char err[512];
     cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
-                                 PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
+                                  PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
                  PMD_OK, "%s", err);
     fx.p = fx.lp.plugin;
     fx.host = test_host_new();
@@ -185,8 +185,8 @@ static void recovers(void)
 {
     cr_assert_eq(orchd_clear_faults(fx.cp), 0);
     hb_ok_mark = stats().heartbeats_ok;
-    cr_assert_geq(tick_until(heartbeats_ok_again, 10000), 0,
-                  "no recovery: state %d", test_host_last_state(fx.host));
+    cr_assert_geq(tick_until(heartbeats_ok_again, 10000), 0, "no recovery: state %d",
+                  test_host_last_state(fx.host));
     cr_assert(online());
 }
 
@@ -268,7 +268,8 @@ Test(hostile, a_trickling_server_is_bounded_by_the_request_timeout)
 Test(hostile, invalid_json_in_answers_keeps_the_node_registered)
 {
     start_cp();
-    set_fault("{\"match\":\"register\",\"status\":200,\"body\":\"{\\\"success\\\":tru\",\"count\":1}");
+    set_fault(
+        "{\"match\":\"register\",\"status\":200,\"body\":\"{\\\"success\\\":tru\",\"count\":1}");
     set_fault("{\"match\":\"heartbeat\",\"status\":200,\"body\":\"\\u0000\\u00ff{]]\"}");
     start_node(NULL);
     cr_assert_geq(tick_until(registered, 10000), 0, "not registered");

@@ -113,7 +113,9 @@ Test(shim_log_fields, same_line_as_the_plugins_text_for_the_same_event)
         const char *event, *keys[4], *values[4];
     } cases[] = {
         {"registered", {"status", "latency_ms", "cid"}, {"201", "3.2", "0f-1"}},
-        {"register_failed", {"reason", "attempt", "cid"}, {"no response: refused \"x\"", "2", "a-2"}},
+        {"register_failed",
+         {"reason", "attempt", "cid"},
+         {"no response: refused \"x\"", "2", "a-2"}},
         {"registering", {"url"}, {"http://127.0.0.1:9"}},
         {"handed_over", {"action"}, {"no_deregistration"}},
     };
@@ -134,8 +136,8 @@ Test(shim_log_fields, same_line_as_the_plugins_text_for_the_same_event)
 Test(shim_log_fields, untrusted_keys_cannot_forge_pairs)
 {
     char out[512];
-    pmd_log_field_t f[] = {{"a b=c", "1"}, {"event", "forged"}, {NULL, "skipped"}, {"v", NULL},
-                           {"node", "late"}};
+    pmd_log_field_t f[] = {
+        {"a b=c", "1"}, {"event", "forged"}, {NULL, "skipped"}, {"v", NULL}, {"node", "late"}};
     shim_log_fields_format(out, sizeof(out), "e", f, 5);
     cr_assert_str_eq(out, "event=e a_b_c=1 _event=forged v=\"\" node=late");
     shim_log_fields_format(out, sizeof(out), NULL, NULL, 3);
@@ -169,8 +171,9 @@ Test(shim_log_fields, the_shim_offers_it_and_prints_the_plugins_line)
     t->log_fields(h.abi.host_data, PMD_LOG_WARN, "heartbeat_failed", f, 2);
     shim_host_leave(&h);
     fclose(out);
-    cr_assert(strstr(buf, " WARN  plugin=nr node=n1 event=heartbeat_failed reason=\"a \\\"b\\\"\"\n"),
-              "%s", buf);
+    cr_assert(
+        strstr(buf, " WARN  plugin=nr node=n1 event=heartbeat_failed reason=\"a \\\"b\\\"\"\n"),
+        "%s", buf);
     cr_assert_eq(shim_host_violations(&h), 0);
     free(buf);
 
@@ -279,14 +282,16 @@ static void run_node(host_kind_t kind, const char *node_id)
     memset(&got, 0, sizeof(got));
     got.host_thread = pthread_self();
     cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
-                                 PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)), PMD_OK, "%s", err);
+                                  PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
+                 PMD_OK, "%s", err);
     fx.host = test_host_new();
     fx.cp = orchd_start(NULL);
     cr_assert_not_null(fx.cp);
-    snprintf(cfg, sizeof(cfg),
-             "{\"node_id\":\"%s\",\"address\":\"http://10.0.0.5:9200\",\"orchestratord_url\":\"%s\","
-             "\"heartbeat_interval_ms\":100,\"retry_base_ms\":20,\"retry_max_ms\":200}",
-             node_id, orchd_url(fx.cp));
+    snprintf(
+        cfg, sizeof(cfg),
+        "{\"node_id\":\"%s\",\"address\":\"http://10.0.0.5:9200\",\"orchestratord_url\":\"%s\","
+        "\"heartbeat_interval_ms\":100,\"retry_base_ms\":20,\"retry_max_ms\":200}",
+        node_id, orchd_url(fx.cp));
     pmd_host_t host = *test_host_abi(fx.host);
     if (kind != HOST_TEXT)
         host.get_extension = rec_get_extension; /* test host's callbacks otherwise */
@@ -419,11 +424,13 @@ static void run_shim(orchd_t *cp, const char *dir, int offer, char *out, size_t 
     snprintf(err, sizeof(err), "%s/err-%d.txt", dir, offer);
     FILE *f = fopen(cfg, "w");
     cr_assert_not_null(f);
-    fprintf(f, "{\"node_id\":\"shim-fields\",\"address\":\"http://127.0.0.1:9200\","
-               "\"orchestratord_url\":\"%s\",\"heartbeat_interval_ms\":200}", orchd_url(cp));
+    fprintf(f,
+            "{\"node_id\":\"shim-fields\",\"address\":\"http://127.0.0.1:9200\","
+            "\"orchestratord_url\":\"%s\",\"heartbeat_interval_ms\":200}",
+            orchd_url(cp));
     fclose(f);
-    const char *argv[] = {SHIM_EXE, "--plugin", NODE_REGISTRATION_SO, "--config", cfg,
-                          "--tick-ms", "20", "--run-for", "1.5", NULL};
+    const char *argv[] = {SHIM_EXE,    "--plugin", NODE_REGISTRATION_SO, "--config", cfg,
+                          "--tick-ms", "20",       "--run-for",          "1.5",      NULL};
     if (offer)
         unsetenv("PMD_SHIM_NO_LOG_FIELDS");
     else

@@ -232,7 +232,8 @@ Test(config, suggestion_in_the_defaults_says_where)
 
 Test(config, very_long_unknown_key_is_refused_without_a_suggestion)
 {
-    parse_fails_exactly("{" ADDRESS "," URL "," NODE ",\"heartbeat_interval_ms_heartbeat_interval_ms_"
+    parse_fails_exactly("{" ADDRESS "," URL "," NODE
+                        ",\"heartbeat_interval_ms_heartbeat_interval_ms_"
                         "heartbeat_interval_ms_x\":1}",
                         "config: unknown key \"heartbeat_interval_ms_heartbeat_interval_ms_"
                         "heartbeat_interval_ms_x\"");
@@ -606,8 +607,8 @@ Test(config, rejects_any_userinfo_in_either_url)
 
 Test(config, keeps_a_percent_encoded_path_prefix_as_written)
 {
-    nr_config_t c = parse_ok(
-        "{" ADDRESS "," NODE ",\"orchestratord_url\":\"https://cp.example.com/t%2Fa%20b/\"}");
+    nr_config_t c = parse_ok("{" ADDRESS "," NODE
+                             ",\"orchestratord_url\":\"https://cp.example.com/t%2Fa%20b/\"}");
     cr_assert_str_eq(c.base_url, "https://cp.example.com/t%2Fa%20b");
     nr_config_free(&c);
 }
@@ -1906,18 +1907,13 @@ Test(proxy, display_refuses_null_invalid_and_too_small)
 
 Test(loopback, hosts_as_libcurl_reads_them)
 {
-    static const char *const yes[] = {"http://localhost:3128",
-                                      "http://LOCALHOST",
-                                      "http://localhost./v2",
-                                      "http://u:p@127.0.0.1:8080",
-                                      "socks5h://127.1.2.3:1080",
-                                      "http://127.1:8080", /* libcurl reads 127.0.0.1 */
-                                      "http://[::1]:3128",
-                                      "http://[::1]",
-                                      "https://[0:0:0:0:0:0:0:1]",
-                                      "http://[::ffff:127.0.0.1]:8080",
-                                      "http://[::1%25lo]:8080",
-                                      NULL};
+    static const char *const yes[] = {
+        "http://localhost:3128",     "http://LOCALHOST",
+        "http://localhost./v2",      "http://u:p@127.0.0.1:8080",
+        "socks5h://127.1.2.3:1080",  "http://127.1:8080", /* libcurl reads 127.0.0.1 */
+        "http://[::1]:3128",         "http://[::1]",
+        "https://[0:0:0:0:0:0:0:1]", "http://[::ffff:127.0.0.1]:8080",
+        "http://[::1%25lo]:8080",    NULL};
     static const char *const no[] = {"http://10.0.0.1:3128",
                                      "http://proxy.example",
                                      "http://[::2]:3128",

@@ -59,7 +59,8 @@ Test(machine, registration_failure_retries_with_backoff_forever)
     nr_machine_start(&m, 0);
     uint64_t now = 0;
     for (int i = 0; i < 100; i++) {
-        nr_outcome_t o = (i % 2) ? reply(NR_REQUEST_REGISTER, 500) : no_response(NR_REQUEST_REGISTER);
+        nr_outcome_t o =
+            (i % 2) ? reply(NR_REQUEST_REGISTER, 500) : no_response(NR_REQUEST_REGISTER);
         nr_decision_t d = nr_machine_on_outcome(&m, &o, now);
         cr_assert_eq(m.state, NR_STATE_REGISTERING);
         cr_assert_eq(m.next_request, NR_REQUEST_REGISTER);
@@ -177,7 +178,8 @@ Test(machine, three_heartbeat_failures_degrade_and_reset_the_connection)
     register_ok(0);
     uint64_t now = m.next_due_ns;
     for (int i = 1; i <= 3; i++) {
-        nr_outcome_t o = i == 2 ? reply(NR_REQUEST_HEARTBEAT, 502) : no_response(NR_REQUEST_HEARTBEAT);
+        nr_outcome_t o =
+            i == 2 ? reply(NR_REQUEST_HEARTBEAT, 502) : no_response(NR_REQUEST_HEARTBEAT);
         nr_decision_t d = nr_machine_on_outcome(&m, &o, now);
         cr_assert_eq(m.state, i < 3 ? NR_STATE_REGISTERED : NR_STATE_DEGRADED);
         cr_assert_eq(d.reset_connection, i == 3);
@@ -474,14 +476,14 @@ static void init_node(nr_machine_t *x, int i, uint64_t interval_ns, uint64_t wal
 {
     char id[32];
     snprintf(id, sizeof(id), "node-%04d", i);
-    nr_machine_params_t p = {interval_ns, 250 * MS, 10000 * MS, 1000 * MS, nr_phase_key(id),
-                             wall_offset};
+    nr_machine_params_t p = {interval_ns, 250 * MS,         10000 * MS,
+                             1000 * MS,   nr_phase_key(id), wall_offset};
     nr_machine_init(x, &p, 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
 }
 
 /* One node from start to end; every request takes 2 ms. */
-static void run_node(nr_machine_t *x, uint64_t start, uint64_t end, answer_fn answer,
-                     seen_fn seen, void *ctx)
+static void run_node(nr_machine_t *x, uint64_t start, uint64_t end, answer_fn answer, seen_fn seen,
+                     void *ctx)
 {
     uint64_t now = start;
     nr_machine_start(x, start);
@@ -580,8 +582,8 @@ static void record_phase(void *ctx, nr_request_t r, uint64_t now)
 static phases_t phases_of(const char *id, uint64_t wall_offset, uint64_t start, uint64_t seed)
 {
     phases_t p = {wall_offset, 10000 * MS, 0, {0}};
-    nr_machine_params_t params = {p.interval, 250 * MS, 10000 * MS, 1000 * MS, nr_phase_key(id),
-                                  wall_offset};
+    nr_machine_params_t params = {p.interval, 250 * MS,         10000 * MS,
+                                  1000 * MS,  nr_phase_key(id), wall_offset};
     nr_machine_t x;
     nr_machine_init(&x, &params, seed);
     run_node(&x, start, start + 100000 * MS, answer_ok, record_phase, &p);
@@ -888,8 +890,7 @@ Test(machine, a_request_in_flight_at_stop_gets_half_the_budget)
 {
     cr_assert_eq(nr_machine_in_flight_cut_ns(1000 * MS, 3000 * MS), 2500 * MS);
     cr_assert_eq(nr_machine_in_flight_cut_ns(1000 * MS, 0), 1000 * MS);
-    cr_assert_eq(nr_machine_in_flight_cut_ns(UINT64_MAX - 1, UINT64_MAX), UINT64_MAX,
-                 "saturates");
+    cr_assert_eq(nr_machine_in_flight_cut_ns(UINT64_MAX - 1, UINT64_MAX), UINT64_MAX, "saturates");
 }
 
 Test(machine, deregister_verdicts)

@@ -34,7 +34,7 @@ static void load_plugin(void)
 {
     char err[512];
     cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
-                                 PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
+                                  PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
                  PMD_OK, "%s", err);
     fx.p = fx.lp.plugin;
     fx.host = test_host_new();
@@ -214,8 +214,8 @@ Test(nr_plugin, stop_reports_deregistering_while_the_delete_is_under_way)
     cr_assert_eq(pthread_create(&t, NULL, stop_on_another_thread, NULL), 0);
     int seen_during_stop = 0;
     for (int i = 0; i < 1500 && atomic_load(&stop_done) == 0 && !seen_during_stop; i++) {
-        seen_during_stop = test_host_last_state(fx.host) == PMD_NODE_DEREGISTERING &&
-                           atomic_load(&stop_done) == 0;
+        seen_during_stop =
+            test_host_last_state(fx.host) == PMD_NODE_DEREGISTERING && atomic_load(&stop_done) == 0;
         usleep(1000);
     }
     pthread_join(t, NULL);
@@ -246,8 +246,8 @@ Test(nr_plugin, register_body_has_every_field_with_its_type)
     cr_assert_eq(json_object_get_int(json_object_object_get(req, "status")), 200);
     cr_assert_str_eq(field_str(req, "content_type"), "application/json");
     json_object *b = parsed_body(req);
-    static const char *const keys[] = {"node_id", "machine_id", "address", "pools",
-                                       "capabilities", "version", NULL};
+    static const char *const keys[] = {"node_id",      "machine_id", "address", "pools",
+                                       "capabilities", "version",    NULL};
     assert_only_keys(b, keys);
     assert_type(b, "node_id", json_type_string);
     assert_type(b, "machine_id", json_type_string);
@@ -257,9 +257,9 @@ Test(nr_plugin, register_body_has_every_field_with_its_type)
     assert_type(b, "version", json_type_string);
     cr_assert_str_eq(field_str(b, "node_id"), "gpu-node-body");
     cr_assert_str_eq(field_str(b, "version"), fx.p->version);
-    cr_assert_str_eq(json_object_get_string(
-                         json_object_array_get_idx(json_object_object_get(b, "pools"), 0)),
-                     "pool-0");
+    cr_assert_str_eq(
+        json_object_get_string(json_object_array_get_idx(json_object_object_get(b, "pools"), 0)),
+        "pool-0");
     json_object *caps = json_object_object_get(b, "capabilities");
     assert_type(caps, "gpus", json_type_array);
     assert_type(caps, "cpu_cores", json_type_int);
@@ -279,10 +279,11 @@ Test(nr_plugin, heartbeat_body_carries_every_pool_with_all_seven_fields)
     orchd_options_t opt = {.strict_unknown = 1};
     start_control_plane(&opt);
     test_host_set_pools_json(
-        fx.host, "[{\"pool_id\":\"pool-0\",\"ready\":true,\"draining\":false,\"slots_free\":3,"
-                 "\"slots_total\":4,\"vram_free_bytes\":18446744073709551615,\"engine\":\"llamacpp\"},"
-                 "{\"pool_id\":\"pool-\\\"1\\\"\",\"ready\":false,\"draining\":true,\"slots_free\":0,"
-                 "\"slots_total\":4294967295,\"vram_free_bytes\":9223372036854775807}]");
+        fx.host,
+        "[{\"pool_id\":\"pool-0\",\"ready\":true,\"draining\":false,\"slots_free\":3,"
+        "\"slots_total\":4,\"vram_free_bytes\":18446744073709551615,\"engine\":\"llamacpp\"},"
+        "{\"pool_id\":\"pool-\\\"1\\\"\",\"ready\":false,\"draining\":true,\"slots_free\":0,"
+        "\"slots_total\":4294967295,\"vram_free_bytes\":9223372036854775807}]");
     init_and_start("gpu-node-hb", NULL);
     cr_assert(th_tick_until(fx.host, fx.p, fx.in, node_online, NULL, 10000));
     json_object *req = last_request("POST", "/heartbeat");
@@ -301,8 +302,8 @@ Test(nr_plugin, heartbeat_body_carries_every_pool_with_all_seven_fields)
     cr_assert_eq(ts[23], 'Z');
     json_object *pools = json_object_object_get(b, "pools");
     cr_assert_eq(json_object_array_length(pools), 2);
-    static const char *const fields[] = {"pool_id", "ready", "draining", "slots_free",
-                                         "slots_total", "vram_free_bytes", "engine", NULL};
+    static const char *const fields[] = {"pool_id",     "ready",           "draining", "slots_free",
+                                         "slots_total", "vram_free_bytes", "engine",   NULL};
     for (size_t i = 0; i < 2; i++) {
         json_object *p = json_object_array_get_idx(pools, i);
         assert_only_keys(p, fields);
@@ -367,7 +368,8 @@ Test(nr_plugin, url_path_prefix_and_trailing_slash_are_kept_in_request_paths)
     cr_assert_gt(asprintf(&cfg,
                           "{\"node_id\":\"n-prefix\",\"address\":\"http://10.0.0.5:9200\","
                           "\"orchestratord_url\":\"%s/orch/\",\"heartbeat_interval_ms\":100}",
-                          orchd_url(fx.cp)), 0);
+                          orchd_url(fx.cp)),
+                 0);
     cr_assert_eq(th_init(fx.host, fx.p, cfg, &fx.in, err, sizeof(err)), PMD_OK, "%s", err);
     free(cfg);
     cr_assert_eq(th_start(fx.host, fx.p, fx.in), PMD_OK);
@@ -443,18 +445,24 @@ Test(nr_plugin, config_errors_fail_init_naming_the_field)
         const char *config, *field;
     } cases[] = {
         {"{\"node_id\":\"n\",\"address\":\"http://a:1\",\"orchestratord_url\":\"http://x\","
-         "\"heartbeat_intervall_ms\":5}", "heartbeat_intervall_ms"},
-        {"{\"node_id\":\"\",\"address\":\"http://a:1\",\"orchestratord_url\":\"http://x\"}", "node_id"},
+         "\"heartbeat_intervall_ms\":5}",
+         "heartbeat_intervall_ms"},
+        {"{\"node_id\":\"\",\"address\":\"http://a:1\",\"orchestratord_url\":\"http://x\"}",
+         "node_id"},
         {"{\"node_id\":\"n\",\"address\":\"http://a:1\",\"orchestratord_url\":\"ftp://x\"}",
          "orchestratord_url"},
         {"{\"node_id\":\"n\",\"address\":\"http://a:1\",\"orchestratord_url\":\"http://x\","
-         "\"heartbeat_interval_ms\":0}", "heartbeat_interval_ms"},
+         "\"heartbeat_interval_ms\":0}",
+         "heartbeat_interval_ms"},
         {"{\"node_id\":\"n\",\"address\":\"http://a:1\",\"orchestratord_url\":\"http://x\","
-         "\"request_timeout_ms\":-5}", "request_timeout_ms"},
+         "\"request_timeout_ms\":-5}",
+         "request_timeout_ms"},
         {"{\"node_id\":\"n\",\"address\":\"http://a:1\",\"orchestratord_url\":\"http://x\","
-         "\"retry_base_ms\":1.5}", "retry_base_ms"},
+         "\"retry_base_ms\":1.5}",
+         "retry_base_ms"},
         {"{\"node_id\":\"n\",\"address\":\"http://a:1\",\"orchestratord_url\":\"http://x\","
-         "\"api_token_file\":\"/nonexistent/token\"}", "api_token_file"},
+         "\"api_token_file\":\"/nonexistent/token\"}",
+         "api_token_file"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[512] = "";
@@ -462,8 +470,8 @@ Test(nr_plugin, config_errors_fail_init_naming_the_field)
         int32_t rc = th_init(fx.host, fx.p, cases[i].config, &in, err, sizeof(err));
         cr_assert_eq(rc, PMD_ERR_CONFIG, "case %zu accepted", i);
         cr_assert_null(in);
-        cr_assert(strstr(err, cases[i].field) != NULL, "case %zu: \"%s\" does not name %s", i,
-                  err, cases[i].field);
+        cr_assert(strstr(err, cases[i].field) != NULL, "case %zu: \"%s\" does not name %s", i, err,
+                  cases[i].field);
         cr_assert(strchr(err, '\n') == NULL, "error must be one line");
     }
 }
@@ -490,7 +498,8 @@ Test(nr_plugin, token_never_appears_in_any_output)
     pmd_instance_t *bad = NULL;
     th_init(fx.host, fx.p,
             "{\"node_id\":\"n\",\"address\":\"http://a:1\",\"orchestratord_url\":\"http://x\","
-            "\"api_token\":\"tok-9f8e7d6c5b4a SECRET\"}", &bad, err, sizeof(err));
+            "\"api_token\":\"tok-9f8e7d6c5b4a SECRET\"}",
+            &bad, err, sizeof(err));
     cr_assert(strstr(err, "SECRET") == NULL, "token leaked into: %s", err);
     for (int i = 0; i < test_host_log_count(fx.host); i++)
         cr_assert(strstr(test_host_log(fx.host, i), "SECRET") == NULL, "leak: %s",
@@ -517,7 +526,7 @@ static void swap_to_deployment_build(void)
     char err[512];
     host_loader_close(&fx.lp);
     cr_assert_eq(host_loader_open(NODE_REGISTRATION_TEST_SO, PMD_ABI_VERSION_MAJOR,
-                                 PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
+                                  PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
                  PMD_OK, "%s", err);
     fx.p = fx.lp.plugin;
     cr_assert_str_eq(fx.p->name, "node_registration-test");
@@ -538,8 +547,11 @@ Test(nr_plugin, deployment_build_applies_its_baked_defaults)
     swap_to_deployment_build();
     start_control_plane(NULL);
     char err[512], *cfg = NULL;
-    cr_assert_gt(asprintf(&cfg, "{\"node_id\":\"n-deploy\",\"address\":\"http://10.0.0.5:9200\","
-                                "\"orchestratord_url\":\"%s\"}", orchd_url(fx.cp)), 0);
+    cr_assert_gt(asprintf(&cfg,
+                          "{\"node_id\":\"n-deploy\",\"address\":\"http://10.0.0.5:9200\","
+                          "\"orchestratord_url\":\"%s\"}",
+                          orchd_url(fx.cp)),
+                 0);
     snprintf(fx.node_id, sizeof(fx.node_id), "n-deploy");
     cr_assert_eq(th_init(fx.host, fx.p, cfg, &fx.in, err, sizeof(err)), PMD_OK, "%s", err);
     free(cfg);

@@ -34,7 +34,7 @@ static void setup(void)
 {
     char err[512];
     cr_assert_eq(host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR,
-                                 PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
+                                  PMD_ABI_VERSION_MINOR, &fx.lp, err, sizeof(err)),
                  PMD_OK, "%s", err);
     fx.p = fx.lp.plugin;
     fx.host = test_host_new();
@@ -77,7 +77,8 @@ static void start_node(const char *url, const char *extra)
                           "{\"node_id\":\"node-res\",\"address\":\"http://10.0.0.5:9200\","
                           "\"orchestratord_url\":\"%s\",\"heartbeat_interval_ms\":100,"
                           "\"retry_base_ms\":20,\"retry_max_ms\":200,\"request_timeout_ms\":400}",
-                          url), 0);
+                          url),
+                 0);
     char *cfg = test_config_merge(base, extra);
     free(base);
     int32_t rc = th_init(fx.host, fx.p, cfg, &fx.in, err, sizeof(err));
@@ -198,7 +199,8 @@ Test(resilience, retry_after_is_honoured)
 {
     start_cp(NULL);
     cr_assert_eq(orchd_fault(fx.cp, "{\"match\":\"register\",\"status\":503,\"retry_after\":1,"
-                                    "\"count\":1}"), 0);
+                                    "\"count\":1}"),
+                 0);
     start_node(orchd_url(fx.cp), NULL);
     tick_until_online(10000);
     long t[4];
@@ -359,7 +361,8 @@ Test(resilience, pool_set_change_registers_again)
 Test(resilience, oversized_response_is_an_error_not_an_allocation)
 {
     start_cp(NULL);
-    cr_assert_eq(orchd_fault(fx.cp, "{\"match\":\"register\",\"body_mode\":\"huge\",\"count\":1}"), 0);
+    cr_assert_eq(orchd_fault(fx.cp, "{\"match\":\"register\",\"body_mode\":\"huge\",\"count\":1}"),
+                 0);
     start_node(orchd_url(fx.cp), NULL);
     tick_until_online(15000);
     cr_assert(test_host_log_contains(fx.host, "response body over"));
@@ -371,7 +374,8 @@ Test(resilience, redirects_are_never_followed)
     char target[128];
     snprintf(target, sizeof(target), "%s/elsewhere", orchd_url(fx.cp));
     char fault[256];
-    snprintf(fault, sizeof(fault), "{\"match\":\"register\",\"redirect\":\"%s\",\"count\":1}", target);
+    snprintf(fault, sizeof(fault), "{\"match\":\"register\",\"redirect\":\"%s\",\"count\":1}",
+             target);
     cr_assert_eq(orchd_fault(fx.cp, fault), 0);
     start_node(orchd_url(fx.cp), NULL);
     tick_until_online(10000);
@@ -425,16 +429,16 @@ static void start_tls_cp(int require_client_cert)
     snprintf(cert, sizeof(cert), "%s/server.pem", fx.dir);
     snprintf(key, sizeof(key), "%s/server.key", fx.dir);
     snprintf(ca, sizeof(ca), "%s/ca.pem", fx.dir);
-    orchd_options_t opt = {.tls_cert = cert, .tls_key = key,
-                           .tls_client_ca = require_client_cert ? ca : NULL};
+    orchd_options_t opt = {
+        .tls_cert = cert, .tls_key = key, .tls_client_ca = require_client_cert ? ca : NULL};
     start_cp(&opt);
 }
 
 static void start_tls_node(const char *ca_name, const char *more)
 {
     char extra[512];
-    snprintf(extra, sizeof(extra), "\"ca_file\":\"%s/%s\"%s%s", fx.dir, ca_name,
-             more ? "," : "", more ? more : "");
+    snprintf(extra, sizeof(extra), "\"ca_file\":\"%s/%s\"%s%s", fx.dir, ca_name, more ? "," : "",
+             more ? more : "");
     start_node(orchd_url(fx.cp), extra);
 }
 
@@ -467,8 +471,8 @@ Test(resilience, mtls_presents_the_client_certificate)
 {
     start_tls_cp(1);
     char more[300];
-    snprintf(more, sizeof(more), "\"client_cert\":\"%s/client.pem\",\"client_key\":\"%s/client.key\"",
-             fx.dir, fx.dir);
+    snprintf(more, sizeof(more),
+             "\"client_cert\":\"%s/client.pem\",\"client_key\":\"%s/client.key\"", fx.dir, fx.dir);
     start_tls_node("ca.pem", more);
     tick_until_online(10000);
 }

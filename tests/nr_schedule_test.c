@@ -81,8 +81,8 @@ Test(schedule, grid_period_change_reanchors_at_the_slot_sent)
 {
     nr_grid_t g;
     nr_grid_start(&g, 0, 10000 * MS);
-    nr_grid_advance(&g, 5 * MS);          /* slot 1 due at 10 s */
-    nr_grid_set_period(&g, 3000 * MS);    /* the reply to slot 1 asks for 3 s */
+    nr_grid_advance(&g, 5 * MS);       /* slot 1 due at 10 s */
+    nr_grid_set_period(&g, 3000 * MS); /* the reply to slot 1 asks for 3 s */
     nr_grid_advance(&g, 10005 * MS);
     cr_assert_eq(nr_grid_due(&g), 13000 * MS);
 }

@@ -6,24 +6,24 @@
  * to it with libcurl. */
 #include "orchd.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 extern char **environ;
 
@@ -31,14 +31,18 @@ extern char **environ;
 
 /* A valid RegisterRequest with four holes: device_id, vram_total_bytes,
  * cpu_cores, version (raw JSON text). */
-#define REG_FMT                                                                                                      \
-    "{\"node_id\":\"%s\",\"machine_id\":\"m1\",\"address\":\"http://10.0.0.5:9200\",\"pools\":[\"pool-0\"],"       \
-    "\"capabilities\":{\"gpus\":[{\"device_id\":%s,\"name\":\"NVIDIA H200\",\"vram_total_bytes\":%s,"               \
-    "\"compute_capability\":\"9.0\"}],\"cpu_cores\":%s,\"ram_total_bytes\":137438953472},\"version\":%s}"
+#define REG_FMT                                                                                    \
+    "{\"node_id\":\"%s\",\"machine_id\":\"m1\",\"address\":\"http://"                              \
+    "10.0.0.5:9200\",\"pools\":[\"pool-0\"],"                                                      \
+    "\"capabilities\":{\"gpus\":[{\"device_id\":%s,\"name\":\"NVIDIA "                             \
+    "H200\",\"vram_total_bytes\":%s,"                                                              \
+    "\"compute_capability\":\"9.0\"}],\"cpu_cores\":%s,\"ram_total_bytes\":137438953472},"         \
+    "\"version\":%s}"
 
 /* A valid HeartbeatRequest with holes: timestamp, ready, draining, slots_free, vram_free_bytes. */
-#define HB_FMT                                                                                                       \
-    "{\"timestamp\":%s,\"pools\":[{\"pool_id\":\"pool-0\",\"ready\":%s,\"draining\":%s,\"slots_free\":%s,"          \
+#define HB_FMT                                                                                     \
+    "{\"timestamp\":%s,\"pools\":[{\"pool_id\":\"pool-0\",\"ready\":%s,\"draining\":%s,\"slots_"   \
+    "free\":%s,"                                                                                   \
     "\"slots_total\":4,\"vram_free_bytes\":%s,\"engine\":\"llamacpp\"}]}"
 
 static orchd_t *srv;
@@ -71,13 +75,13 @@ static orchd_t *start(const orchd_options_t *opt)
 
 typedef struct call {
     const char *method, *path, *content_type, *body;
-    const char *auth;           /* full Authorization value */
-    const char *cid;            /* X-Correlation-Id to send */
-    long timeout_ms;            /* 0 = 5000 */
-    size_t max_body;            /* abort the transfer past this; 0 = 1 MiB */
+    const char *auth; /* full Authorization value */
+    const char *cid;  /* X-Correlation-Id to send */
+    long timeout_ms;  /* 0 = 5000 */
+    size_t max_body;  /* abort the transfer past this; 0 = 1 MiB */
     const char *cainfo, *cert, *key;
-    CURL *handle;               /* reuse for keep-alive; NULL = fresh */
-    const char *base;           /* URL base; NULL = the test's server */
+    CURL *handle;     /* reuse for keep-alive; NULL = fresh */
+    const char *base; /* URL base; NULL = the test's server */
 } call_t;
 
 typedef struct reply {
@@ -135,7 +139,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *cls)
     header_value(p, size * n, "Retry-After", r->retry_after, sizeof r->retry_after);
     header_value(p, size * n, "Location", r->location, sizeof r->location);
     header_value(p, size * n, "Content-Length", r->content_length, sizeof r->content_length);
-    header_value(p, size * n, "Transfer-Encoding", r->transfer_encoding, sizeof r->transfer_encoding);
+    header_value(p, size * n, "Transfer-Encoding", r->transfer_encoding,
+                 sizeof r->transfer_encoding);
     return size * n;
 }
 
@@ -215,8 +220,8 @@ static long post(const char *path, const char *body)
     return s;
 }
 
-static const char *reg_body(const char *id, const char *device_id, const char *vram, const char *cpu,
-                            const char *version)
+static const char *reg_body(const char *id, const char *device_id, const char *vram,
+                            const char *cpu, const char *version)
 {
     snprintf(reg_buf, sizeof reg_buf, REG_FMT, id, device_id, vram, cpu, version);
     return reg_buf;
@@ -227,8 +232,8 @@ static const char *good_reg(const char *id)
     return reg_body(id, "0", "150754820096", "16", "\"0.1.0\"");
 }
 
-static const char *hb_body(const char *ts, const char *ready, const char *draining, const char *slots,
-                           const char *vram)
+static const char *hb_body(const char *ts, const char *ready, const char *draining,
+                           const char *slots, const char *vram)
 {
     snprintf(hb_buf, sizeof hb_buf, HB_FMT, ts, ready, draining, slots, vram);
     return hb_buf;
@@ -271,13 +276,15 @@ static int64_t jint(json_object *o, const char *key)
 /* Register with BODY; expect STATUS and (for errors) a message naming FIELD. */
 static void expect_register(const char *body, long status, const char *field)
 {
-    reply_t r = call((call_t){.method = "POST", .path = "/v2/nodes/register", .content_type = JSON, .body = body});
+    reply_t r = call((call_t){
+        .method = "POST", .path = "/v2/nodes/register", .content_type = JSON, .body = body});
     json_object *o;
     cr_assert_eq(r.status, status, "expected %ld, got %ld: %s", status, r.status, r.body);
     if (field) {
         o = parse(&r);
         cr_assert_eq(json_object_get_boolean(json_object_object_get(o, "success")), 0);
-        cr_assert(strstr(jstr(o, "message"), field), "message '%s' does not name '%s'", jstr(o, "message"), field);
+        cr_assert(strstr(jstr(o, "message"), field), "message '%s' does not name '%s'",
+                  jstr(o, "message"), field);
         json_object_put(o);
     }
     reply_free(&r);
@@ -287,7 +294,8 @@ static void expect_heartbeat(const char *body, long status, const char *field)
 {
     reply_t r;
     cr_assert_eq(register_node("n1"), 200);
-    r = call((call_t){.method = "POST", .path = "/v2/nodes/n1/heartbeat", .content_type = JSON, .body = body});
+    r = call((call_t){
+        .method = "POST", .path = "/v2/nodes/n1/heartbeat", .content_type = JSON, .body = body});
     cr_assert_eq(r.status, status, "expected %ld, got %ld: %s", status, r.status, r.body);
     if (field)
         cr_assert(strstr(r.body, field), "message '%s' does not name '%s'", r.body, field);
@@ -301,7 +309,10 @@ Test(orchd_dev, register_returns_200_with_node_id)
     reply_t r;
     json_object *o;
     start(NULL);
-    r = call((call_t){.method = "POST", .path = "/v2/nodes/register", .content_type = JSON, .body = good_reg("gpu-1")});
+    r = call((call_t){.method = "POST",
+                      .path = "/v2/nodes/register",
+                      .content_type = JSON,
+                      .body = good_reg("gpu-1")});
     cr_assert_eq(r.status, 200);
     o = parse(&r);
     cr_assert_eq(json_object_get_boolean(json_object_object_get(o, "success")), 1);
@@ -333,7 +344,10 @@ Test(orchd_dev, heartbeat_of_known_node_returns_200_with_configured_interval)
     reply_t r;
     start(&opt);
     cr_assert_eq(register_node("n1"), 200);
-    r = call((call_t){.method = "POST", .path = "/v2/nodes/n1/heartbeat", .content_type = JSON, .body = good_hb()});
+    r = call((call_t){.method = "POST",
+                      .path = "/v2/nodes/n1/heartbeat",
+                      .content_type = JSON,
+                      .body = good_hb()});
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "{\"success\":true,\"next_heartbeat_ms\":1234}");
     reply_free(&r);
@@ -343,7 +357,10 @@ Test(orchd_dev, heartbeat_of_unknown_node_returns_404_with_interval)
 {
     reply_t r;
     start(NULL);
-    r = call((call_t){.method = "POST", .path = "/v2/nodes/ghost/heartbeat", .content_type = JSON, .body = good_hb()});
+    r = call((call_t){.method = "POST",
+                      .path = "/v2/nodes/ghost/heartbeat",
+                      .content_type = JSON,
+                      .body = good_hb()});
     cr_assert_eq(r.status, 404);
     cr_assert_str_eq(r.body, "{\"success\":false,\"next_heartbeat_ms\":10000}");
     reply_free(&r);
@@ -380,7 +397,8 @@ Test(orchd_dev, list_returns_node_info_and_count)
     cr_assert_str_eq(jstr(n, "address"), "http://10.0.0.5:9200");
     cr_assert_str_eq(jstr(n, "status"), "Online");
     cr_assert_eq(jint(n, "heartbeats"), 1);
-    cr_assert(jint(n, "registered_at_ms") > 0 && jint(n, "last_heartbeat_ms") >= jint(n, "registered_at_ms"));
+    cr_assert(jint(n, "registered_at_ms") > 0 &&
+              jint(n, "last_heartbeat_ms") >= jint(n, "registered_at_ms"));
     cr_assert_eq(json_object_array_length(json_object_object_get(n, "pool_status")), 1);
     cr_assert_eq(json_object_array_length(
                      json_object_object_get(json_object_object_get(n, "capabilities"), "gpus")),
@@ -424,7 +442,9 @@ Test(orchd_dev, node_with_every_pool_draining_is_draining)
 {
     start(NULL);
     cr_assert_eq(register_node("n1"), 200);
-    cr_assert_eq(post("/v2/nodes/n1/heartbeat", hb_body("\"2026-11-27T07:00:00Z\"", "true", "true", "0", "1")), 200);
+    cr_assert_eq(post("/v2/nodes/n1/heartbeat",
+                      hb_body("\"2026-11-27T07:00:00Z\"", "true", "true", "0", "1")),
+                 200);
     cr_assert_eq(orchd_wait_node_status(srv, "n1", "Draining", 0), 0);
 }
 
@@ -472,8 +492,10 @@ Test(orchd_dev, u64_accepts_values_above_2_pow_63_exactly)
     start(NULL);
     expect_register(reg_body("n", "0", "18446744073709551615", "1", "null"), 200, NULL);
     n = orchd_node(srv, "n");
-    gpu = json_object_array_get_idx(json_object_object_get(json_object_object_get(n, "capabilities"), "gpus"), 0);
-    cr_assert_eq(json_object_get_uint64(json_object_object_get(gpu, "vram_total_bytes")), UINT64_MAX);
+    gpu = json_object_array_get_idx(
+        json_object_object_get(json_object_object_get(n, "capabilities"), "gpus"), 0);
+    cr_assert_eq(json_object_get_uint64(json_object_object_get(gpu, "vram_total_bytes")),
+                 UINT64_MAX);
     json_object_put(n);
     expect_register(reg_body("n", "0", "9223372036854775808", "1", "null"), 200, NULL);
 }
@@ -481,7 +503,8 @@ Test(orchd_dev, u64_accepts_values_above_2_pow_63_exactly)
 Test(orchd_dev, u64_rejects_2_pow_64)
 {
     start(NULL);
-    expect_register(reg_body("n", "0", "18446744073709551616", "1", "null"), 422, "vram_total_bytes");
+    expect_register(reg_body("n", "0", "18446744073709551616", "1", "null"), 422,
+                    "vram_total_bytes");
 }
 
 Test(orchd_dev, u64_rejects_negative_and_float)
@@ -494,15 +517,18 @@ Test(orchd_dev, u64_rejects_negative_and_float)
 Test(orchd_dev, bool_rejects_string_and_integer)
 {
     start(NULL);
-    expect_heartbeat(hb_body("\"2026-11-27T07:00:00Z\"", "\"true\"", "false", "1", "1"), 422, "ready");
+    expect_heartbeat(hb_body("\"2026-11-27T07:00:00Z\"", "\"true\"", "false", "1", "1"), 422,
+                     "ready");
     expect_heartbeat(hb_body("\"2026-11-27T07:00:00Z\"", "true", "0", "1", "1"), 422, "draining");
 }
 
 Test(orchd_dev, heartbeat_u32_and_u64_fields_are_strict)
 {
     start(NULL);
-    expect_heartbeat(hb_body("\"2026-11-27T07:00:00Z\"", "true", "false", "1.5", "1"), 422, "slots_free");
-    expect_heartbeat(hb_body("\"2026-11-27T07:00:00Z\"", "true", "false", "1", "null"), 422, "vram_free_bytes");
+    expect_heartbeat(hb_body("\"2026-11-27T07:00:00Z\"", "true", "false", "1.5", "1"), 422,
+                     "slots_free");
+    expect_heartbeat(hb_body("\"2026-11-27T07:00:00Z\"", "true", "false", "1", "null"), 422,
+                     "vram_free_bytes");
 }
 
 Test(orchd_dev, string_rejects_number)
@@ -515,14 +541,16 @@ Test(orchd_dev, heartbeat_timestamp_must_be_rfc3339)
 {
     start(NULL);
     expect_heartbeat(hb_body("\"yesterday\"", "true", "false", "1", "1"), 422, "timestamp");
-    expect_heartbeat(hb_body("\"2025-09-30T22:15:00.123456789+00:00\"", "true", "false", "1", "1"), 200, NULL);
+    expect_heartbeat(hb_body("\"2025-09-30T22:15:00.123456789+00:00\"", "true", "false", "1", "1"),
+                     200, NULL);
 }
 
 Test(orchd_dev, missing_required_field_is_422)
 {
     start(NULL);
-    expect_register("{\"node_id\":\"n\",\"machine_id\":\"m\",\"pools\":[],\"capabilities\":{\"gpus\":[]}}", 422,
-                    "address");
+    expect_register(
+        "{\"node_id\":\"n\",\"machine_id\":\"m\",\"pools\":[],\"capabilities\":{\"gpus\":[]}}", 422,
+        "address");
 }
 
 Test(orchd_dev, optional_fields_may_be_absent_or_null)
@@ -537,9 +565,10 @@ Test(orchd_dev, optional_fields_may_be_absent_or_null)
 Test(orchd_dev, unknown_fields_are_ignored_by_default)
 {
     start(NULL);
-    expect_register("{\"node_id\":\"n\",\"machine_id\":\"m\",\"address\":\"a\",\"pools\":[],\"extra\":1,"
-                    "\"capabilities\":{\"gpus\":[],\"x\":[1.5,{\"y\":null}]}}",
-                    200, NULL);
+    expect_register(
+        "{\"node_id\":\"n\",\"machine_id\":\"m\",\"address\":\"a\",\"pools\":[],\"extra\":1,"
+        "\"capabilities\":{\"gpus\":[],\"x\":[1.5,{\"y\":null}]}}",
+        200, NULL);
 }
 
 Test(orchd_dev, unknown_fields_are_422_with_strict_unknown)
@@ -556,8 +585,10 @@ Test(orchd_dev, wrong_or_missing_content_type_is_415)
 {
     reply_t r;
     start(NULL);
-    r = call((call_t){
-        .method = "POST", .path = "/v2/nodes/register", .content_type = "text/plain", .body = good_reg("n")});
+    r = call((call_t){.method = "POST",
+                      .path = "/v2/nodes/register",
+                      .content_type = "text/plain",
+                      .body = good_reg("n")});
     cr_assert_eq(r.status, 415);
     reply_free(&r);
     r = call((call_t){.method = "POST", .path = "/v2/nodes/register", .body = good_reg("n")});
@@ -569,7 +600,9 @@ Test(orchd_dev, json_content_type_with_charset_is_accepted)
 {
     reply_t r;
     start(NULL);
-    r = call((call_t){.method = "POST", .path = "/v2/nodes/register", .content_type = "application/json; charset=utf-8",
+    r = call((call_t){.method = "POST",
+                      .path = "/v2/nodes/register",
+                      .content_type = "application/json; charset=utf-8",
                       .body = good_reg("n")});
     cr_assert_eq(r.status, 200);
     reply_free(&r);
@@ -611,7 +644,8 @@ Test(orchd_dev, body_over_1_mib_is_413)
     big[0] = '{';
     big[n - 1] = '}';
     big[n] = '\0';
-    r = call((call_t){.method = "POST", .path = "/v2/nodes/register", .content_type = JSON, .body = big});
+    r = call((call_t){
+        .method = "POST", .path = "/v2/nodes/register", .content_type = JSON, .body = big});
     cr_assert_eq(r.status, 413);
     reply_free(&r);
     free(big);
@@ -764,12 +798,16 @@ Test(orchd_dev, fault_status_answers_with_it_and_retry_after)
     reply_t r;
     start(NULL);
     cr_assert_eq(orchd_fault(srv, "{\"match\":\"register\",\"status\":503,\"retry_after\":7}"), 0);
-    r = call((call_t){.method = "POST", .path = "/v2/nodes/register", .content_type = JSON, .body = good_reg("n")});
+    r = call((call_t){.method = "POST",
+                      .path = "/v2/nodes/register",
+                      .content_type = JSON,
+                      .body = good_reg("n")});
     cr_assert_eq(r.status, 503);
     cr_assert_str_eq(r.retry_after, "7");
     cr_assert_not_null(strstr(r.body, "\"success\":false"));
     reply_free(&r);
-    cr_assert_eq(orchd_wait_node_status(srv, "n", NULL, 0), 0, "a faulted register must not register");
+    cr_assert_eq(orchd_wait_node_status(srv, "n", NULL, 0), 0,
+                 "a faulted register must not register");
 }
 
 Test(orchd_dev, fault_401_has_empty_body)
@@ -787,7 +825,8 @@ Test(orchd_dev, fault_raw_body_is_sent_verbatim)
 {
     reply_t r;
     start(NULL);
-    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"status\":502,\"body\":\"<html>bad gateway\"}"), 0);
+    cr_assert_eq(
+        orchd_fault(srv, "{\"match\":\"list\",\"status\":502,\"body\":\"<html>bad gateway\"}"), 0);
     r = call((call_t){.path = "/v2/nodes"});
     cr_assert_eq(r.status, 502);
     cr_assert_str_eq(r.body, "<html>bad gateway");
@@ -836,10 +875,14 @@ Test(orchd_dev, invalid_fault_spec_is_rejected)
 {
     reply_t r;
     start(NULL);
-    r = call((call_t){.method = "POST", .path = "/_dev/fault", .content_type = JSON, .body = "{\"delay\":5}"});
+    r = call((call_t){
+        .method = "POST", .path = "/_dev/fault", .content_type = JSON, .body = "{\"delay\":5}"});
     cr_assert_eq(r.status, 422);
     reply_free(&r);
-    r = call((call_t){.method = "POST", .path = "/_dev/fault", .content_type = JSON, .body = "{\"match\":\"reg\"}"});
+    r = call((call_t){.method = "POST",
+                      .path = "/_dev/fault",
+                      .content_type = JSON,
+                      .body = "{\"match\":\"reg\"}"});
     cr_assert_eq(r.status, 422);
     reply_free(&r);
 }
@@ -888,7 +931,10 @@ Test(orchd_dev, fault_drop_closes_without_response)
     reply_t r;
     start(NULL);
     cr_assert_eq(orchd_fault(srv, "{\"match\":\"heartbeat\",\"drop\":true}"), 0);
-    r = call((call_t){.method = "POST", .path = "/v2/nodes/n/heartbeat", .content_type = JSON, .body = good_hb()});
+    r = call((call_t){.method = "POST",
+                      .path = "/v2/nodes/n/heartbeat",
+                      .content_type = JSON,
+                      .body = good_hb()});
     cr_assert_eq(r.rc, CURLE_GOT_NOTHING);
     reply_free(&r);
 }
@@ -897,7 +943,8 @@ Test(orchd_dev, fault_redirect_answers_302_with_location)
 {
     reply_t r;
     start(NULL);
-    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"redirect\":\"http://127.0.0.1:1/elsewhere\"}"), 0);
+    cr_assert_eq(
+        orchd_fault(srv, "{\"match\":\"list\",\"redirect\":\"http://127.0.0.1:1/elsewhere\"}"), 0);
     r = call((call_t){.path = "/v2/nodes"});
     cr_assert_eq(r.status, 302);
     cr_assert_str_eq(r.location, "http://127.0.0.1:1/elsewhere");
@@ -920,7 +967,8 @@ Test(orchd_dev, fault_endless_body_is_chunked_without_end)
 {
     reply_t r;
     start(NULL);
-    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"body_mode\":\"endless\",\"status\":500}"), 0);
+    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"body_mode\":\"endless\",\"status\":500}"),
+                 0);
     r = call((call_t){.path = "/v2/nodes", .max_body = 4 * 1024 * 1024});
     cr_assert_eq(r.rc, CURLE_WRITE_ERROR);
     cr_assert_eq(r.status, 500);
@@ -970,12 +1018,14 @@ Test(orchd_dev, fault_tiny_segments_sends_the_answer_a_byte_at_a_time)
     int reads;
     reply_t r;
     start(NULL);
-    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"body_mode\":\"tiny_segments\",\"count\":1}"), 0);
+    cr_assert_eq(
+        orchd_fault(srv, "{\"match\":\"list\",\"body_mode\":\"tiny_segments\",\"count\":1}"), 0);
     size_t n = raw_get(buf, sizeof buf, &reads);
     cr_assert_eq(strncmp(buf, "HTTP/1.1 200 ", 13), 0, "%s", buf);
     cr_assert_not_null(strstr(buf, "\r\n\r\n{\"nodes\":[],\"count\":0}"), "%s", buf);
     cr_assert_gt(reads, (int)n / 2, "%zu bytes came in only %d reads", n, reads);
-    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"body_mode\":\"tiny_segments\",\"count\":1}"), 0);
+    cr_assert_eq(
+        orchd_fault(srv, "{\"match\":\"list\",\"body_mode\":\"tiny_segments\",\"count\":1}"), 0);
     r = call((call_t){.path = "/v2/nodes"});
     cr_assert_eq(r.status, 200, "an HTTP client reassembles it");
     cr_assert_str_eq(r.body, "{\"nodes\":[],\"count\":0}");
@@ -987,7 +1037,8 @@ Test(orchd_dev, fault_204_with_a_body_sends_the_body)
     char buf[4096];
     int reads;
     start(NULL);
-    cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"status\":204,\"body\":\"xyz\",\"count\":1}"), 0);
+    cr_assert_eq(
+        orchd_fault(srv, "{\"match\":\"list\",\"status\":204,\"body\":\"xyz\",\"count\":1}"), 0);
     raw_get(buf, sizeof buf, &reads);
     cr_assert_eq(strncmp(buf, "HTTP/1.1 204 ", 13), 0, "%s", buf);
     cr_assert_not_null(strstr(buf, "Content-Length: 3\r\n"), "%s", buf);
@@ -1000,7 +1051,8 @@ Test(orchd_dev, fault_reset_resets_the_connection)
     start(NULL);
     cr_assert_eq(orchd_fault(srv, "{\"match\":\"list\",\"reset\":true,\"count\":1}"), 0);
     r = call((call_t){.path = "/v2/nodes"});
-    cr_assert_eq(r.rc, CURLE_RECV_ERROR, "expected a reset, got %d (%s)", r.rc, curl_easy_strerror(r.rc));
+    cr_assert_eq(r.rc, CURLE_RECV_ERROR, "expected a reset, got %d (%s)", r.rc,
+                 curl_easy_strerror(r.rc));
     reply_free(&r);
     r = call((call_t){.path = "/v2/nodes"});
     cr_assert_eq(r.status, 200);
@@ -1057,7 +1109,10 @@ Test(orchd_dev, request_log_records_each_node_request)
     json_object *log, *e;
     reply_t r;
     start(NULL);
-    r = call((call_t){.method = "POST", .path = "/v2/nodes/register", .content_type = JSON, .cid = "c-1",
+    r = call((call_t){.method = "POST",
+                      .path = "/v2/nodes/register",
+                      .content_type = JSON,
+                      .cid = "c-1",
                       .body = reg_body("n", "1.0", "1", "1", "null")});
     reply_free(&r);
     log = orchd_get_json(srv, "/_dev/requests");
@@ -1088,24 +1143,27 @@ static void make_certs(void)
     char cmd[4096];
     snprintf(certdir, sizeof certdir, "/tmp/orchd-certs-XXXXXX");
     cr_assert_not_null(mkdtemp(certdir));
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && exec >gen.log 2>&1 && set -e\n"
-             "EC='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
-             "openssl req -x509 $EC -keyout ca.key -out ca.pem -days 2 -subj /CN=orchd-test-ca\n"
-             "openssl req -x509 $EC -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca\n"
-             "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > srv.ext\n"
-             "printf 'extendedKeyUsage=clientAuth\\n' > cli.ext\n"
-             "openssl req $EC -keyout server.key -out server.csr -subj /CN=localhost\n"
-             "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-             "-extfile srv.ext -out server.pem\n"
-             "cat server.pem ca.pem > server-chain.pem\n"
-             "openssl req $EC -keyout client.key -out client.csr -subj /CN=node-1\n"
-             "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-             "-extfile cli.ext -out client.pem\n"
-             "openssl req $EC -keyout rogue.key -out rogue.csr -subj /CN=rogue\n"
-             "openssl x509 -req -in rogue.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial -days 2 "
-             "-extfile cli.ext -out rogue.pem\n",
-             certdir);
+    snprintf(
+        cmd, sizeof cmd,
+        "cd '%s' && exec >gen.log 2>&1 && set -e\n"
+        "EC='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+        "openssl req -x509 $EC -keyout ca.key -out ca.pem -days 2 -subj /CN=orchd-test-ca\n"
+        "openssl req -x509 $EC -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca\n"
+        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > "
+        "srv.ext\n"
+        "printf 'extendedKeyUsage=clientAuth\\n' > cli.ext\n"
+        "openssl req $EC -keyout server.key -out server.csr -subj /CN=localhost\n"
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+        "-extfile srv.ext -out server.pem\n"
+        "cat server.pem ca.pem > server-chain.pem\n"
+        "openssl req $EC -keyout client.key -out client.csr -subj /CN=node-1\n"
+        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+        "-extfile cli.ext -out client.pem\n"
+        "openssl req $EC -keyout rogue.key -out rogue.csr -subj /CN=rogue\n"
+        "openssl x509 -req -in rogue.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial "
+        "-days 2 "
+        "-extfile cli.ext -out rogue.pem\n",
+        certdir);
     cr_assert_eq(system(cmd), 0, "openssl failed, see %s/gen.log", certdir);
 }
 
@@ -1120,7 +1178,8 @@ static char *cert(const char *name)
 
 static void start_tls(int mtls)
 {
-    orchd_options_t opt = {.tls_cert = cert("server-chain.pem"), .tls_key = cert("server.key"),
+    orchd_options_t opt = {.tls_cert = cert("server-chain.pem"),
+                           .tls_key = cert("server.key"),
                            .tls_client_ca = mtls ? cert("ca.pem") : NULL};
     start(&opt);
     cr_assert_eq(strncmp(orchd_url(srv), "https://localhost:", 18), 0);
@@ -1163,8 +1222,10 @@ Test(orchd_dev, mtls_with_untrusted_client_cert_is_403)
     reply_t r;
     make_certs();
     start_tls(1);
-    r = call((call_t){
-        .path = "/v2/nodes", .cainfo = cert("ca.pem"), .cert = cert("rogue.pem"), .key = cert("rogue.key")});
+    r = call((call_t){.path = "/v2/nodes",
+                      .cainfo = cert("ca.pem"),
+                      .cert = cert("rogue.pem"),
+                      .key = cert("rogue.key")});
     cr_assert_eq(r.status, 403);
     reply_free(&r);
 }
@@ -1174,12 +1235,15 @@ Test(orchd_dev, mtls_with_trusted_client_cert_succeeds)
     reply_t r;
     make_certs();
     start_tls(1);
-    r = call((call_t){
-        .path = "/v2/nodes", .cainfo = cert("ca.pem"), .cert = cert("client.pem"), .key = cert("client.key")});
+    r = call((call_t){.path = "/v2/nodes",
+                      .cainfo = cert("ca.pem"),
+                      .cert = cert("client.pem"),
+                      .key = cert("client.key")});
     cr_assert_eq(r.rc, CURLE_OK, "%s", curl_easy_strerror(r.rc));
     cr_assert_eq(r.status, 200);
     reply_free(&r);
-    cr_assert_eq(orchd_wait_node_status(srv, "nobody", NULL, 0), 0, "/_dev/ stays reachable without a client cert");
+    cr_assert_eq(orchd_wait_node_status(srv, "nobody", NULL, 0), 0,
+                 "/_dev/ stays reachable without a client cert");
 }
 
 /* ---- process behaviour (spawned by hand: needs the exit status and the
@@ -1237,7 +1301,8 @@ static int term_and_wait(pid_t pid)
 
 static void *hang_request(void *base)
 {
-    reply_t r = call((call_t){.base = base, .path = "/v2/nodes", .auth = "Bearer tok", .timeout_ms = 10000});
+    reply_t r = call(
+        (call_t){.base = base, .path = "/v2/nodes", .auth = "Bearer tok", .timeout_ms = 10000});
     reply_free(&r);
     return NULL;
 }
@@ -1248,7 +1313,8 @@ Test(orchd_dev, sigterm_exits_0_promptly_even_with_a_hung_request)
     pthread_t t;
     reply_t r;
     spawn_manual(&m, "tok");
-    r = call((call_t){.base = m.base, .method = "POST", .path = "/_dev/fault", .body = "{\"hang\":true}"});
+    r = call((call_t){
+        .base = m.base, .method = "POST", .path = "/_dev/fault", .body = "{\"hang\":true}"});
     cr_assert_eq(r.status, 200);
     reply_free(&r);
     pthread_create(&t, NULL, hang_request, m.base);
@@ -1265,7 +1331,8 @@ Test(orchd_dev, server_log_has_request_lines_but_never_the_token)
     FILE *f;
     reply_t r;
     spawn_manual(&m, "very-secret-token");
-    r = call((call_t){.base = m.base, .path = "/v2/nodes", .auth = "Bearer very-secret-token", .cid = "cid-7"});
+    r = call((call_t){
+        .base = m.base, .path = "/v2/nodes", .auth = "Bearer very-secret-token", .cid = "cid-7"});
     cr_assert_eq(r.status, 200);
     reply_free(&r);
     r = call((call_t){.base = m.base, .path = "/v2/nodes", .auth = "Bearer very-secret-wrong"});

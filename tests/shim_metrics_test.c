@@ -128,11 +128,17 @@ static void start_control_plane(void)
  * with --metrics-port 0 and extra args, and waits for its port file. */
 static void start_shim(const char *plugin, int stderr_fd, const char *const *extra)
 {
-    const char *argv[32] = {
-        SHIM_EXE,    "--plugin", plugin, "--config", fx.config_path,
-        "--tick-ms", "20",
-        fx.listen ? "--metrics-listen" : "--metrics-port", fx.listen ? fx.listen : "0",
-        "--metrics-port-file", fx.port_path};
+    const char *argv[32] = {SHIM_EXE,
+                            "--plugin",
+                            plugin,
+                            "--config",
+                            fx.config_path,
+                            "--tick-ms",
+                            "20",
+                            fx.listen ? "--metrics-listen" : "--metrics-port",
+                            fx.listen ? fx.listen : "0",
+                            "--metrics-port-file",
+                            fx.port_path};
     int n = 11;
     for (; extra != NULL && *extra != NULL && n < 31; extra++)
         argv[n++] = *extra;
@@ -300,7 +306,7 @@ static void independent_check(const char *text)
     fputs(text, f);
     fclose(f);
     cr_assert(PROM_PYTHON[0] != '\0', "no python3: install python3-prometheus-client "
-                                        "(scripts/deps.sh)");
+                                      "(scripts/deps.sh)");
     snprintf(cmd, sizeof(cmd), "'%s' '%s' < '%s' 2>&1", PROM_PYTHON, PROM_CHECK_PY, path);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
@@ -309,7 +315,8 @@ static void independent_check(const char *text)
     int status = pclose(p);
     cr_assert(status == 0 && strncmp(out, "ok: ", 4) == 0,
               "independent check failed (python3-prometheus-client installed? "
-              "scripts/deps.sh):\n%s\nscrape:\n%s", out, text);
+              "scripts/deps.sh):\n%s\nscrape:\n%s",
+              out, text);
 }
 
 Test(shim_metrics, scrape_parses_with_prometheus_client_and_follows_naming_rules)
@@ -325,8 +332,8 @@ Test(shim_metrics, scrape_parses_with_prometheus_client_and_follows_naming_rules
     cr_assert_eq(prom_value(text, S("pmd_request_duration_seconds_bucket",
                                     ",request=\"heartbeat\",le=\"+Inf\"")),
                  prom_value(text, HB_LATENCY_COUNT), "%s", text);
-    cr_assert(prom_value(text, S("pmd_last_heartbeat_success_timestamp_seconds", "")) > 1.6e9,
-              "%s", text);
+    cr_assert(prom_value(text, S("pmd_last_heartbeat_success_timestamp_seconds", "")) > 1.6e9, "%s",
+              text);
     cr_assert(prom_value(text, S("pmd_node_state_change_timestamp_seconds", "")) > 1.6e9, "%s",
               text);
     cr_assert_null(strstr(text, "_info{node_id"), "no _info state set, no node_id on info:\n%s",
@@ -354,8 +361,8 @@ Test(shim_metrics, independent_check_refuses_what_the_conventions_forbid)
         cr_assert_not_null(f);
         fputs(bad[i], f);
         fclose(f);
-        snprintf(cmd, sizeof(cmd), "'%s' '%s' < '%s' > /dev/null 2>&1", PROM_PYTHON,
-                 PROM_CHECK_PY, path);
+        snprintf(cmd, sizeof(cmd), "'%s' '%s' < '%s' > /dev/null 2>&1", PROM_PYTHON, PROM_CHECK_PY,
+                 path);
         int status = system(cmd);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "case %zu passed: %s", i, bad[i]);
     }

@@ -10,11 +10,11 @@
 #include <regex.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,8 +43,8 @@ static void scratch_setup(void)
 }
 
 #ifdef NODE_REGISTRATION_SO
-static orchd_t *g_cp;   /* the private control plane, when a test started one */
-static pid_t g_node;    /* a shim a test may leave running when it fails */
+static orchd_t *g_cp; /* the private control plane, when a test started one */
+static pid_t g_node;  /* a shim a test may leave running when it fails */
 #endif
 
 static void scratch_teardown(void)
@@ -181,7 +181,10 @@ static int count_of(const char *text, const char *needle)
     return n;
 }
 
-static int count_lines(const char *text) { return count_of(text, "\n"); }
+static int count_lines(const char *text)
+{
+    return count_of(text, "\n");
+}
 
 /* Waits until stderr holds needle at least `times` times. */
 static void wait_for(const char *needle, int times, int timeout_ms)
@@ -201,8 +204,8 @@ static void wait_for(const char *needle, int times, int timeout_ms)
 
 static void stops_on_signal(int sig, const char *name)
 {
-    pid_t pid = spawn_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
-                                "--tick-ms", "10"));
+    pid_t pid = spawn_shim(
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--tick-ms", "10"));
     wait_for("event=loaded name=example ", 1, 5000);
     wait_for("example: started", 1, 5000);
     kill(pid, sig);
@@ -214,14 +217,21 @@ static void stops_on_signal(int sig, const char *name)
               text);
 }
 
-Test(shim, sigterm_stops_the_plugin_and_exits_zero) { stops_on_signal(SIGTERM, "event=stopping reason=SIGTERM"); }
+Test(shim, sigterm_stops_the_plugin_and_exits_zero)
+{
+    stops_on_signal(SIGTERM, "event=stopping reason=SIGTERM");
+}
 
-Test(shim, sigint_stops_the_plugin_and_exits_zero) { stops_on_signal(SIGINT, "event=stopping reason=SIGINT"); }
+Test(shim, sigint_stops_the_plugin_and_exits_zero)
+{
+    stops_on_signal(SIGINT, "event=stopping reason=SIGINT");
+}
 
 Test(shim, loaded_line_names_plugin_version_and_abi)
 {
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
-                               "--run-for", "0")), 0, "%s", err_text());
+                               "--run-for", "0")),
+                 0, "%s", err_text());
     const char *text = err_text();
     const char *loaded = strstr(text, " INFO  plugin=pmd-host-shim event=loaded name=example "
                                       "version=0.1.0 abi=1.2 session_minor=2 stats=no path=/");
@@ -234,7 +244,8 @@ Test(shim, run_for_ends_by_itself_with_exit_zero)
 {
     uint64_t t0 = now_ms();
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
-                               "--tick-ms", "10", "--run-for", "0.5")), 0, "%s", err_text());
+                               "--tick-ms", "10", "--run-for", "0.5")),
+                 0, "%s", err_text());
     uint64_t took = now_ms() - t0;
     cr_assert(took >= 500 && took < 3000, "took %llu ms", (unsigned long long)took);
     const char *text = err_text();
@@ -245,7 +256,8 @@ Test(shim, run_for_ends_by_itself_with_exit_zero)
 Test(shim, ticks_on_schedule)
 {
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
-                               "--tick-ms", "20", "--run-for", "0.5")), 0, "%s", err_text());
+                               "--tick-ms", "20", "--run-for", "0.5")),
+                 0, "%s", err_text());
     const char *p = strstr(err_text(), "example: stopped after ");
     cr_assert_not_null(p);
     int ticks = atoi(p + strlen("example: stopped after "));
@@ -267,24 +279,28 @@ static void assert_one_failure_line(const char *needle)
 Test(shim, missing_plugin_file_fails_with_one_line)
 {
     cr_assert_eq(run_shim(ARGS("--plugin", "/nonexistent/plugin.so", "--config",
-                               FIXTURE("empty_config.json"))), 1);
-    assert_one_failure_line("ERROR plugin=pmd-host-shim event=start_failed stage=load "
-                            "reason=\"cannot load plugin /nonexistent/plugin.so: No such file or directory\"");
+                               FIXTURE("empty_config.json"))),
+                 1);
+    assert_one_failure_line(
+        "ERROR plugin=pmd-host-shim event=start_failed stage=load "
+        "reason=\"cannot load plugin /nonexistent/plugin.so: No such file or directory\"");
 }
 
 Test(shim, library_without_entry_fails_with_one_line)
 {
-    cr_assert_eq(run_shim(ARGS("--plugin", NO_ENTRY_SO, "--config", FIXTURE("empty_config.json"))), 1);
+    cr_assert_eq(run_shim(ARGS("--plugin", NO_ENTRY_SO, "--config", FIXTURE("empty_config.json"))),
+                 1);
     assert_one_failure_line("no exported symbol pmd_plugin_entry");
 }
 
 Test(shim, init_failure_reports_plugin_message_and_result)
 {
-    cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config",
-                               FIXTURE("unknown_key_config.json"))), 1);
-    assert_one_failure_line("event=start_failed stage=init result=\"invalid config\" code=4 "
-                            "config=" FIXTURE("unknown_key_config.json")
-                            " reason=\"config: unknown key \\\"bogus\\\"\"\n");
+    cr_assert_eq(
+        run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("unknown_key_config.json"))), 1);
+    assert_one_failure_line(
+        "event=start_failed stage=init result=\"invalid config\" code=4 "
+        "config=" FIXTURE(
+            "unknown_key_config.json") " reason=\"config: unknown key \\\"bogus\\\"\"\n");
 }
 
 Test(shim, unreadable_config_fails_before_loading)
@@ -298,7 +314,8 @@ Test(shim, unreadable_config_fails_before_loading)
 Test(shim, bad_capabilities_file_fails_before_init)
 {
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
-                               "--capabilities", FIXTURE("capabilities_bad.json"))), 1);
+                               "--capabilities", FIXTURE("capabilities_bad.json"))),
+                 1);
     assert_one_failure_line("event=start_failed stage=capabilities reason=");
     assert_one_failure_line("gpu 0: vram_total_bytes must not be negative");
     cr_assert_eq(count_of(err_text(), "loaded"), 0);
@@ -308,7 +325,8 @@ Test(shim, bad_pools_file_at_start_fails_before_init)
 {
     const char *pools = put_file("pools.json", "[{\"ready\": true}]");
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
-                               "--pools", pools)), 1);
+                               "--pools", pools)),
+                 1);
     assert_one_failure_line("event=start_failed stage=pools reason=");
     assert_one_failure_line("pool 0: pool_id is missing");
 }
@@ -318,17 +336,24 @@ Test(shim, usage_errors_exit_two_with_one_line)
     const char *const *bad[] = {
         ARGS("--config", FIXTURE("empty_config.json")),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--tick-ms", "0"),
-        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--tick-ms", "60001"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--tick-ms",
+             "60001"),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--run-for", "soon"),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--run-for", "-1"),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--frobnicate"),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "extra"),
-        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-port", "65536"),
-        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-port", "x"),
-        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-port-file", "p"),
-        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--status-every", "-1"),
-        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--log-level", "verbose"),
-        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--log-level", "INFO"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-port",
+             "65536"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-port",
+             "x"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
+             "--metrics-port-file", "p"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--status-every",
+             "-1"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--log-level",
+             "verbose"),
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--log-level",
+             "INFO"),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-listen",
              "localhost:9464"),
         ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--metrics-listen",
@@ -361,8 +386,10 @@ Test(shim, config_syntax_error_names_file_line_and_column)
     const char *cfg = put_file("node.json", "{\n  \"log_every_ticks\": 2,\n  \"x\": [1 2]\n}\n");
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", cfg)), 1);
     char want[256];
-    snprintf(want, sizeof(want), "ERROR plugin=pmd-host-shim event=start_failed stage=config "
-             "reason=\"%s:3:11: JSON syntax error: array value separator ',' expected\"\n", cfg);
+    snprintf(want, sizeof(want),
+             "ERROR plugin=pmd-host-shim event=start_failed stage=config "
+             "reason=\"%s:3:11: JSON syntax error: array value separator ',' expected\"\n",
+             cfg);
     assert_one_failure_line(want);
     cr_assert_eq(count_of(err_text(), "loaded"), 0, "%s", err_text());
 }
@@ -385,10 +412,13 @@ Test(shim, log_level_debug_adds_debug_lines_and_error_keeps_only_errors)
 {
     const char *cfg = put_file("config.json", "{\"log_levels\": true}");
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0",
-                               "--log-level", "debug")), 0, "%s", err_text());
-    cr_assert(strstr(err_text(), " DEBUG plugin=shim_probe probe: level debug\n"), "%s", err_text());
+                               "--log-level", "debug")),
+                 0, "%s", err_text());
+    cr_assert(strstr(err_text(), " DEBUG plugin=shim_probe probe: level debug\n"), "%s",
+              err_text());
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0",
-                               "--log-level", "error")), 0, "%s", err_text());
+                               "--log-level", "error")),
+                 0, "%s", err_text());
     const char *text = err_text();
     cr_assert(strstr(text, " ERROR plugin=shim_probe probe: level error\n"), "%s", text);
     cr_assert_eq(count_lines(text), count_of(text, " ERROR "), "only ERROR lines:\n%s", text);
@@ -424,16 +454,18 @@ static const char *run_with_journal_stream(const char *journal, const char *cons
 Test(shim, journal_stream_lines_get_syslog_priorities_and_no_timestamp)
 {
     const char *cfg = put_file("config.json", "{\"log_levels\": true}");
-    const char *text = run_with_journal_stream(
-        "%llu:%llu", ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0",
-                          "--log-level", "debug"));
-    cr_assert(strstr(text, "<6>INFO  plugin=pmd-host-shim event=loaded name=shim_probe "), "%s", text);
+    const char *text =
+        run_with_journal_stream("%llu:%llu", ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg,
+                                                  "--run-for", "0", "--log-level", "debug"));
+    cr_assert(strstr(text, "<6>INFO  plugin=pmd-host-shim event=loaded name=shim_probe "), "%s",
+              text);
     cr_assert(strstr(text, "<7>DEBUG plugin=shim_probe probe: level debug\n"), "%s", text);
     cr_assert(strstr(text, "<4>WARN  plugin=shim_probe probe: level warn\n"), "%s", text);
     cr_assert(strstr(text, "<3>ERROR plugin=shim_probe probe: level error\n"), "%s", text);
     regex_t re;
     cr_assert_eq(regcomp(&re, "^<[3467]>(ERROR|WARN |INFO |DEBUG) plugin=[^ ]+ [^ ]",
-                         REG_EXTENDED | REG_NOSUB), 0);
+                         REG_EXTENDED | REG_NOSUB),
+                 0);
     char *copy = strdup(text), *save = NULL;
     int lines = 0;
     for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save), lines++)
@@ -445,9 +477,9 @@ Test(shim, journal_stream_lines_get_syslog_priorities_and_no_timestamp)
 
 Test(shim, journal_stream_naming_another_file_keeps_timestamps)
 {
-    const char *text = run_with_journal_stream(
-        "%llu:%llu0", ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
-                           "--run-for", "0"));
+    const char *text =
+        run_with_journal_stream("%llu:%llu0", ARGS("--plugin", EXAMPLE_SO, "--config",
+                                                   FIXTURE("empty_config.json"), "--run-for", "0"));
     cr_assert_eq(count_of(text, "<6>"), 0, "%s", text);
     cr_assert(strstr(text, "Z INFO  plugin=pmd-host-shim event=loaded name=example "), "%s", text);
 }
@@ -510,8 +542,8 @@ Test(shim, systemd_notify_ready_status_watchdog_and_stopping)
     static char log[64 * 1024];
     listen_notify(0);
     setenv("WATCHDOG_USEC", "100000", 1); /* WATCHDOG=1 every 50 ms */
-    pid_t pid = spawn_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
-                                "--tick-ms", "10"));
+    pid_t pid = spawn_shim(
+        ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"), "--tick-ms", "10"));
     unsetenv("WATCHDOG_USEC");
     unsetenv("NOTIFY_SOCKET");
     cr_assert(read_notify(log, sizeof(log), 5000, "READY=1"), "no READY=1: %s\n%s", log,
@@ -576,14 +608,14 @@ Test(shim, pools_file_bad_content_reported_once_and_last_good_list_kept)
 {
     const char *cfg = put_file("config.json", "{\"log_every_ticks\": 2}");
     const char *pools = put_file("pools.json", "[{\"pool_id\":\"a\"},{\"pool_id\":\"b\"}]");
-    pid_t pid = spawn_shim(ARGS("--plugin", EXAMPLE_SO, "--config", cfg, "--pools", pools,
-                                "--tick-ms", "10"));
+    pid_t pid = spawn_shim(
+        ARGS("--plugin", EXAMPLE_SO, "--config", cfg, "--pools", pools, "--tick-ms", "10"));
     wait_for("host reports 2 pool(s)", 1, 5000);
     put_file("pools.json", "[{\"pool_id\":\"a\"},{\"pool_id\":\"b\",\"slots_total\":-4}]");
     wait_for("keeping the last good list (2 pool(s))", 1, 3000);
     int before = count_of(err_text(), "host reports 2 pool(s)");
     wait_for("host reports 2 pool(s)", before + 5, 3000); /* still served after the bad file */
-    sleep_ms(500);                                       /* > two more file checks */
+    sleep_ms(500);                                        /* > two more file checks */
     const char *text = err_text();
     cr_assert_eq(count_of(text, "keeping the last good list"), 1, "%s", text);
     const char *line = strstr(text, "WARN  ");
@@ -600,20 +632,26 @@ Test(shim, no_pools_file_means_an_empty_list)
 {
     const char *cfg = put_file("config.json", "{\"log_every_ticks\": 2}");
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", cfg, "--tick-ms", "10",
-                               "--run-for", "0.1")), 0, "%s", err_text());
+                               "--run-for", "0.1")),
+                 0, "%s", err_text());
     cr_assert(strstr(err_text(), "host reports 0 pool(s)") != NULL, "%s", err_text());
 }
 
 Test(shim, pools_and_capabilities_reach_the_plugin_intact)
 {
-    const char *cfg = put_file("config.json", "{\"pools_every_ticks\": 1, \"caps_at_start\": true}");
-    cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--pools",
-                               FIXTURE("pools_two.json"), "--capabilities",
-                               FIXTURE("capabilities_h200.json"), "--tick-ms", "10",
-                               "--run-for", "0.1")), 0, "%s", err_text());
+    const char *cfg =
+        put_file("config.json", "{\"pools_every_ticks\": 1, \"caps_at_start\": true}");
+    cr_assert_eq(
+        run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--pools",
+                      FIXTURE("pools_two.json"), "--capabilities",
+                      FIXTURE("capabilities_h200.json"), "--tick-ms", "10", "--run-for", "0.1")),
+        0, "%s", err_text());
     const char *text = err_text();
-    cr_assert(strstr(text, "probe: caps rc=0 cpu=8 ram=1024 gpu0:NVIDIA H200:9.0:150000000000"), "%s", text);
-    cr_assert(strstr(text, "probe: pools rc=0 pool-a:1:0:3/4:8000000000:llamacpp pool-b:0:1:0/2:0:-"), "%s", text);
+    cr_assert(strstr(text, "probe: caps rc=0 cpu=8 ram=1024 gpu0:NVIDIA H200:9.0:150000000000"),
+              "%s", text);
+    cr_assert(
+        strstr(text, "probe: pools rc=0 pool-a:1:0:3/4:8000000000:llamacpp pool-b:0:1:0/2:0:-"),
+        "%s", text);
     cr_assert(strstr(text, "probe: init (host pmd-host-shim 0.1.0)") != NULL, "%s", text);
 }
 
@@ -622,44 +660,54 @@ Test(shim, capabilities_default_to_this_machine)
     char expect[64];
     const char *cfg = put_file("config.json", "{\"caps_at_start\": true}");
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0")), 0);
-    snprintf(expect, sizeof(expect), "probe: caps rc=0 cpu=%ld ram=", sysconf(_SC_NPROCESSORS_ONLN));
+    snprintf(expect, sizeof(expect),
+             "probe: caps rc=0 cpu=%ld ram=", sysconf(_SC_NPROCESSORS_ONLN));
     cr_assert(strstr(err_text(), expect) != NULL, "%s", err_text());
 }
 
 Test(shim, refused_pool_record_logged_once)
 {
-    const char *cfg = put_file("config.json", "{\"pools_every_ticks\": 1, \"refuse_pool\": \"pool-b\"}");
+    const char *cfg =
+        put_file("config.json", "{\"pools_every_ticks\": 1, \"refuse_pool\": \"pool-b\"}");
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--pools",
-                               FIXTURE("pools_two.json"), "--tick-ms", "10", "--run-for", "0.3")), 0);
+                               FIXTURE("pools_two.json"), "--tick-ms", "10", "--run-for", "0.3")),
+                 0);
     const char *text = err_text();
     cr_assert_gt(count_of(text, "probe: pools rc=0"), 10, "%s", text);
     cr_assert_eq(count_of(text, "WARN  plugin=pmd-host-shim event=host_data_refused by=shim_probe "
                                 "reason=\"pool sink refused pool 1 (\\\"pool-b\\\"): invalid data "
-                                "from host (8)\"\n"), 1, "%s", text);
+                                "from host (8)\"\n"),
+                 1, "%s", text);
 }
 
 /* ---- output lines ---- */
 
 Test(shim, every_line_is_timestamped_and_plugin_text_cannot_break_lines)
 {
-    const char *cfg = put_file("config.json",
-                               "{\"log_text\": \"one\\ntwo\\r\\n2020-01-01T00:00:00.000Z ERROR fake \\u001b[2J\","
-                               " \"state_detail\": \"why\\nnot\"}");
+    const char *cfg =
+        put_file("config.json",
+                 "{\"log_text\": \"one\\ntwo\\r\\n2020-01-01T00:00:00.000Z ERROR fake \\u001b[2J\","
+                 " \"state_detail\": \"why\\nnot\"}");
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0")), 0,
                  "%s", err_text());
     const char *text = err_text();
     cr_assert(strstr(text, " INFO  plugin=shim_probe one\\ntwo\\r\\n2020-01-01T00:00:00.000Z ERROR "
-                           "fake \\x1b[2J\n"), "%s", text);
+                           "fake \\x1b[2J\n"),
+              "%s", text);
     cr_assert(strstr(text, " INFO  plugin=shim_probe event=state_changed state=registered "
-                           "detail=\"why\\nnot\"\n"), "%s", text);
+                           "detail=\"why\\nnot\"\n"),
+              "%s", text);
     regex_t re;
-    cr_assert_eq(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
-                              "(ERROR|WARN |INFO |DEBUG) plugin=[^ ]+ [^ ]",
-                         REG_EXTENDED | REG_NOSUB), 0);
+    cr_assert_eq(regcomp(&re,
+                         "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+                         "(ERROR|WARN |INFO |DEBUG) plugin=[^ ]+ [^ ]",
+                         REG_EXTENDED | REG_NOSUB),
+                 0);
     char *copy = strdup(text), *save = NULL;
     int lines = 0;
     for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save), lines++)
-        cr_assert(regexec(&re, l, 0, NULL, 0) == 0, "line not \"<time> <level> plugin=...\": %s", l);
+        cr_assert(regexec(&re, l, 0, NULL, 0) == 0, "line not \"<time> <level> plugin=...\": %s",
+                  l);
     cr_assert_geq(lines, 6);
     free(copy);
     regfree(&re);
@@ -672,8 +720,10 @@ Test(shim, callback_from_a_plugin_thread_is_an_abi_violation)
     const char *cfg = put_file("config.json", "{\"thread_callback\": true}");
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--run-for", "0")), 1);
     const char *text = err_text();
-    cr_assert(strstr(text, "ERROR plugin=pmd-host-shim event=abi_violation by=shim_probe callback=log "
-                           "problem=\"called from a thread that is not the host thread\""), "%s", text);
+    cr_assert(strstr(text,
+                     "ERROR plugin=pmd-host-shim event=abi_violation by=shim_probe callback=log "
+                     "problem=\"called from a thread that is not the host thread\""),
+              "%s", text);
     cr_assert(strstr(text, "probe: destroy") != NULL, "%s", text);
 }
 
@@ -695,7 +745,8 @@ Test(shim, plugin_name_without_slash_is_a_file_in_the_current_directory)
     *strrchr(so_dir, '/') = '\0';
     cr_assert_eq(chdir(so_dir), 0);
     cr_assert_eq(run_shim(ARGS("--plugin", "example.so", "--config", FIXTURE("empty_config.json"),
-                               "--run-for", "0")), 0, "%s", err_text());
+                               "--run-for", "0")),
+                 0, "%s", err_text());
 }
 
 Test(shim, pools_requested_during_init_is_an_abi_violation)
@@ -718,11 +769,12 @@ Test(shim, discovery_without_nvml_reports_no_gpus_in_one_info_line)
     const char *text = err_text();
     cr_assert_eq(count_of(text, "event=gpu_discovery"), 1, "%s", text);
     cr_assert(strstr(text, " INFO  plugin=pmd-host-shim event=gpu_discovery result=none "
-                           "reason=\"/nonexistent/libnvidia-ml.so.1 not found\"\n"), "%s", text);
+                           "reason=\"/nonexistent/libnvidia-ml.so.1 not found\"\n"),
+              "%s", text);
     const char *caps = strstr(text, "probe: caps rc=0 cpu=");
     cr_assert_not_null(caps, "%s", text);
-    cr_assert(strstr(caps, " gpu0:") == NULL || strstr(caps, " gpu0:") > strchr(caps, '\n'),
-              "%s", text);
+    cr_assert(strstr(caps, " gpu0:") == NULL || strstr(caps, " gpu0:") > strchr(caps, '\n'), "%s",
+              text);
 }
 
 Test(shim, discovery_with_nvml_reports_every_gpu)
@@ -735,7 +787,8 @@ Test(shim, discovery_with_nvml_reports_every_gpu)
     cr_assert(strstr(text, "event=gpu_discovery result=ok gpus=2 library=" FAKE_NVML_SO "\n"), "%s",
               text);
     cr_assert(strstr(text, " gpu0:NVIDIA H200:9.0:150754820096 "
-                           "gpu1:NVIDIA A100-SXM4-80GB:8.0:85899345920\n"), "%s", text);
+                           "gpu1:NVIDIA A100-SXM4-80GB:8.0:85899345920\n"),
+              "%s", text);
 }
 
 Test(shim, discovery_when_the_driver_is_not_loaded_reports_why)
@@ -744,7 +797,8 @@ Test(shim, discovery_when_the_driver_is_not_loaded_reports_why)
     setenv("FAKE_NVML_INIT_RESULT", "9", 1);
     cr_assert_eq(run_shim(ARGS("--discover")), 0, "%s", err_text());
     cr_assert(strstr(err_text(), "event=gpu_discovery result=none "
-                                 "reason=\"nvmlInit_v2: Driver Not Loaded\"\n"), "%s", err_text());
+                                 "reason=\"nvmlInit_v2: Driver Not Loaded\"\n"),
+              "%s", err_text());
     cr_assert(strstr(out_text(), "\"gpus\":") != NULL, "%s", out_text());
     cr_assert(strstr(out_text(), "\"device_id\"") == NULL, "%s", out_text());
 }
@@ -756,15 +810,19 @@ Test(shim, discover_prints_capabilities_that_the_shim_reads_back)
     setenv("PMD_NVML_LIBRARY", FAKE_NVML_SO, 1);
     cr_assert_eq(run_shim(ARGS("--discover")), 0, "%s", err_text());
     const char *json = out_text();
-    cr_assert(strstr(json, "\"name\": \"NVIDIA H200\"") && strstr(json, "\"compute_capability\": \"8.0\"") &&
-              strstr(json, "\"vram_total_bytes\": 150754820096"), "%s", json);
+    cr_assert(strstr(json, "\"name\": \"NVIDIA H200\"") &&
+                  strstr(json, "\"compute_capability\": \"8.0\"") &&
+                  strstr(json, "\"vram_total_bytes\": 150754820096"),
+              "%s", json);
     const char *caps = put_file("caps.json", json);
     const char *cfg = put_file("config.json", "{\"caps_at_start\": true}");
     unsetenv("PMD_NVML_LIBRARY");
     cr_assert_eq(run_shim(ARGS("--plugin", SHIM_PROBE_SO, "--config", cfg, "--capabilities", caps,
-                               "--run-for", "0")), 0, "%s", err_text());
+                               "--run-for", "0")),
+                 0, "%s", err_text());
     cr_assert(strstr(err_text(), " gpu0:NVIDIA H200:9.0:150754820096 "
-                                 "gpu1:NVIDIA A100-SXM4-80GB:8.0:85899345920\n"), "%s", err_text());
+                                 "gpu1:NVIDIA A100-SXM4-80GB:8.0:85899345920\n"),
+              "%s", err_text());
     cr_assert_eq(count_of(err_text(), "event=gpu_discovery"), 0, "%s", err_text());
 }
 
@@ -813,9 +871,9 @@ static const char *run_on_terminal(const char *const *args)
 
 Test(shim, status_line_every_period_when_stderr_is_a_terminal)
 {
-    const char *text = run_on_terminal(ARGS("--plugin", EXAMPLE_SO, "--config",
-                                            FIXTURE("empty_config.json"), "--tick-ms", "10",
-                                            "--status-every", "0.2", "--run-for", "1.1"));
+    const char *text =
+        run_on_terminal(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
+                             "--tick-ms", "10", "--status-every", "0.2", "--run-for", "1.1"));
     int n = count_of(text, " STATUS registered, no stats from the plugin\r\n");
     cr_assert(n >= 4 && n <= 6, "%d status lines in 1.1 s at 0.2 s:\n%s", n, text);
 }
@@ -823,7 +881,8 @@ Test(shim, status_line_every_period_when_stderr_is_a_terminal)
 Test(shim, no_status_line_when_stderr_is_not_a_terminal)
 {
     cr_assert_eq(run_shim(ARGS("--plugin", EXAMPLE_SO, "--config", FIXTURE("empty_config.json"),
-                               "--tick-ms", "10", "--status-every", "0.1", "--run-for", "0.5")), 0);
+                               "--tick-ms", "10", "--status-every", "0.1", "--run-for", "0.5")),
+                 0);
     cr_assert_eq(count_of(err_text(), "STATUS"), 0, "%s", err_text());
 }
 
@@ -859,11 +918,10 @@ static pid_t start_node(const char *config, const char *pools, int stderr_fd)
 {
     char port_file[128];
     snprintf(port_file, sizeof(port_file), "%s/metrics.port", dir);
-    g_node = spawn_shim_stderr(ARGS("--plugin", NODE_REGISTRATION_SO, "--config", config,
-                                    "--pools", pools, "--capabilities",
-                                    FIXTURE("capabilities_h200.json"), "--tick-ms", "20",
-                                    "--metrics-port", "0", "--metrics-port-file", port_file,
-                                    "--log-level", g_log_level),
+    g_node = spawn_shim_stderr(ARGS("--plugin", NODE_REGISTRATION_SO, "--config", config, "--pools",
+                                    pools, "--capabilities", FIXTURE("capabilities_h200.json"),
+                                    "--tick-ms", "20", "--metrics-port", "0", "--metrics-port-file",
+                                    port_file, "--log-level", g_log_level),
                                stderr_fd);
     cr_assert_eq(orchd_wait_node_status(g_cp, NODE, "Online", 5000), 0,
                  "the node never came Online; stderr (when captured):\n%s", err_text());
@@ -962,8 +1020,10 @@ Test(shim, sighup_reloads_pools_and_capabilities_and_the_node_keeps_running)
     pid_t pid = start_node(config, pools, STDERR_TO_FILE);
     put_file("pools.json", "[{\"pool_id\":\"a\"},{\"pool_id\":\"b\"},{\"pool_id\":\"c\"}]");
     kill(pid, SIGHUP);
-    wait_for_running(pid, " INFO  plugin=pmd-host-shim event=reload signal=SIGHUP pools=reloaded "
-                     "pool_count=3 capabilities=reloaded gpu_count=1\n", 1, 3000);
+    wait_for_running(pid,
+                     " INFO  plugin=pmd-host-shim event=reload signal=SIGHUP pools=reloaded "
+                     "pool_count=3 capabilities=reloaded gpu_count=1\n",
+                     1, 3000);
     kill(pid, SIGHUP); /* a second one is a second reload, not the default action */
     wait_for_running(pid, "event=reload signal=SIGHUP", 2, 3000);
     assert_running(pid, "after SIGHUP");

@@ -45,9 +45,11 @@ Test(log_line, formats_timestamp_padded_tag_and_one_newline)
 Test(log_line, newline_in_plugin_text_stays_one_line)
 {
     char line[256];
-    log_line_format(line, sizeof(line), &t_fixed, "WARN", "first\nsecond\r\n2023-01-01T00:00:00.000Z INFO  forged");
-    cr_assert_str_eq(line, "2023-11-14T22:13:20.123Z WARN  first\\nsecond\\r\\n2023-01-01T00:00:00.000Z "
-                           "INFO  forged\n");
+    log_line_format(line, sizeof(line), &t_fixed, "WARN",
+                    "first\nsecond\r\n2023-01-01T00:00:00.000Z INFO  forged");
+    cr_assert_str_eq(line,
+                     "2023-11-14T22:13:20.123Z WARN  first\\nsecond\\r\\n2023-01-01T00:00:00.000Z "
+                     "INFO  forged\n");
     cr_assert_eq(strchr(line, '\n'), line + strlen(line) - 1);
 }
 
@@ -116,7 +118,8 @@ Test(pools_parse, full_record)
     cr_assert_eq(parse_pools("[{\"pool_id\":\"p0\",\"ready\":true,\"draining\":false,"
                              "\"slots_free\":3,\"slots_total\":4,"
                              "\"vram_free_bytes\":18446744073709551615,\"engine\":\"llamacpp\"}]",
-                             &l), 0, "%s", perr);
+                             &l),
+                 0, "%s", perr);
     cr_assert_eq(l.count, 1);
     cr_assert_str_eq(l.items[0].pool_id, "p0");
     cr_assert_str_eq(l.items[0].engine, "llamacpp");
@@ -152,7 +155,8 @@ static void assert_bad_pools(const char *text, const char *const *needles)
         cr_assert(strstr(perr, *needles) != NULL, "\"%s\" lacks \"%s\"", perr, *needles);
 }
 
-#define BAD(text, ...) assert_bad_pools(text, (const char *const[]){"pools.json", __VA_ARGS__, NULL})
+#define BAD(text, ...)                                                                             \
+    assert_bad_pools(text, (const char *const[]){"pools.json", __VA_ARGS__, NULL})
 
 Test(pools_parse, syntax_errors)
 {
@@ -189,9 +193,12 @@ Test(pools_parse, negative_and_over_range_numbers)
 {
     BAD("[{\"pool_id\":\"a\",\"slots_free\":-1}]", "pool 0", "slots_free", "negative");
     BAD("[{\"pool_id\":\"a\",\"slots_total\":4294967296}]", "pool 0", "slots_total", "maximum");
-    BAD("[{\"pool_id\":\"a\",\"vram_free_bytes\":18446744073709551616}]", "out of the 64-bit range");
-    BAD("[{\"pool_id\":\"a\",\"vram_free_bytes\":-9223372036854775809}]", "out of the 64-bit range");
-    BAD("[{\"pool_id\":\"18446744073709551616\",\"vram_free_bytes\":99999999999999999999}]", "1:54: integer (field vram_free_bytes)");
+    BAD("[{\"pool_id\":\"a\",\"vram_free_bytes\":18446744073709551616}]",
+        "out of the 64-bit range");
+    BAD("[{\"pool_id\":\"a\",\"vram_free_bytes\":-9223372036854775809}]",
+        "out of the 64-bit range");
+    BAD("[{\"pool_id\":\"18446744073709551616\",\"vram_free_bytes\":99999999999999999999}]",
+        "1:54: integer (field vram_free_bytes)");
 }
 
 Test(pools_parse, unknown_field_is_named)
@@ -212,7 +219,8 @@ Test(pools_push, refused_record_reported_and_pushing_goes_on)
     shim_pool_list_t l;
     int seen = 0;
     size_t bad = 99;
-    cr_assert_eq(parse_pools("[{\"pool_id\":\"a\"},{\"pool_id\":\"b\"},{\"pool_id\":\"c\"}]", &l), 0);
+    cr_assert_eq(parse_pools("[{\"pool_id\":\"a\"},{\"pool_id\":\"b\"},{\"pool_id\":\"c\"}]", &l),
+                 0);
     pmd_pool_sink_t sink = {sizeof(sink), 0, &seen, refuse_b};
     cr_assert_eq(shim_pools_push(&l, &sink, &bad), PMD_ERR_HOST_DATA);
     cr_assert_eq(bad, 1);
@@ -248,7 +256,10 @@ static void pools_file_setup(void)
     write_file(pools_path, "[{\"pool_id\":\"a\"},{\"pool_id\":\"b\"}]");
 }
 
-static void pools_file_teardown(void) { unlink(pools_path); }
+static void pools_file_teardown(void)
+{
+    unlink(pools_path);
+}
 
 #define SEC 1000000000ull
 
@@ -263,7 +274,8 @@ Test(pools_file, bad_content_reported_once_and_last_good_list_kept, .init = pool
 
     write_file(pools_path, "[{\"pool_id\":\"a\",\"slots_free\":-3}]");
     cr_assert_eq(shim_pools_file_poll(&pf, 2 * SEC, msg, sizeof(msg)), -1);
-    cr_assert(strstr(msg, pools_path) && strstr(msg, "pool 0") && strstr(msg, "slots_free"), "%s", msg);
+    cr_assert(strstr(msg, pools_path) && strstr(msg, "pool 0") && strstr(msg, "slots_free"), "%s",
+              msg);
     cr_assert(strstr(msg, "keeping the last good list (2 pool(s))") != NULL, "%s", msg);
     cr_assert_eq(pf.list.count, 2);
     cr_assert_eq(shim_pools_file_poll(&pf, 3 * SEC, msg, sizeof(msg)), 0);
@@ -285,7 +297,8 @@ Test(pools_file, checks_at_most_every_200_ms, .init = pools_file_setup, .fini = 
     cr_assert_eq(shim_pools_file_open(&pf, pools_path, msg, sizeof(msg)), 0, "%s", msg);
     cr_assert_eq(shim_pools_file_poll(&pf, 10 * SEC, msg, sizeof(msg)), 0);
     write_file(pools_path, "[]");
-    cr_assert_eq(shim_pools_file_poll(&pf, 10 * SEC + SHIM_POOLS_CHECK_NS - 1, msg, sizeof(msg)), 0);
+    cr_assert_eq(shim_pools_file_poll(&pf, 10 * SEC + SHIM_POOLS_CHECK_NS - 1, msg, sizeof(msg)),
+                 0);
     cr_assert_eq(pf.list.count, 2);
     cr_assert_eq(shim_pools_file_poll(&pf, 10 * SEC + SHIM_POOLS_CHECK_NS, msg, sizeof(msg)), 1);
     cr_assert_eq(pf.list.count, 0);
@@ -363,7 +376,9 @@ Test(capabilities, full_record)
     shim_capabilities_t c;
     cr_assert_eq(parse_caps("{\"gpus\":[{\"device_id\":1,\"name\":\"NVIDIA H200\","
                             "\"vram_total_bytes\":150000000000,\"compute_capability\":\"9.0\"}],"
-                            "\"cpu_cores\":16,\"ram_total_bytes\":137438953472}", &c), 0, "%s", perr);
+                            "\"cpu_cores\":16,\"ram_total_bytes\":137438953472}",
+                            &c),
+                 0, "%s", perr);
     cr_assert_eq(c.gpu_count, 1);
     cr_assert_eq(c.gpus[0].device_id, 1);
     cr_assert_str_eq(c.gpus[0].name, "NVIDIA H200");
@@ -387,10 +402,13 @@ Test(capabilities, gpus_required_others_optional)
 Test(capabilities, bad_gpu_fields_named)
 {
     shim_capabilities_t c;
-    cr_assert_eq(parse_caps("{\"gpus\":[{\"device_id\":0,\"name\":\"x\",\"vram_total_bytes\":1}]}", &c), -1);
+    cr_assert_eq(
+        parse_caps("{\"gpus\":[{\"device_id\":0,\"name\":\"x\",\"vram_total_bytes\":1}]}", &c), -1);
     cr_assert(strstr(perr, "gpu 0: compute_capability is missing") != NULL, "%s", perr);
     cr_assert_eq(parse_caps("{\"gpus\":[{\"device_id\":0,\"name\":\"x\",\"vram_total_bytes\":1,"
-                            "\"compute_capability\":\"sm_90\"}]}", &c), -1);
+                            "\"compute_capability\":\"sm_90\"}]}",
+                            &c),
+                 -1);
     cr_assert(strstr(perr, "compute_capability must read") != NULL, "%s", perr);
     cr_assert_eq(parse_caps("{\"gpus\":[],\"cpu_cores\":-1}", &c), -1);
     cr_assert(strstr(perr, "cpu_cores must not be negative") != NULL, "%s", perr);
@@ -439,7 +457,8 @@ Test(capabilities, discovery_with_a_driver_that_fails_init_reports_no_gpus)
     setenv("FAKE_NVML_INIT_RESULT", "9", 1);
     cr_assert_eq(shim_discover_capabilities(&c, note, sizeof(note)), 0);
     cr_assert_eq(c.gpu_count, 0);
-    cr_assert_str_eq(note, "event=gpu_discovery result=none reason=\"nvmlInit_v2: Driver Not Loaded\"");
+    cr_assert_str_eq(note,
+                     "event=gpu_discovery result=none reason=\"nvmlInit_v2: Driver Not Loaded\"");
     shim_capabilities_free(&c);
 }
 
@@ -450,7 +469,8 @@ Test(capabilities, library_without_nvml_symbols_reports_the_missing_one)
     setenv("PMD_NVML_LIBRARY", SHIM_PROBE_SO, 1); /* a library, but not NVML */
     cr_assert_eq(shim_discover_capabilities(&c, note, sizeof(note)), 0);
     cr_assert_eq(c.gpu_count, 0);
-    cr_assert(strstr(note, "result=none reason=\"" SHIM_PROBE_SO " lacks nvmlInit_v2\""), "%s", note);
+    cr_assert(strstr(note, "result=none reason=\"" SHIM_PROBE_SO " lacks nvmlInit_v2\""), "%s",
+              note);
     shim_capabilities_free(&c);
 }
 
@@ -521,9 +541,11 @@ Test(host_callbacks, callback_outside_call_or_off_thread_is_a_violation)
     cr_assert_eq(shim_host_violations(&h), 2);
     const char *text = read_stream(out);
     cr_assert(strstr(text, "ERROR plugin=pmd-host-shim event=abi_violation by=plugin callback=log "
-                           "problem=\"called from a thread that is not the host thread\""), "%s", text);
+                           "problem=\"called from a thread that is not the host thread\""),
+              "%s", text);
     cr_assert(strstr(text, "event=abi_violation by=plugin callback=state_changed "
-                           "problem=\"called outside an ABI call\""), "%s", text);
+                           "problem=\"called outside an ABI call\""),
+              "%s", text);
     cr_assert(strstr(text, "INFO  plugin=plugin event=state_changed state=stopped detail=late\n"),
               "%s", text);
     cr_assert(strstr(text, "INFO  plugin=plugin fine\n"), "%s", text);
@@ -613,7 +635,8 @@ static void probe_setup(void)
 {
     char err[512];
     cr_assert_eq(host_loader_open(SHIM_PROBE_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR,
-                                 &probe, err, sizeof(err)), PMD_OK, "%s", err);
+                                  &probe, err, sizeof(err)),
+                 PMD_OK, "%s", err);
     th = test_host_new();
     cr_assert_not_null(th);
 }
@@ -638,11 +661,13 @@ static int saw_two_pools(void *arg)
     return test_host_log_contains(arg, "probe: pools rc=0 a:1:0:2/4:7:llamacpp b:");
 }
 
-Test(test_host, serves_pools_and_records_logs_and_states, .init = probe_setup, .fini = probe_teardown)
+Test(test_host, serves_pools_and_records_logs_and_states, .init = probe_setup,
+     .fini = probe_teardown)
 {
     cr_assert_eq(test_host_set_pools_json(th, "[{\"pool_id\":\"a\",\"ready\":true,\"slots_free\":2,"
                                               "\"slots_total\":4,\"vram_free_bytes\":7,"
-                                              "\"engine\":\"llamacpp\"},{\"pool_id\":\"b\"}]"), 0);
+                                              "\"engine\":\"llamacpp\"},{\"pool_id\":\"b\"}]"),
+                 0);
     pmd_instance_t *in = probe_started("{\"pools_every_ticks\":2,\"state_detail\":\"up\"}");
     cr_assert(th_tick_until(th, probe.plugin, in, saw_two_pools, th, 2000));
     cr_assert_geq(test_host_list_pools_calls(th), 1);
@@ -669,11 +694,14 @@ Test(test_host, bad_pools_json_keeps_previous_list, .init = probe_setup, .fini =
     th_destroy(th, probe.plugin, in);
 }
 
-Test(test_host, serves_capabilities_and_failure_results, .init = probe_setup, .fini = probe_teardown)
+Test(test_host, serves_capabilities_and_failure_results, .init = probe_setup,
+     .fini = probe_teardown)
 {
-    cr_assert_eq(test_host_set_capabilities_json(th, "{\"gpus\":[{\"device_id\":0,\"name\":\"G\","
-                                                     "\"vram_total_bytes\":8,\"compute_capability\":\"8.6\"}],"
-                                                     "\"cpu_cores\":3}"), 0);
+    cr_assert_eq(test_host_set_capabilities_json(
+                     th, "{\"gpus\":[{\"device_id\":0,\"name\":\"G\","
+                         "\"vram_total_bytes\":8,\"compute_capability\":\"8.6\"}],"
+                         "\"cpu_cores\":3}"),
+                 0);
     pmd_instance_t *in = probe_started("{\"caps_at_start\":true}");
     cr_assert(test_host_log_contains(th, "probe: caps rc=0 cpu=3 ram=0 gpu0:G:8.6:8"));
     th_destroy(th, probe.plugin, in);
@@ -694,11 +722,13 @@ Test(test_host, counts_sink_refusals, .init = probe_setup, .fini = probe_teardow
     th_destroy(th, probe.plugin, in);
 }
 
-Test(test_host, callback_from_plugin_thread_is_a_violation, .init = probe_setup, .fini = probe_teardown)
+Test(test_host, callback_from_plugin_thread_is_a_violation, .init = probe_setup,
+     .fini = probe_teardown)
 {
     pmd_instance_t *in = probe_started("{\"thread_callback\":true}");
     cr_assert_eq(test_host_violations(th), 1);
-    cr_assert_str_eq(test_host_violation(th, 0), "log called from a thread that is not the host thread");
+    cr_assert_str_eq(test_host_violation(th, 0),
+                     "log called from a thread that is not the host thread");
     cr_assert(test_host_log_contains(th, "probe: log from a plugin thread"));
     th_destroy(th, probe.plugin, in);
 }
@@ -803,15 +833,20 @@ Test(metrics_format, every_family_announced_and_valid_prometheus_text)
     const char *why = prom_check_text(text);
     cr_assert_null(why, "%s\n%s", why, text);
     static const char *const families[][2] = {
-        {"pmd_plugin_info", "gauge"}, {"pmd_stats_available", "gauge"},
+        {"pmd_plugin_info", "gauge"},
+        {"pmd_stats_available", "gauge"},
         {"pmd_node_state", "gauge"},
-        {"pmd_node_state_change_timestamp_seconds", "gauge"}, {"pmd_registrations_total", "counter"},
-        {"pmd_reregistrations_total", "counter"}, {"pmd_heartbeats_total", "counter"},
-        {"pmd_deregistrations_total", "counter"}, {"pmd_heartbeat_consecutive_failures", "gauge"},
+        {"pmd_node_state_change_timestamp_seconds", "gauge"},
+        {"pmd_registrations_total", "counter"},
+        {"pmd_reregistrations_total", "counter"},
+        {"pmd_heartbeats_total", "counter"},
+        {"pmd_deregistrations_total", "counter"},
+        {"pmd_heartbeat_consecutive_failures", "gauge"},
         {"pmd_last_heartbeat_success_timestamp_seconds", "gauge"},
         {"pmd_last_heartbeat_latency_seconds", "gauge"},
         {"pmd_request_duration_seconds", "histogram"},
-        {"pmd_connections_opened_total", "counter"}, {"pmd_events_dropped_total", "counter"},
+        {"pmd_connections_opened_total", "counter"},
+        {"pmd_events_dropped_total", "counter"},
         {"pmd_log_write_failures_total", "counter"}};
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
         char type[128];
@@ -847,8 +882,10 @@ Test(metrics_format, values_are_exact)
         "pmd_last_heartbeat_success_timestamp_seconds{node_id=\"gpu-1\"} 1700000001.005\n",
         "pmd_last_heartbeat_latency_seconds{node_id=\"gpu-1\"} 1.234567\n",
         "pmd_request_duration_seconds_bucket{node_id=\"gpu-1\",request=\"heartbeat\",le=\"1\"} 0\n",
-        "pmd_request_duration_seconds_bucket{node_id=\"gpu-1\",request=\"heartbeat\",le=\"2.5\"} 1\n",
-        "pmd_request_duration_seconds_bucket{node_id=\"gpu-1\",request=\"heartbeat\",le=\"+Inf\"} 1\n",
+        "pmd_request_duration_seconds_bucket{node_id=\"gpu-1\",request=\"heartbeat\",le=\"2.5\"} "
+        "1\n",
+        "pmd_request_duration_seconds_bucket{node_id=\"gpu-1\",request=\"heartbeat\",le=\"+Inf\"} "
+        "1\n",
         "pmd_request_duration_seconds_sum{node_id=\"gpu-1\",request=\"heartbeat\"} 1.234567\n",
         "pmd_request_duration_seconds_count{node_id=\"gpu-1\",request=\"heartbeat\"} 1\n",
         "pmd_connections_opened_total{node_id=\"gpu-1\"} 12\n",
@@ -871,7 +908,8 @@ Test(metrics_format, odd_node_id_is_escaped_in_every_label)
     char *text = shim_metrics_format(&snap, NULL);
     cr_assert(strstr(text, "pmd_node_state{node_id=\"a\\\"b\\\\c\\nd\",state=\"degraded\"} 1\n"),
               "%s", text);
-    cr_assert_eq(count_in(text, "node_id=\"a\\\"b\\\\c\\nd\""), 39 + 11 + 3, "%s", text); /* + the register histogram */
+    cr_assert_eq(count_in(text, "node_id=\"a\\\"b\\\\c\\nd\""), 39 + 11 + 3, "%s",
+                 text); /* + the register histogram */
     const char *why = prom_check_text(text);
     cr_assert_null(why, "%s\n%s", why, text);
     free(text);
@@ -957,7 +995,8 @@ Test(log_line, quote_leaves_bare_words_and_escapes_the_rest)
     cr_assert_str_eq(log_line_quote(out, sizeof(out), "HTTP 500"), "\"HTTP 500\"");
     cr_assert_str_eq(log_line_quote(out, sizeof(out), ""), "\"\"");
     cr_assert_str_eq(log_line_quote(out, sizeof(out), "a=b"), "\"a=b\"");
-    cr_assert_str_eq(log_line_quote(out, sizeof(out), "say \"hi\" \\o/"), "\"say \\\"hi\\\" \\\\o/\"");
+    cr_assert_str_eq(log_line_quote(out, sizeof(out), "say \"hi\" \\o/"),
+                     "\"say \\\"hi\\\" \\\\o/\"");
     cr_assert_str_eq(log_line_quote(out, sizeof(out), "two\nlines"), "\"two\nlines\"");
     cr_assert_str_eq(log_line_quote(out, 8, "abc def ghi"), "\"abc d\"");
 }
@@ -993,12 +1032,17 @@ Test(metrics_format, latency_observed_once_each_time_the_ok_counter_moves)
     cr_assert_eq(snap.heartbeat_latency.bucket[0], 1);
     cr_assert_eq(snap.heartbeat_latency.sum_us, 12003000);
     char *text = shim_metrics_format(&snap, NULL);
-    cr_assert(strstr(text, "pmd_request_duration_seconds_bucket{node_id=\"n\",request=\"heartbeat\","
-                           "le=\"10\"} 1\n"), "%s", text);
-    cr_assert(strstr(text, "pmd_request_duration_seconds_bucket{node_id=\"n\",request=\"heartbeat\","
-                           "le=\"+Inf\"} 2\n"), "%s", text);
+    cr_assert(strstr(text,
+                     "pmd_request_duration_seconds_bucket{node_id=\"n\",request=\"heartbeat\","
+                     "le=\"10\"} 1\n"),
+              "%s", text);
+    cr_assert(strstr(text,
+                     "pmd_request_duration_seconds_bucket{node_id=\"n\",request=\"heartbeat\","
+                     "le=\"+Inf\"} 2\n"),
+              "%s", text);
     cr_assert(strstr(text, "pmd_request_duration_seconds_sum{node_id=\"n\",request=\"heartbeat\"} "
-                           "12.003000\n"), "%s", text);
+                           "12.003000\n"),
+              "%s", text);
     const char *why = prom_check_text(text);
     cr_assert_null(why, "%s\n%s", why, text);
     free(text);
@@ -1021,7 +1065,8 @@ Test(metrics_format, registration_latency_is_a_second_series_of_the_histogram)
     cr_assert_eq(snap.registration_latency.count, 1);
     char *text = shim_metrics_format(&snap, NULL);
     cr_assert(strstr(text, "pmd_request_duration_seconds_count{node_id=\"n\",request=\"register\"} "
-                           "1\n"), "%s", text);
+                           "1\n"),
+              "%s", text);
     const char *why = prom_check_text(text);
     cr_assert_null(why, "%s\n%s", why, text);
     free(text);
@@ -1151,9 +1196,17 @@ Test(listen_address, ipv4_ipv6_and_refusals)
     cr_assert_eq(shim_listen_parse("[::1]:9464", &a), 0);
     cr_assert_eq(a.addr.ss_family, AF_INET6);
     cr_assert_str_eq(shim_listen_format(&a, 9464, out, sizeof(out)), "[::1]:9464");
-    static const char *const bad[] = {"localhost:9464", "127.0.0.1", "127.0.0.1:", ":9464",
-                                      "127.0.0.1:65536", "127.0.0.1:-1", "::1:9464",
-                                      "[::1]9464", "127.0.0.1:94x", "[127.0.0.1]:9464", ""};
+    static const char *const bad[] = {"localhost:9464",
+                                      "127.0.0.1",
+                                      "127.0.0.1:",
+                                      ":9464",
+                                      "127.0.0.1:65536",
+                                      "127.0.0.1:-1",
+                                      "::1:9464",
+                                      "[::1]9464",
+                                      "127.0.0.1:94x",
+                                      "[127.0.0.1]:9464",
+                                      ""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(shim_listen_parse(bad[i], &a), -1, "%s", bad[i]);
     shim_listen_loopback(9464, &a);

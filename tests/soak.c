@@ -244,8 +244,10 @@ static int inject(soak_t *s, int k)
              nodes_in(s, PMD_NODE_UNAUTHORIZED) < s->n && now_ns() < end;)
             tick(s);
         if (nodes_in(s, PMD_NODE_UNAUTHORIZED) < s->n) {
-            fprintf(stderr, "soak: %d of %d nodes unauthorized 5 s after the server's token "
-                    "changed\n", nodes_in(s, PMD_NODE_UNAUTHORIZED), s->n);
+            fprintf(stderr,
+                    "soak: %d of %d nodes unauthorized 5 s after the server's token "
+                    "changed\n",
+                    nodes_in(s, PMD_NODE_UNAUTHORIZED), s->n);
             return -1;
         }
         write_file(s->node_token, token); /* the operator rotates the nodes */
@@ -267,7 +269,7 @@ static int setup(soak_t *s)
     if ((s->cp = orchd_start(&opt)) == NULL)
         return -1;
     if (host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &s->lp,
-                        err, sizeof(err)) != PMD_OK) {
+                         err, sizeof(err)) != PMD_OK) {
         fprintf(stderr, "soak: %s\n", err);
         return -1;
     }
@@ -278,8 +280,18 @@ static int setup(soak_t *s)
     for (int i = 0; i < s->n; i++) {
         node_t *nd = &s->nodes[i];
         snprintf(nd->id, sizeof(nd->id), "soak-node-%03d", i);
-        pmd_host_t h = {sizeof(h), PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, 0, &nd->host,
-                        "soak", "1", h_log, h_pools, h_caps, h_state, NULL};
+        pmd_host_t h = {sizeof(h),
+                        PMD_ABI_VERSION_MAJOR,
+                        PMD_ABI_VERSION_MINOR,
+                        0,
+                        &nd->host,
+                        "soak",
+                        "1",
+                        h_log,
+                        h_pools,
+                        h_caps,
+                        h_state,
+                        NULL};
         snprintf(cfg, sizeof(cfg),
                  "{\"node_id\":\"%s\",\"address\":\"http://10.0.%d.%d:9200\","
                  "\"orchestratord_url\":\"%s\",\"api_token_file\":\"%s\","
@@ -313,8 +325,8 @@ static int parse_count(const char *arg, const char *what, unsigned long long max
     char *end;
     unsigned long long v = strtoull(arg, &end, 10);
     if (*arg < '0' || *arg > '9' || *end != '\0' || v == 0 || v > max) {
-        fprintf(stderr, "soak: bad %s \"%s\" (1..%llu)\nusage: soak [HEARTBEATS [NODES]]\n",
-                what, arg, max);
+        fprintf(stderr, "soak: bad %s \"%s\" (1..%llu)\nusage: soak [HEARTBEATS [NODES]]\n", what,
+                arg, max);
         return -1;
     }
     *out = v;
@@ -344,8 +356,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (warm_up(&s, 30000) != 0) {
-        fprintf(stderr, "soak: warm-up (%d heartbeats a node) not done after 30 s\n",
-                WARMUP_EACH);
+        fprintf(stderr, "soak: warm-up (%d heartbeats a node) not done after 30 s\n", WARMUP_EACH);
         return 2;
     }
     usage_t start = usage();
@@ -384,8 +395,8 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < s.n; i++)
         if (!node_online(&s, s.nodes[i].id)) {
-            fprintf(stderr, "soak: %s is not Online at the end (host state %d)\n",
-                    s.nodes[i].id, s.nodes[i].host.state);
+            fprintf(stderr, "soak: %s is not Online at the end (host state %d)\n", s.nodes[i].id,
+                    s.nodes[i].host.state);
             failed = 1;
         }
     for (int i = 0; i < 200; i++) /* let freed connections and buffers settle */

@@ -31,9 +31,9 @@ struct test_host {
     pmd_host_t abi;
     pthread_mutex_t lock; /* recursive: a sink may log */
     int verbose;
-    int depth;            /* nesting of enter/leave */
-    pthread_t owner;      /* the thread inside the call, while depth > 0 */
-    shim_call_t call;     /* the innermost call running (SHIM_CALL_ANY by hand) */
+    int depth;        /* nesting of enter/leave */
+    pthread_t owner;  /* the thread inside the call, while depth > 0 */
+    shim_call_t call; /* the innermost call running (SHIM_CALL_ANY by hand) */
     th_list_t logs, states, violations;
     int list_pools_calls, capabilities_calls, sink_refusals;
     int32_t list_pools_rc, capabilities_rc;
@@ -101,7 +101,8 @@ static int check_callback(test_host_t *h, shim_callback_t cb, const char *callba
         snprintf(what, sizeof(what), "%s called during %s", callback, shim_call_name(h->call));
     else
         snprintf(what, sizeof(what), "%s called %s", callback,
-                 h->depth == 0 ? "outside an ABI call" : "from a thread that is not the host thread");
+                 h->depth == 0 ? "outside an ABI call"
+                               : "from a thread that is not the host thread");
     list_push(&h->violations, 0, what);
     if (h->verbose)
         log_line_emitf(stderr, "ERROR", "test_host: ABI violation: %s", what);
@@ -192,12 +193,17 @@ test_host_t *test_host_new(void)
     pthread_mutexattr_destroy(&attr);
     const char *v = getenv("TEST_HOST_VERBOSE");
     h->verbose = v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
-    h->abi = (pmd_host_t){
-        .struct_size = sizeof(pmd_host_t), .abi_major = PMD_ABI_VERSION_MAJOR,
-        .abi_minor = PMD_ABI_VERSION_MINOR, .host_data = h, .host_name = "test_host",
-        .host_version = "0", .log = cb_log, .list_pools = cb_list_pools,
-        .get_capabilities = cb_get_capabilities, .state_changed = cb_state_changed,
-        .get_extension = cb_get_extension};
+    h->abi = (pmd_host_t){.struct_size = sizeof(pmd_host_t),
+                          .abi_major = PMD_ABI_VERSION_MAJOR,
+                          .abi_minor = PMD_ABI_VERSION_MINOR,
+                          .host_data = h,
+                          .host_name = "test_host",
+                          .host_version = "0",
+                          .log = cb_log,
+                          .list_pools = cb_list_pools,
+                          .get_capabilities = cb_get_capabilities,
+                          .state_changed = cb_state_changed,
+                          .get_extension = cb_get_extension};
     return h;
 }
 
@@ -214,10 +220,12 @@ void test_host_free(test_host_t *h)
     free(h);
 }
 
-const pmd_host_t *test_host_abi(test_host_t *h) { return &h->abi; }
+const pmd_host_t *test_host_abi(test_host_t *h)
+{
+    return &h->abi;
+}
 
-void test_host_set_abi(test_host_t *h, uint32_t struct_size, uint32_t abi_major,
-                       uint32_t abi_minor)
+void test_host_set_abi(test_host_t *h, uint32_t struct_size, uint32_t abi_major, uint32_t abi_minor)
 {
     h->abi.struct_size = struct_size;
     h->abi.abi_major = abi_major;
@@ -252,15 +260,27 @@ int test_host_set_capabilities_json(test_host_t *h, const char *json_object)
     return rc;
 }
 
-const char *test_host_last_error(test_host_t *h) { return h->last_error; }
+const char *test_host_last_error(test_host_t *h)
+{
+    return h->last_error;
+}
 
-void test_host_set_list_pools_result(test_host_t *h, int32_t rc) { h->list_pools_rc = rc; }
+void test_host_set_list_pools_result(test_host_t *h, int32_t rc)
+{
+    h->list_pools_rc = rc;
+}
 
-void test_host_set_capabilities_result(test_host_t *h, int32_t rc) { h->capabilities_rc = rc; }
+void test_host_set_capabilities_result(test_host_t *h, int32_t rc)
+{
+    h->capabilities_rc = rc;
+}
 
 /* ---- queries ---- */
 
-int test_host_log_count(test_host_t *h) { return list_count(h, &h->logs); }
+int test_host_log_count(test_host_t *h)
+{
+    return list_count(h, &h->logs);
+}
 
 const char *test_host_log(test_host_t *h, int i)
 {
@@ -287,7 +307,10 @@ int test_host_log_contains(test_host_t *h, const char *needle)
     return test_host_log_count_matching(h, needle) > 0;
 }
 
-int test_host_state_count(test_host_t *h) { return list_count(h, &h->states); }
+int test_host_state_count(test_host_t *h)
+{
+    return list_count(h, &h->states);
+}
 
 int32_t test_host_state(test_host_t *h, int i)
 {
@@ -304,7 +327,10 @@ int32_t test_host_last_state(test_host_t *h)
     return test_host_state(h, test_host_state_count(h) - 1);
 }
 
-int test_host_violations(test_host_t *h) { return list_count(h, &h->violations); }
+int test_host_violations(test_host_t *h)
+{
+    return list_count(h, &h->violations);
+}
 
 const char *test_host_violation(test_host_t *h, int i)
 {
@@ -319,14 +345,20 @@ static int read_counter(test_host_t *h, const int *counter)
     return n;
 }
 
-int test_host_list_pools_calls(test_host_t *h) { return read_counter(h, &h->list_pools_calls); }
+int test_host_list_pools_calls(test_host_t *h)
+{
+    return read_counter(h, &h->list_pools_calls);
+}
 
 int test_host_capabilities_calls(test_host_t *h)
 {
     return read_counter(h, &h->capabilities_calls);
 }
 
-int test_host_sink_refusals(test_host_t *h) { return read_counter(h, &h->sink_refusals); }
+int test_host_sink_refusals(test_host_t *h)
+{
+    return read_counter(h, &h->sink_refusals);
+}
 
 /* ---- calls ---- */
 
@@ -420,8 +452,8 @@ static void sleep_5ms(void)
     nanosleep(&ts, NULL);
 }
 
-int th_tick_until(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in,
-                  int (*pred)(void *arg), void *arg, int timeout_ms)
+int th_tick_until(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in, int (*pred)(void *arg),
+                  void *arg, int timeout_ms)
 {
     uint64_t end = th_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000ull;
     for (;;) {

@@ -90,8 +90,8 @@ void th_destroy(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in);
 uint64_t th_now_ns(void);
 /* Ticks every ~5 ms with th_now_ns() until pred(arg) is true (checked
  * before the first tick and after each one): 1, or 0 after timeout_ms. */
-int th_tick_until(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in,
-                  int (*pred)(void *arg), void *arg, int timeout_ms);
+int th_tick_until(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in, int (*pred)(void *arg),
+                  void *arg, int timeout_ms);
 /* Ticks every ~5 ms for duration_ms; returns the number of ticks. */
 int th_tick_for(test_host_t *h, const pmd_plugin_t *p, pmd_instance_t *in, int duration_ms);
 

@@ -199,7 +199,7 @@ int main(int argc, char **argv)
     if ((cp = orchd_start(&opt)) == NULL)
         return 1;
     if (host_loader_open(NODE_REGISTRATION_SO, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp,
-                        err, sizeof(err)) != PMD_OK ||
+                         err, sizeof(err)) != PMD_OK ||
         !host_loader_has_extensions(&lp) ||
         (stats_ext = lp.plugin->get_extension(PMD_EXT_STATS)) == NULL) {
         fprintf(stderr, "tsan_stress: cannot load %s: %s\n", NODE_REGISTRATION_SO, err);

@@ -108,9 +108,9 @@ Test(sanitize, replaces_each_invalid_sequence_with_u_fffd)
 {
     char out[64];
     txt_utf8_sanitize("a\xFF"
-                     "b\xE2\x82"
-                     "c",
-                     7, out, sizeof(out));
+                      "b\xE2\x82"
+                      "c",
+                      7, out, sizeof(out));
     cr_assert_str_eq(out, "a\xEF\xBF\xBD"
                           "b\xEF\xBF\xBD"
                           "c");
@@ -215,7 +215,10 @@ Test(decode, bad_is_the_maximal_subpart)
     size_t bad = 0;
     cr_assert_eq(txt_utf8_decode((const unsigned char *)"\xFF", 1, &cp, &bad), 0);
     cr_assert_eq(bad, 1);
-    cr_assert_eq(txt_utf8_decode((const unsigned char *)"\xE2\x82" "a", 3, &cp, &bad), 0);
+    cr_assert_eq(txt_utf8_decode((const unsigned char *)"\xE2\x82"
+                                                        "a",
+                                 3, &cp, &bad),
+                 0);
     cr_assert_eq(bad, 2);
     cr_assert_eq(txt_utf8_decode((const unsigned char *)"\xF0\x9F\x98", 3, &cp, &bad), 0);
     cr_assert_eq(bad, 3);

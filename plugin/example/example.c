@@ -32,9 +32,9 @@
 enum lifecycle { LC_INITIALIZED, LC_STARTED, LC_STOPPED };
 
 struct pmd_instance {
-    pmd_host_t host;       /* our copy; fields past the host's size stay zero */
+    pmd_host_t host; /* our copy; fields past the host's size stay zero */
     enum lifecycle state;
-    int in_call;           /* guards against a callback re-entering us */
+    int in_call; /* guards against a callback re-entering us */
     uint64_t ticks;
     uint64_t log_every_ticks;
 };
@@ -185,8 +185,11 @@ static int utf8_valid(const char *text)
 {
     const unsigned char *p = (const unsigned char *)text;
     while (*p) {
-        unsigned c = *p++, n = c < 0x80 ? 0 : c >= 0xC2 && c < 0xE0 ? 1 : c >= 0xE0 && c < 0xF0 ? 2
-                                          : c >= 0xF0 && c < 0xF5 ? 3 : 9;
+        unsigned c = *p++, n = c < 0x80                ? 0
+                               : c >= 0xC2 && c < 0xE0 ? 1
+                               : c >= 0xE0 && c < 0xF0 ? 2
+                               : c >= 0xF0 && c < 0xF5 ? 3
+                                                       : 9;
         if (n == 9)
             return 0;
         unsigned v = c & (0x3Fu >> n);
@@ -236,8 +239,9 @@ static void show_id(char *out, size_t size, const char *id)
 {
     size_t w = 0;
     for (const unsigned char *p = (const unsigned char *)id; *p && w + 5 < size; p++)
-        w += (size_t)snprintf(out + w, size - w, *p >= 0x20 && *p < 0x7F && *p != '"' &&
-                                                         *p != '\\' ? "%c" : "\\x%02x", *p);
+        w += (size_t)snprintf(out + w, size - w,
+                              *p >= 0x20 && *p < 0x7F && *p != '"' && *p != '\\' ? "%c" : "\\x%02x",
+                              *p);
     out[w] = '\0';
 }
 
@@ -318,8 +322,8 @@ static void example_destroy(pmd_instance_t *in)
     free(in);
 }
 
-static const pmd_ext_conformance_t example_conformance = {
-    sizeof(pmd_ext_conformance_t), 0, "{\"log_every_ticks\": 1000}"};
+static const pmd_ext_conformance_t example_conformance = {sizeof(pmd_ext_conformance_t), 0,
+                                                          "{\"log_every_ticks\": 1000}"};
 
 static const void *example_get_extension(const char *id)
 {

@@ -563,19 +563,13 @@ static int parse_identity(parse_ctx_t *p, nr_config_t *c)
 static const char *curl_url_problem(CURLUcode rc, char *buf, size_t size)
 {
     switch (rc) {
-    case CURLUE_NO_HOST:
-        return "has no host";
-    case CURLUE_BAD_PORT_NUMBER:
-        return "has an invalid port";
-    case CURLUE_BAD_IPV6:
-        return "has an invalid IPv6 host";
+    case CURLUE_NO_HOST: return "has no host";
+    case CURLUE_BAD_PORT_NUMBER: return "has an invalid port";
+    case CURLUE_BAD_IPV6: return "has an invalid IPv6 host";
     case CURLUE_BAD_LOGIN:
     case CURLUE_BAD_USER:
-    case CURLUE_BAD_PASSWORD:
-        return "must not contain credentials (user:pass@)";
-    default:
-        snprintf(buf, size, "is not a valid URL (%s)", curl_url_strerror(rc));
-        return buf;
+    case CURLUE_BAD_PASSWORD: return "must not contain credentials (user:pass@)";
+    default: snprintf(buf, size, "is not a valid URL (%s)", curl_url_strerror(rc)); return buf;
     }
 }
 
@@ -596,8 +590,8 @@ static const char *curl_url_parts_problem(CURLU *u)
         problem = "must not contain a query or a fragment";
     curl_free(part);
     part = NULL;
-    if (problem == NULL && (curl_url_get(u, CURLUPART_HOST, &part, 0) != CURLUE_OK ||
-                            part[0] == '\0'))
+    if (problem == NULL &&
+        (curl_url_get(u, CURLUPART_HOST, &part, 0) != CURLUE_OK || part[0] == '\0'))
         problem = "has no host";
     curl_free(part);
     part = NULL;

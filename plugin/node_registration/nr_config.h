@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NR_NODE_ID_MAX 255         /* bytes; longer node ids are refused */
-#define NR_MAX_CONFIG_POOLS 1024   /* pools listed in config or environment */
+#define NR_NODE_ID_MAX 255       /* bytes; longer node ids are refused */
+#define NR_MAX_CONFIG_POOLS 1024 /* pools listed in config or environment */
 #define NR_MAX_CONFIG_GPUS 64
 #define NR_DEREGISTER_TIMEOUT_MAX_MS 30000u
 #define NR_INTERVAL_MAX_MS 86400000u /* one day */
@@ -37,16 +37,16 @@ typedef struct nr_config_gpu {
 } nr_config_gpu_t;
 
 typedef struct nr_config {
-    char *node_id;            /* never NULL after a successful parse */
-    char *machine_id;         /* never NULL (defaults to node_id) */
-    char *address;            /* never NULL */
-    char *base_url;           /* orchestratord_url without trailing '/' */
+    char *node_id;    /* never NULL after a successful parse */
+    char *machine_id; /* never NULL (defaults to node_id) */
+    char *address;    /* never NULL */
+    char *base_url;   /* orchestratord_url without trailing '/' */
 
-    int has_pools;            /* 1 = pool ids come from config/env, not the host */
-    char **pools;             /* has_pools: pool ids */
+    int has_pools; /* 1 = pool ids come from config/env, not the host */
+    char **pools;  /* has_pools: pool ids */
     size_t pool_count;
 
-    int has_capabilities;     /* 1 = capabilities from config, not the host */
+    int has_capabilities; /* 1 = capabilities from config, not the host */
     nr_config_gpu_t *gpus;
     size_t gpu_count;
     uint32_t cpu_cores;       /* 0 = not reported */
@@ -59,14 +59,14 @@ typedef struct nr_config {
     uint32_t retry_base_ms;         /* default 250 */
     uint32_t retry_max_ms;          /* default 10000 */
 
-    char *api_token;          /* secret: never printed; NULL = none */
-    char *api_token_file;     /* NULL = token not from a file */
+    char *api_token;      /* secret: never printed; NULL = none */
+    char *api_token_file; /* NULL = token not from a file */
 
-    char *ca_file;            /* NULL = system roots */
-    char *client_cert;        /* NULL = no mTLS */
+    char *ca_file;     /* NULL = system roots */
+    char *client_cert; /* NULL = no mTLS */
     char *client_key;
     char *client_key_password; /* secret: never printed; from client_key_password_file */
-    int tls_insecure;         /* 1 only when the config says true */
+    int tls_insecure;          /* 1 only when the config says true */
 
     /* The only proxy the plugin uses: an http://, https:// or socks5h://
      * URL, possibly with credentials (a secret: log it only through

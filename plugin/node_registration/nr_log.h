@@ -19,18 +19,18 @@
 
 #include "pmd_plugin.h"
 
-#define NR_LOG_FIELDS 10  /* fields per event, the node not counted */
-#define NR_LOG_EVENT 40   /* event name, NUL included */
-#define NR_LOG_BUF 400    /* all keys and values, NULs included */
-#define NR_LOG_LINE 1024  /* a text line always fits in this (node id 255 + record) */
+#define NR_LOG_FIELDS 10 /* fields per event, the node not counted */
+#define NR_LOG_EVENT 40  /* event name, NUL included */
+#define NR_LOG_BUF 400   /* all keys and values, NULs included */
+#define NR_LOG_LINE 1024 /* a text line always fits in this (node id 255 + record) */
 
 typedef struct nr_log_record {
-    int32_t level;             /* pmd_log_level */
-    uint16_t count;            /* fields used */
-    uint16_t used;             /* bytes of buf used */
+    int32_t level;  /* pmd_log_level */
+    uint16_t count; /* fields used */
+    uint16_t used;  /* bytes of buf used */
     uint16_t key_at[NR_LOG_FIELDS];
     uint16_t value_at[NR_LOG_FIELDS];
-    uint8_t truncated;         /* a field was cut or dropped for room */
+    uint8_t truncated; /* a field was cut or dropped for room */
     char event[NR_LOG_EVENT];
     char buf[NR_LOG_BUF];
 } nr_log_record_t;

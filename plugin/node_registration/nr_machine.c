@@ -119,9 +119,9 @@ static nr_decision_t on_unauthorized(nr_machine_t *m, uint64_t now_ns)
 {
     nr_decision_t d = set_state(m, NR_STATE_UNAUTHORIZED, NR_REASON_UNAUTHORIZED);
     /* Half fixed, half jitter: never a tight loop, still spread out. */
-    uint64_t delay = nr_backoff_equal_jitter_ns(NR_AUTH_BACKOFF_MIN_MS * NR_MS,
-                                                NR_AUTH_BACKOFF_MAX_MS * NR_MS, m->auth_failures++,
-                                                &m->rng);
+    uint64_t delay =
+        nr_backoff_equal_jitter_ns(NR_AUTH_BACKOFF_MIN_MS * NR_MS, NR_AUTH_BACKOFF_MAX_MS * NR_MS,
+                                   m->auth_failures++, &m->rng);
     schedule(m, &d, NR_REQUEST_REGISTER, now_ns, delay);
     return d;
 }
@@ -394,16 +394,16 @@ int32_t nr_machine_node_state(nr_state_t s)
 
 const char *nr_state_name(nr_state_t s)
 {
-    static const char *const names[] = {"idle", "registering", "registered",
+    static const char *const names[] = {"idle",     "registering",  "registered",
                                         "degraded", "unauthorized", "stopped"};
     return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
 
 const char *nr_reason_name(nr_reason_t r)
 {
-    static const char *const names[] = {"none", "started", "registered", "register_failed",
-                                        "heartbeat_ok", "heartbeat_failed", "not_registered",
-                                        "unauthorized", "token_changed", "pools_changed",
-                                        "heartbeat_rejected"};
+    static const char *const names[] = {
+        "none",          "started",          "registered",        "register_failed",
+        "heartbeat_ok",  "heartbeat_failed", "not_registered",    "unauthorized",
+        "token_changed", "pools_changed",    "heartbeat_rejected"};
     return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }

@@ -108,20 +108,20 @@ typedef enum nr_status_class {
 typedef struct nr_machine_params {
     uint64_t interval_ns;
     uint64_t retry_base_ns;
-    uint64_t retry_max_ns;    /* registration retries: see nr_register_retry_cap_ns */
+    uint64_t retry_max_ns; /* registration retries: see nr_register_retry_cap_ns */
     uint64_t pacing_floor_ns;
-    uint64_t phase_key;       /* nr_phase_key(node_id) */
-    uint64_t wall_offset_ns;  /* CLOCK_REALTIME - CLOCK_MONOTONIC, read once */
+    uint64_t phase_key;      /* nr_phase_key(node_id) */
+    uint64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, read once */
 } nr_machine_params_t;
 
 /* What came back from one request. */
 typedef struct nr_outcome {
     nr_request_t request;
-    int responded;            /* 0: no HTTP response (refused, timeout, reset, oversized) */
-    long status;              /* HTTP status when responded */
-    int has_next;             /* heartbeat 200 carried next_heartbeat_ms */
+    int responded; /* 0: no HTTP response (refused, timeout, reset, oversized) */
+    long status;   /* HTTP status when responded */
+    int has_next;  /* heartbeat 200 carried next_heartbeat_ms */
     uint64_t next_heartbeat_ms;
-    int has_retry_after;      /* the reply carried a valid Retry-After (any status) */
+    int has_retry_after; /* the reply carried a valid Retry-After (any status) */
     uint64_t retry_after_ms;
 } nr_outcome_t;
 
@@ -133,7 +133,7 @@ typedef enum nr_reason {
     NR_REASON_REGISTER_FAILED,
     NR_REASON_HEARTBEAT_OK,
     NR_REASON_HEARTBEAT_FAILED,
-    NR_REASON_NOT_REGISTERED,  /* heartbeat 404: the control plane forgot us */
+    NR_REASON_NOT_REGISTERED, /* heartbeat 404: the control plane forgot us */
     NR_REASON_UNAUTHORIZED,
     NR_REASON_TOKEN_CHANGED,
     NR_REASON_POOLS_CHANGED,
@@ -142,12 +142,12 @@ typedef enum nr_reason {
 
 /* What the caller must do after an event. */
 typedef struct nr_decision {
-    int state_changed;        /* tell the host (machine.state is the new one) */
-    int reset_connection;     /* drop the connection; the next request opens a new one */
-    int reread_token;         /* the token was refused (401/403): re-read the token file
-                                 (a changed one is nr_machine_on_token_changed) */
+    int state_changed;    /* tell the host (machine.state is the new one) */
+    int reset_connection; /* drop the connection; the next request opens a new one */
+    int reread_token;     /* the token was refused (401/403): re-read the token file
+                             (a changed one is nr_machine_on_token_changed) */
     nr_reason_t reason;
-    uint64_t delay_ns;        /* wait chosen before the next request (for the log) */
+    uint64_t delay_ns; /* wait chosen before the next request (for the log) */
 } nr_decision_t;
 
 typedef struct nr_machine {
@@ -155,9 +155,9 @@ typedef struct nr_machine {
     nr_state_t state;
     nr_request_t next_request;
     uint64_t next_due_ns;
-    uint32_t register_failures;   /* consecutive */
-    uint32_t heartbeat_failures;  /* consecutive */
-    uint32_t auth_failures;       /* consecutive */
+    uint32_t register_failures;  /* consecutive */
+    uint32_t heartbeat_failures; /* consecutive */
+    uint32_t auth_failures;      /* consecutive */
     nr_grid_t grid;
     uint64_t rng;
     int ever_registered;
@@ -176,14 +176,14 @@ typedef struct nr_machine {
  * out and for log lines. The worker never reads or writes nr_machine_t's
  * fields (tests/worker_decisions.sh checks it). */
 typedef struct nr_machine_view {
-    int32_t node_state;              /* enum pmd_node_state */
+    int32_t node_state; /* enum pmd_node_state */
     nr_request_t next_request;
     uint64_t next_due_ns;
-    uint64_t next_heartbeat_due_ns;  /* next_due_ns when a heartbeat is next, else 0 */
-    int registered;                  /* REGISTERED or DEGRADED: the node is known */
-    uint32_t register_attempts;      /* failed registrations in a row, auth ones included */
-    uint32_t heartbeat_failures;     /* consecutive */
-    uint64_t interval_ns;            /* the configured heartbeat interval */
+    uint64_t next_heartbeat_due_ns; /* next_due_ns when a heartbeat is next, else 0 */
+    int registered;                 /* REGISTERED or DEGRADED: the node is known */
+    uint32_t register_attempts;     /* failed registrations in a row, auth ones included */
+    uint32_t heartbeat_failures;    /* consecutive */
+    uint64_t interval_ns;           /* the configured heartbeat interval */
 } nr_machine_view_t;
 
 /* Which counter of pmd.ext.stats/1 one request's outcome goes to: exactly
@@ -191,26 +191,26 @@ typedef struct nr_machine_view {
  * failed status. */
 typedef enum nr_tally {
     NR_TALLY_OK = 0,
-    NR_TALLY_TRANSPORT,       /* no response */
-    NR_TALLY_AUTH,            /* 401, 403 */
-    NR_TALLY_NOT_REGISTERED,  /* heartbeats only: 404, 410 */
-    NR_TALLY_STATUS           /* any other status */
+    NR_TALLY_TRANSPORT,      /* no response */
+    NR_TALLY_AUTH,           /* 401, 403 */
+    NR_TALLY_NOT_REGISTERED, /* heartbeats only: 404, 410 */
+    NR_TALLY_STATUS          /* any other status */
 } nr_tally_t;
 
 /* What a DELETE's reply means (nr_machine_on_deregister_outcome). */
 typedef struct nr_deregister_verdict {
-    int ok;                   /* the node is gone: 200, 204, 404, 410 */
-    int retry_if_new_token;   /* refused for its token on the first try: re-read the
-                                 token file, and DELETE once more if it changed */
-    const char *note;         /* for the log ("was not registered"), or NULL */
+    int ok;                 /* the node is gone: 200, 204, 404, 410 */
+    int retry_if_new_token; /* refused for its token on the first try: re-read the
+                               token file, and DELETE once more if it changed */
+    const char *note;       /* for the log ("was not registered"), or NULL */
 } nr_deregister_verdict_t;
 
 /* What stop does (nr_machine_stop_plan). */
 typedef struct nr_stop_plan {
-    int deregister;           /* DELETE the node: a register was sent, and no other
-                                 instance takes the node over */
-    int unordered;            /* a register was abandoned at the in-flight cut: the
-                                 DELETE may reach the control plane first (warn) */
+    int deregister; /* DELETE the node: a register was sent, and no other
+                       instance takes the node over */
+    int unordered;  /* a register was abandoned at the in-flight cut: the
+                       DELETE may reach the control plane first (warn) */
 } nr_stop_plan_t;
 
 void nr_machine_init(nr_machine_t *m, const nr_machine_params_t *p, uint64_t seed);

@@ -319,7 +319,7 @@ void nr_payload_error_message(const char *body, size_t len, char *out, size_t si
     if (json_object_object_get_ex(root, "message", &v) && v != NULL &&
         json_object_is_type(v, json_type_string))
         txt_utf8_sanitize(json_object_get_string(v), (size_t)json_object_get_string_len(v), out,
-                         size);
+                          size);
     json_object_put(root);
 }
 

@@ -424,10 +424,9 @@ int nr_pool_list_equal(const nr_pool_list_t *a, const nr_pool_list_t *b)
         return 0;
     for (size_t i = 0; i < a->count; i++) {
         const nr_pool_t *x = &a->items[i], *y = &b->items[i];
-        if (x->ready != y->ready || x->draining != y->draining ||
-            x->slots_free != y->slots_free || x->slots_total != y->slots_total ||
-            x->vram_free_bytes != y->vram_free_bytes || !same_string(x->pool_id, y->pool_id) ||
-            !same_string(x->engine, y->engine))
+        if (x->ready != y->ready || x->draining != y->draining || x->slots_free != y->slots_free ||
+            x->slots_total != y->slots_total || x->vram_free_bytes != y->vram_free_bytes ||
+            !same_string(x->pool_id, y->pool_id) || !same_string(x->engine, y->engine))
             return 0;
     }
     return 1;

@@ -12,13 +12,13 @@
 
 #include "pmd_plugin.h"
 
-#define NR_MAX_POOLS 4096   /* pools per node; more are refused with PMD_ERR_LIMIT */
+#define NR_MAX_POOLS 4096 /* pools per node; more are refused with PMD_ERR_LIMIT */
 #define NR_MAX_GPUS 256
-#define NR_MAX_STRING 1024  /* bytes of a host string (pool id, engine, names) */
+#define NR_MAX_STRING 1024 /* bytes of a host string (pool id, engine, names) */
 
 typedef struct nr_pool {
-    char *pool_id;          /* valid UTF-8, non-empty */
-    char *engine;           /* NULL = not reported */
+    char *pool_id; /* valid UTF-8, non-empty */
+    char *engine;  /* NULL = not reported */
     uint8_t ready, draining;
     uint32_t slots_free, slots_total;
     uint64_t vram_free_bytes;
@@ -27,8 +27,8 @@ typedef struct nr_pool {
 typedef struct nr_pool_list {
     nr_pool_t *items;
     size_t count, capacity;
-    char first_error[160];  /* first record refused in this pull, "" if none */
-    size_t refused;         /* records refused in this pull */
+    char first_error[160]; /* first record refused in this pull, "" if none */
+    size_t refused;        /* records refused in this pull */
 } nr_pool_list_t;
 
 typedef struct nr_gpu {

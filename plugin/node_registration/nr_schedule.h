@@ -48,7 +48,7 @@ uint64_t nr_paced_interval_ns(uint64_t configured_ns, int has_server, uint64_t s
 typedef struct nr_grid {
     uint64_t origin_ns;
     uint64_t period_ns;
-    uint64_t slot;      /* the slot that is due next */
+    uint64_t slot; /* the slot that is due next */
 } nr_grid_t;
 
 /* Starts a grid whose slot 0 is due at first_ns. */

@@ -35,8 +35,8 @@ int nr_token_init(nr_token_t *t, const char *value, const char *file)
 static int file_changed(nr_token_t *t, const struct stat *st)
 {
     int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    int changed = !t->have_stat || st->st_ino != t->ino || st->st_size != t->size ||
-                  mtime != t->mtime_ns;
+    int changed =
+        !t->have_stat || st->st_ino != t->ino || st->st_size != t->size || mtime != t->mtime_ns;
     t->have_stat = 1;
     t->ino = st->st_ino;
     t->size = st->st_size;

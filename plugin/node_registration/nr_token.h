@@ -15,14 +15,14 @@
 #define NR_TOKEN_CHECK_PERIOD_NS 900000000ull /* a little under the 1 s wake-up */
 
 typedef struct nr_token {
-    char *value;            /* NULL = send no Authorization header */
-    char *file;             /* NULL = not file-backed */
+    char *value; /* NULL = send no Authorization header */
+    char *file;  /* NULL = not file-backed */
     uint64_t last_check_ns;
     int have_stat;
     ino_t ino;
     off_t size;
     int64_t mtime_ns;
-    char last_error[200];   /* last reload problem, "" if none */
+    char last_error[200]; /* last reload problem, "" if none */
 } nr_token_t;
 
 /* Takes copies. value may be NULL; file may be NULL. */

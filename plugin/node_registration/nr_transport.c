@@ -357,8 +357,8 @@ static void read_retry_after(nr_transport_t *t, nr_http_response_t *resp)
     }
 }
 
-int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req,
-                         nr_http_response_t *resp, nr_transfer_budget_fn budget, void *ctx)
+int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req, nr_http_response_t *resp,
+                         nr_transfer_budget_fn budget, void *ctx)
 {
     memset(resp, 0, sizeof(*resp));
     body_sink_t sink = {resp, 0, 0};

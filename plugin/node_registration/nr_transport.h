@@ -15,18 +15,18 @@
 
 typedef struct nr_transport_opts {
     uint32_t connect_timeout_ms;
-    const char *ca_file;      /* NULL = system roots */
-    const char *client_cert;  /* NULL = no client certificate */
+    const char *ca_file;     /* NULL = system roots */
+    const char *client_cert; /* NULL = no client certificate */
     const char *client_key;
     const char *client_key_password; /* NULL = none: an encrypted key then fails, never prompts */
     int tls_insecure;
     const char *user_agent;
-    const char *proxy;        /* NULL = no proxy, whatever the environment says */
-    int wake_fd;              /* eventfd that interrupts waits and transfers */
+    const char *proxy; /* NULL = no proxy, whatever the environment says */
+    int wake_fd;       /* eventfd that interrupts waits and transfers */
 } nr_transport_opts_t;
 
 typedef struct nr_http_request {
-    const char *method;         /* "POST" or "DELETE" */
+    const char *method; /* "POST" or "DELETE" */
     const char *url;
     const char *body;           /* JSON text, or NULL for no body */
     const char *token;          /* NULL = no Authorization header */
@@ -35,15 +35,15 @@ typedef struct nr_http_request {
 } nr_http_request_t;
 
 typedef struct nr_http_response {
-    int responded;              /* an HTTP status line arrived and the body fit */
-    int aborted;                /* interrupted by should_abort */
+    int responded; /* an HTTP status line arrived and the body fit */
+    int aborted;   /* interrupted by should_abort */
     long status;
-    char *body;                 /* NUL-terminated, malloc'd, NULL when none */
+    char *body; /* NUL-terminated, malloc'd, NULL when none */
     size_t body_len;
     int has_retry_after;
     uint64_t retry_after_ms;
     uint64_t latency_ns;
-    char error[200];            /* why there was no response; never a secret */
+    char error[200]; /* why there was no response; never a secret */
 } nr_http_response_t;
 
 typedef struct nr_transport nr_transport_t;
@@ -62,8 +62,8 @@ typedef uint32_t (*nr_transfer_budget_fn)(void *ctx);
 /* Performs one request. budget(ctx) (may be NULL) can cut the transfer
  * short (aborted = 1). Returns 0 when an HTTP response arrived (see
  * resp->responded), -1 otherwise. */
-int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req,
-                         nr_http_response_t *resp, nr_transfer_budget_fn budget, void *ctx);
+int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req, nr_http_response_t *resp,
+                         nr_transfer_budget_fn budget, void *ctx);
 
 /* Sleeps up to timeout_ms, or until the wake-up eventfd is written. */
 void nr_transport_wait(nr_transport_t *t, uint32_t timeout_ms);

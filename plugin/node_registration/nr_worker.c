@@ -47,40 +47,40 @@ struct nr_worker {
     /* --- shared with the host thread, under lock --- */
     pthread_mutex_t lock;
     pthread_cond_t ready_cv;
-    int ready;                   /* 0 starting, 1 running, -1 could not start */
+    int ready; /* 0 starting, 1 running, -1 could not start */
     int stop_requested;
     uint64_t stop_deadline_ns;
-    uint64_t in_flight_cut_ns;   /* on stop: a request in flight ends by then */
-    int handing_over;            /* stop without DELETE: another instance takes over */
-    int take_over;               /* set before start: take a handed-over node over */
-    uint64_t takeover_due_ns;    /* its next heartbeat, 0 = none was due */
-    nr_pool_list_t offered;      /* newest snapshot from the host */
+    uint64_t in_flight_cut_ns; /* on stop: a request in flight ends by then */
+    int handing_over;          /* stop without DELETE: another instance takes over */
+    int take_over;             /* set before start: take a handed-over node over */
+    uint64_t takeover_due_ns;  /* its next heartbeat, 0 = none was due */
+    nr_pool_list_t offered;    /* newest snapshot from the host */
     int offered_fresh;
     uint64_t pools_wanted_at_ns; /* 0 = not wanted */
     int pools_changed;
-    char **registered_ids;       /* pool ids last registered (host compares) */
+    char **registered_ids; /* pool ids last registered (host compares) */
     size_t registered_count;
     int registered_ids_valid;
-    nr_event_t *events;          /* ring of NR_EVENT_QUEUE */
+    nr_event_t *events; /* ring of NR_EVENT_QUEUE */
     size_t ev_head, ev_count;
     nr_worker_stats_t stats;
 
-    int wake_fd;                 /* eventfd: host -> network thread wake-ups */
+    int wake_fd; /* eventfd: host -> network thread wake-ups */
     nr_transport_opts_t topts;
 
     /* --- network thread only --- */
     nr_transport_t *transport;
-    int fds_private;             /* the thread has its own descriptor table */
-    char token_problem[200];     /* the token file problem last logged, "" if none */
-    nr_machine_t machine;        /* only through nr_machine_* (tests/worker_decisions.sh) */
-    nr_machine_view_t at_end;    /* the machine as the thread left it (after the join) */
+    int fds_private;          /* the thread has its own descriptor table */
+    char token_problem[200];  /* the token file problem last logged, "" if none */
+    nr_machine_t machine;     /* only through nr_machine_* (tests/worker_decisions.sh) */
+    nr_machine_view_t at_end; /* the machine as the thread left it (after the join) */
     uint64_t last_heartbeat_ok_ns;
     nr_token_t token;
     nr_pool_list_t pools;
-    char *pools_json;            /* pools serialised; NULL = serialise again */
+    char *pools_json; /* pools serialised; NULL = serialise again */
     nr_capabilities_t caps;
-    char *url_register;          /* the request URLs, made once: the node id */
-    char *url_heartbeat;         /* percent-encoded, the base's path prefix kept */
+    char *url_register;  /* the request URLs, made once: the node id */
+    char *url_heartbeat; /* percent-encoded, the base's path prefix kept */
     char *url_node;
     uint64_t request_seq;
     uint64_t rng;
@@ -427,8 +427,9 @@ static void log_heartbeat(nr_worker_t *w, const nr_http_response_t *r, const nr_
         return;
     }
     if (d->reason == NR_REASON_NOT_REGISTERED || d->reason == NR_REASON_HEARTBEAT_REJECTED) {
-        log_begin(&ev, PMD_LOG_WARN, d->reason == NR_REASON_NOT_REGISTERED
-                                         ? "heartbeat_not_registered" : "heartbeat_rejected");
+        log_begin(&ev, PMD_LOG_WARN,
+                  d->reason == NR_REASON_NOT_REGISTERED ? "heartbeat_not_registered"
+                                                        : "heartbeat_rejected");
         nr_log_addf(&ev, "status", "%ld", r->status);
         nr_log_add(&ev, "action", "register");
         nr_log_addf(&ev, "retry_in_ms", "%llu", (unsigned long long)(d->delay_ns / NR_MS));
@@ -521,8 +522,9 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
     } else {
         log_heartbeat(w, &resp, &d, what, cid);
     }
-    apply(w, &d, d.reason == NR_REASON_REGISTERED || d.reason == NR_REASON_HEARTBEAT_OK
-                     ? "registered" : what);
+    apply(w, &d,
+          d.reason == NR_REASON_REGISTERED || d.reason == NR_REASON_HEARTBEAT_OK ? "registered"
+                                                                                 : what);
     nr_http_response_clear(&resp);
     if (d.reread_token)
         reread_token_after_refusal(w);
@@ -745,14 +747,18 @@ nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *er
             w->url_node = NULL;
         free(node);
     }
-    nr_transport_opts_t topts = {cfg->connect_timeout_ms, cfg->ca_file,       cfg->client_cert,
-                                 cfg->client_key,         cfg->client_key_password,
-                                 cfg->tls_insecure,       w->user_agent,    cfg->proxy,
+    nr_transport_opts_t topts = {cfg->connect_timeout_ms,
+                                 cfg->ca_file,
+                                 cfg->client_cert,
+                                 cfg->client_key,
+                                 cfg->client_key_password,
+                                 cfg->tls_insecure,
+                                 w->user_agent,
+                                 cfg->proxy,
                                  w->wake_fd};
     w->topts = topts;
     if (w->url_register == NULL || w->url_heartbeat == NULL || w->url_node == NULL ||
-        w->wake_fd < 0 ||
-        nr_token_init(&w->token, cfg->api_token, cfg->api_token_file) != 0) {
+        w->wake_fd < 0 || nr_token_init(&w->token, cfg->api_token, cfg->api_token_file) != 0) {
         snprintf(err, err_size, "cannot create the wake-up eventfd, or out of memory");
         nr_worker_free(w);
         return NULL;
@@ -760,8 +766,8 @@ nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *er
     if (cfg->api_token_file)
         nr_token_refresh(&w->token, mono_ns(), 1); /* records the file's stat */
     nr_machine_params_t p = {cfg->heartbeat_interval_ms * NR_MS, cfg->retry_base_ms * NR_MS,
-                             cfg->retry_max_ms * NR_MS, NR_PACING_FLOOR_MS * NR_MS,
-                             nr_phase_key(cfg->node_id), unix_ms() * NR_MS - mono_ns()};
+                             cfg->retry_max_ms * NR_MS,          NR_PACING_FLOOR_MS * NR_MS,
+                             nr_phase_key(cfg->node_id),         unix_ms() * NR_MS - mono_ns()};
     w->rng = nr_seed(cfg->node_id, mono_ns(), (uintptr_t)w);
     nr_machine_init(&w->machine, &p, nr_rand_next(&w->rng));
     return w;

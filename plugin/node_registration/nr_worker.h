@@ -28,11 +28,11 @@
  * as fields or as its text line at delivery, the node id added then), or a
  * state change with its detail. */
 typedef struct nr_event {
-    int is_state;      /* 1 = state change (code = pmd_node_state), 0 = log (code = level) */
+    int is_state; /* 1 = state change (code = pmd_node_state), 0 = log (code = level) */
     int32_t code;
     union {
-        nr_log_record_t log;       /* is_state == 0 */
-        char text[NR_EVENT_TEXT];  /* is_state == 1: the detail */
+        nr_log_record_t log;      /* is_state == 0 */
+        char text[NR_EVENT_TEXT]; /* is_state == 1: the detail */
     } u;
 } nr_event_t;
 
@@ -41,8 +41,7 @@ typedef struct nr_worker nr_worker_t;
 /* Counters the network thread keeps (read with nr_worker_stats). */
 typedef struct nr_worker_stats {
     uint64_t registrations_ok, reregistrations;
-    uint64_t registrations_failed_transport, registrations_failed_status,
-        registrations_failed_auth;
+    uint64_t registrations_failed_transport, registrations_failed_status, registrations_failed_auth;
     uint64_t heartbeats_ok;
     uint64_t heartbeats_failed_transport, heartbeats_failed_status, heartbeats_failed_auth,
         heartbeats_not_registered;
@@ -53,9 +52,9 @@ typedef struct nr_worker_stats {
     uint64_t last_registration_latency_ns;
     uint64_t connections;
     uint64_t events_dropped;
-    int32_t state;            /* pmd_node_state */
+    int32_t state; /* pmd_node_state */
     uint64_t state_since_unix_ms;
-    char last_error[200];     /* "" when none; never a secret */
+    char last_error[200]; /* "" when none; never a secret */
 } nr_worker_stats_t;
 
 /* cfg must outlive the worker. version: the plugin's version string. */
@@ -85,7 +84,7 @@ typedef struct nr_worker_handover {
     int registered;
     uint64_t next_heartbeat_due_ns; /* CLOCK_MONOTONIC; 0 = none scheduled */
     uint64_t heartbeat_interval_ns;
-    uint64_t last_heartbeat_ok_ns;  /* 0 = none */
+    uint64_t last_heartbeat_ok_ns; /* 0 = none */
 } nr_worker_handover_t;
 
 /* Host thread: ends the network thread within timeout_ms like

@@ -5,8 +5,8 @@
  * inside an ABI call.
  */
 #include <arpa/inet.h>
-#include <stddef.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +47,8 @@ struct pmd_instance {
     nr_worker_t *worker;
     uint64_t last_tick_ns;
     uint64_t tick_period_ns;
-    char last_pool_problem[160]; /* logged once per distinct problem */
-    char last_error[200];        /* handed out by stats; lives until the next call */
+    char last_pool_problem[160];            /* logged once per distinct problem */
+    char last_error[200];                   /* handed out by stats; lives until the next call */
     const pmd_ext_log_fields_t *log_fields; /* the host's, or NULL: text lines */
 };
 
@@ -218,8 +218,10 @@ static void warn_about_proxy(struct pmd_instance *in, int token_in_plain_text)
     say(in, PMD_LOG_INFO, "proxy", "url", shown, "reason",
         "the proxy key is set; proxy environment variables are never used", NULL);
     char why[sizeof(shown) + 100];
-    snprintf(why, sizeof(why), "the API token is sent over plain http through proxy %s, which "
-             "is not loopback; use https", shown);
+    snprintf(why, sizeof(why),
+             "the API token is sent over plain http through proxy %s, which "
+             "is not loopback; use https",
+             shown);
     if (token_in_plain_text && !nr_config_url_is_loopback(c->proxy))
         say(in, PMD_LOG_WARN, "plaintext_token", "reason", why, NULL);
 }
@@ -314,7 +316,8 @@ static int32_t nr_init(const pmd_host_t *host, const char *config_json,
     if (!nr_transport_global_is_threadsafe())
         say(in, PMD_LOG_WARN, "libcurl_not_threadsafe", "reason",
             "this libcurl's global init is not thread-safe; the host must call "
-            "curl_global_init at start-up", NULL);
+            "curl_global_init at start-up",
+            NULL);
     in->state = LC_INITIALIZED;
     *out_instance = in;
     return PMD_OK;
@@ -329,8 +332,8 @@ static uint64_t takeover_due(struct pmd_instance *in, const pmd_handover_t *h)
         return 0;
     if (strncmp(h->node_id, in->cfg.node_id, sizeof(h->node_id)) != 0 ||
         memchr(h->node_id, '\0', sizeof(h->node_id)) == NULL) {
-        say(in, PMD_LOG_WARN, "takeover_refused", "reason",
-            "the handover is for another node id", "action", "start", NULL);
+        say(in, PMD_LOG_WARN, "takeover_refused", "reason", "the handover is for another node id",
+            "action", "start", NULL);
         return 0;
     }
     if (!(h->flags & PMD_HANDOVER_REGISTERED) || h->next_heartbeat_due_ns == 0) {
@@ -351,8 +354,7 @@ static int32_t start_instance(pmd_instance_t *in, const pmd_handover_t *handover
     uint64_t due = takeover_due(in, handover);
     if (due != 0) {
         nr_worker_take_over(in->worker, due);
-        say(in, PMD_LOG_INFO, "taking_over", "action", "register_then_heartbeat_on_schedule",
-            NULL);
+        say(in, PMD_LOG_INFO, "taking_over", "action", "register_then_heartbeat_on_schedule", NULL);
     }
     warn_about_transport(in);
     nr_pool_list_t pools;
@@ -361,8 +363,7 @@ static int32_t start_instance(pmd_instance_t *in, const pmd_handover_t *handover
     pull_capabilities(in, &caps);
     nr_worker_seed(in->worker, &pools, &caps);
     if (nr_worker_start(in->worker) != 0) {
-        say(in, PMD_LOG_ERROR, "start_failed", "reason", "cannot create the network thread",
-            NULL);
+        say(in, PMD_LOG_ERROR, "start_failed", "reason", "cannot create the network thread", NULL);
         return leave(in, PMD_ERR_RESOURCE);
     }
     in->state = LC_STARTED;

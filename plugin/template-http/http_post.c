@@ -20,21 +20,24 @@
 #include <unistd.h>
 
 #include "pmd_plugin.h" /* the one header of the ABI */
-#define QUEUE_LEN 32 /* lines queued between two ticks; more are dropped */
-#define LINE_LEN 200 /* one log line, NUL included; longer ones are cut */
-#define STOP_MS 1000 /* our stop bound; the wake-up makes a stop take microseconds */
+#define QUEUE_LEN 32    /* lines queued between two ticks; more are dropped */
+#define LINE_LEN 200    /* one log line, NUL included; longer ones are cut */
+#define STOP_MS 1000    /* our stop bound; the wake-up makes a stop take microseconds */
 enum lifecycle { LC_INITIALIZED, LC_STARTED, LC_STOPPED };
-struct line { int32_t level; char text[LINE_LEN]; }; /* a PMD_LOG_* level, a line without \n */
+struct line {
+    int32_t level;
+    char text[LINE_LEN];
+}; /* a PMD_LOG_* level, a line without \n */
 struct pmd_instance {
-    pmd_host_t host;      /* our copy of the host struct, cut to the size we know */
-    enum lifecycle lc;    /* checked on every call: a wrong state is PMD_ERR_STATE */
-    int in_call;          /* inside an ABI call: re-entry from a callback is refused */
-    char *url;            /* copied: the config text is not ours after init returns */
-    pthread_t thread;     /* the network thread: created in on_start, joined in on_stop */
-    int wake_fd;          /* eventfd: on_stop writes it and the thread's poll returns */
-    atomic_int stopping;  /* set by on_stop before the wake-up */
-    pthread_mutex_t lock; /* guards the queue; never held across a host callback */
-    unsigned count;       /* lines in the queue */
+    pmd_host_t host;          /* our copy of the host struct, cut to the size we know */
+    enum lifecycle lc;        /* checked on every call: a wrong state is PMD_ERR_STATE */
+    int in_call;              /* inside an ABI call: re-entry from a callback is refused */
+    char *url;                /* copied: the config text is not ours after init returns */
+    pthread_t thread;         /* the network thread: created in on_start, joined in on_stop */
+    int wake_fd;              /* eventfd: on_stop writes it and the thread's poll returns */
+    atomic_int stopping;      /* set by on_stop before the wake-up */
+    pthread_mutex_t lock;     /* guards the queue; never held across a host callback */
+    unsigned count;           /* lines in the queue */
     struct line q[QUEUE_LEN]; /* the queue: the thread appends, on_tick empties it */
 };
 
@@ -114,7 +117,7 @@ static void *network_thread(void *arg)
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_body); /* nothing on stdout */
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_cloexec);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 1000L); /* a POST gets 1 s: a silent server */
-    curl_easy_setopt(easy, CURLOPT_FAILONERROR, 1L); /* an HTTP status >= 400 is an error */
+    curl_easy_setopt(easy, CURLOPT_FAILONERROR, 1L);   /* an HTTP status >= 400 is an error */
     for (unsigned long long seq = 1; multi && easy && !atomic_load(&in->stopping); seq++) {
         char body[32]; /* a form; for JSON set CURLOPT_HTTPHEADER "Content-Type: ..." */
         snprintf(body, sizeof(body), "seq=%llu", seq);
@@ -131,7 +134,7 @@ static void *network_thread(void *arg)
             push(in, msg->data.result ? PMD_LOG_WARN : PMD_LOG_DEBUG, "http_post: seq=%llu: %s",
                  seq, msg->data.result ? curl_easy_strerror(msg->data.result) : "posted");
         curl_multi_remove_handle(multi, easy); /* ready for the next round */
-        if (!atomic_load(&in->stopping)) /* 1 s until the next POST, or the wake-up */
+        if (!atomic_load(&in->stopping))       /* 1 s until the next POST, or the wake-up */
             curl_multi_poll(multi, &wake, 1, 1000, NULL);
     }
     curl_easy_cleanup(easy); /* closes this thread's sockets, on this thread */
@@ -144,7 +147,7 @@ static int32_t enter(pmd_instance_t *in, enum lifecycle want) /* every instance 
     if (in == NULL)
         return PMD_ERR_INVALID_ARGUMENT;
     if (in->in_call || in->lc != want) /* re-entry from a callback, or the wrong state */
-        return PMD_ERR_STATE;            /* and nothing changes */
+        return PMD_ERR_STATE;          /* and nothing changes */
     return in->in_call = 1, PMD_OK;
 }
 static int32_t leave(pmd_instance_t *in, int32_t rc) /* ...and every one ends here */
@@ -186,11 +189,11 @@ static int32_t http_stop(pmd_instance_t *in)
     if (rc != PMD_OK)
         return rc;
     atomic_store(&in->stopping, 1);
-    eventfd_write(in->wake_fd, 1); /* the thread's poll returns now (a first write of 1 works) */
+    eventfd_write(in->wake_fd, 1);  /* the thread's poll returns now (a first write of 1 works) */
     pthread_join(in->thread, NULL); /* well within STOP_MS: a transfer in flight is dropped */
     close(in->wake_fd);
     in->lc = LC_STOPPED;
-    drain(in); /* the thread's last lines */
+    drain(in);                          /* the thread's last lines */
     if (in->host.state_changed != NULL) /* an optional callback: may be NULL */
         in->host.state_changed(in->host.host_data, PMD_NODE_STOPPED, "stopped");
     return leave(in, PMD_OK);
@@ -218,11 +221,8 @@ static int32_t parse_config(struct pmd_instance *in, const char *text, char *err
     char msg[96] = "config: expected {\"url\": \"http://...\" or \"https://...\"}";
     int unknown = 0;
     if (json_object_is_type(root, json_type_object)) { /* NULL is not an object */
-        json_object_object_foreach(root, key, value)
-            if (strcmp(key, "url") == 0)
-                url = value;
-            else if (!unknown++)
-                snprintf(msg, sizeof(msg), "config: unknown key \"%.64s\"", key);
+        json_object_object_foreach(root, key, value) if (strcmp(key, "url") == 0) url = value;
+        else if (!unknown++) snprintf(msg, sizeof(msg), "config: unknown key \"%.64s\"", key);
     }
     const char *s = json_object_get_string(url); /* NULL when url is NULL */
     int32_t rc = PMD_OK;
@@ -266,8 +266,8 @@ static int32_t http_init(const pmd_host_t *host, const char *config, pmd_instanc
     return rc;
 }
 /* pmd-abi-check runs us against its own control plane: it replaces {{url}}. */
-static const pmd_ext_conformance_t conformance = {
-    sizeof(pmd_ext_conformance_t), 0, "{\"url\": \"{{url}}/template-http\"}"};
+static const pmd_ext_conformance_t conformance = {sizeof(pmd_ext_conformance_t), 0,
+                                                  "{\"url\": \"{{url}}/template-http\"}"};
 static const void *http_get_extension(const char *id)
 {
     return id != NULL && strcmp(id, PMD_EXT_CONFORMANCE) == 0 ? &conformance : NULL;
@@ -275,11 +275,18 @@ static const void *http_get_extension(const char *id)
 
 static const pmd_plugin_t plugin = {
     .struct_size = sizeof(pmd_plugin_t), /* this header's size: ABI 1.2 */
-    .abi_major = PMD_ABI_VERSION_MAJOR, .abi_minor = PMD_ABI_VERSION_MINOR,
-    .name = "http_post", .version = "0.1.0", /* static strings: the host keeps the pointers */
-    .description = "Template: POSTs to an HTTP endpoint", .stop_timeout_ms = STOP_MS,
-    .init = http_init, .on_start = http_start, .on_tick = http_tick, .on_stop = http_stop,
-    .destroy = http_destroy, .result_string = pmd_result_name,
+    .abi_major = PMD_ABI_VERSION_MAJOR,
+    .abi_minor = PMD_ABI_VERSION_MINOR,
+    .name = "http_post",
+    .version = "0.1.0", /* static strings: the host keeps the pointers */
+    .description = "Template: POSTs to an HTTP endpoint",
+    .stop_timeout_ms = STOP_MS,
+    .init = http_init,
+    .on_start = http_start,
+    .on_tick = http_tick,
+    .on_stop = http_stop,
+    .destroy = http_destroy,
+    .result_string = pmd_result_name,
     .get_extension = http_get_extension, /* handover (1.2) not offered: members stay NULL */
 };
 

@@ -27,9 +27,10 @@
 #define MAX_SEGMENTS 12
 
 static const char *const env_names[] = {
-    "POOL_MANAGERD_NODE_ID", "POOL_MANAGERD_MACHINE_ID", "POOL_MANAGERD_ADDRESS",
-    "ORCHESTRATORD_URL", "POOL_MANAGERD_POOLS", "POOL_MANAGERD_HEARTBEAT_INTERVAL_SECS",
-    "LLORCH_API_TOKEN", NULL};
+    "POOL_MANAGERD_NODE_ID", "POOL_MANAGERD_MACHINE_ID",
+    "POOL_MANAGERD_ADDRESS", "ORCHESTRATORD_URL",
+    "POOL_MANAGERD_POOLS",   "POOL_MANAGERD_HEARTBEAT_INTERVAL_SECS",
+    "LLORCH_API_TOKEN",      NULL};
 #define ENV_TOKEN_INDEX 6
 
 typedef struct fake_env {
@@ -88,7 +89,8 @@ static void check_config(const nr_config_t *c)
     FUZZ_CHECK(identity_ok(c->node_id, NR_NODE_ID_MAX), "node_id %s", c->node_id);
     FUZZ_CHECK(identity_ok(c->machine_id, NR_NODE_ID_MAX), "machine_id %s", c->machine_id);
     FUZZ_CHECK(c->address != NULL && c->base_url != NULL, "urls");
-    FUZZ_CHECK(strncasecmp(c->base_url, "http", 4) == 0 && c->base_url[strlen(c->base_url) - 1] != '/',
+    FUZZ_CHECK(strncasecmp(c->base_url, "http", 4) == 0 &&
+                   c->base_url[strlen(c->base_url) - 1] != '/',
                "base_url %s", c->base_url);
     FUZZ_CHECK(c->has_pools || c->pool_count == 0, "pools without has_pools");
     FUZZ_CHECK(c->pool_count <= NR_MAX_CONFIG_POOLS, "%zu pools", c->pool_count);
@@ -162,8 +164,7 @@ int nr_fuzz_config(const uint8_t *data, size_t size)
         /* A token from the environment must not be echoed, unless the
          * same bytes were also given as something else. */
         if (tok != NULL && strncmp(tok, "Secret-", 7) == 0 && strlen(tok) >= 12 &&
-            strstr(seg[0], tok) == NULL &&
-            (nseg < 2 || strstr(seg[1], tok) == NULL)) {
+            strstr(seg[0], tok) == NULL && (nseg < 2 || strstr(seg[1], tok) == NULL)) {
             int elsewhere = 0;
             for (size_t i = 0; i + 2 < nseg && env_names[i] != NULL; i++)
                 elsewhere |= i != ENV_TOKEN_INDEX && env.values[i] && strstr(env.values[i], tok);

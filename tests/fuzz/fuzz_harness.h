@@ -20,10 +20,10 @@ int nr_fuzz_response(const uint8_t *data, size_t size);
 int nr_fuzz_records(const uint8_t *data, size_t size);
 
 /* Invariant check: file, line and the failed condition, then abort(). */
-#define FUZZ_CHECK(cond, ...)                                                          \
-    do {                                                                               \
-        if (!(cond))                                                                   \
-            fuzz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                         \
+#define FUZZ_CHECK(cond, ...)                                                                      \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fuzz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                                     \
     } while (0)
 
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)

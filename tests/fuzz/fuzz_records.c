@@ -30,15 +30,29 @@
 #define MAX_OPS 64
 #define MAX_PUSHES 300
 
-static const uint32_t pool_sizes[] = {
-    0, 4, 8, 12, 16, 24, PMD_POOL_STATUS_MIN_SIZE - 1, PMD_POOL_STATUS_MIN_SIZE,
-    sizeof(pmd_pool_status_t) - 1, sizeof(pmd_pool_status_t), sizeof(pmd_pool_status_t) + 8};
-static const uint32_t gpu_sizes[] = {0, 4, 8, 16, 24, 31, sizeof(pmd_gpu_info_t),
-                                     sizeof(pmd_gpu_info_t) + 16};
-static const uint32_t res_sizes[] = {0, 3, 4, 8, 12, 15, sizeof(pmd_node_resources_t),
-                                     sizeof(pmd_node_resources_t) + 4};
-static const uint64_t extremes[] = {0, 1, 0x7fffffffull, 0xffffffffull, 0x100000000ull,
-                                    0x7fffffffffffffffull, 0x8000000000000000ull, UINT64_MAX};
+static const uint32_t pool_sizes[] = {0,
+                                      4,
+                                      8,
+                                      12,
+                                      16,
+                                      24,
+                                      PMD_POOL_STATUS_MIN_SIZE - 1,
+                                      PMD_POOL_STATUS_MIN_SIZE,
+                                      sizeof(pmd_pool_status_t) - 1,
+                                      sizeof(pmd_pool_status_t),
+                                      sizeof(pmd_pool_status_t) + 8};
+static const uint32_t gpu_sizes[] = {
+    0, 4, 8, 16, 24, 31, sizeof(pmd_gpu_info_t), sizeof(pmd_gpu_info_t) + 16};
+static const uint32_t res_sizes[] = {
+    0, 3, 4, 8, 12, 15, sizeof(pmd_node_resources_t), sizeof(pmd_node_resources_t) + 4};
+static const uint64_t extremes[] = {0,
+                                    1,
+                                    0x7fffffffull,
+                                    0xffffffffull,
+                                    0x100000000ull,
+                                    0x7fffffffffffffffull,
+                                    0x8000000000000000ull,
+                                    UINT64_MAX};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -178,8 +192,8 @@ static void check_lists(const state_t *st)
         for (size_t j = 0; j < i && l->count <= 128; j++) /* quadratic: small lists only */
             FUZZ_CHECK(strcmp(l->items[i].pool_id, l->items[j].pool_id) != 0, "duplicate kept");
         const char *e = l->items[i].engine;
-        FUZZ_CHECK(e == NULL || (e[0] && strlen(e) <= NR_MAX_STRING &&
-                                 fuzz_utf8_valid(e, strlen(e))),
+        FUZZ_CHECK(e == NULL ||
+                       (e[0] && strlen(e) <= NR_MAX_STRING && fuzz_utf8_valid(e, strlen(e))),
                    "engine %zu", i);
     }
     const nr_capabilities_t *c = &st->caps;

@@ -15,12 +15,11 @@
  * request is scheduled and it fits the state, it is never due in the past,
  * delays stay inside the documented bounds (registration backoff <=
  * max(retry_max, min(2 x interval, 5 min)) or Retry-After capped at 1 h,
- * heartbeat <= interval, a heartbeat failure's retry <= 2 intervals with Retry-After honoured up to one interval, auth
- * backoff 2.5..60 s, register at once after a 404/410 only when a heartbeat
- * had succeeded since the registration, else in retry_base/2..retry_max; only
- * repeated 4xx rejections turn heartbeats into a registration), a state
- * change is always reported, and the parsers' facts agree with an
- * independent parse of the body.
+ * heartbeat <= interval, a heartbeat failure's retry <= 2 intervals with Retry-After honoured up to
+ * one interval, auth backoff 2.5..60 s, register at once after a 404/410 only when a heartbeat had
+ * succeeded since the registration, else in retry_base/2..retry_max; only repeated 4xx rejections
+ * turn heartbeats into a registration), a state change is always reported, and the parsers' facts
+ * agree with an independent parse of the body.
  */
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -114,7 +113,8 @@ static void check_error_message(const char *body, size_t len, size_t out_size)
 static uint64_t honoured_retry_after_ns(const nr_outcome_t *o)
 {
     long st = o->status;
-    int transient = o->responded && (st == 408 || st == 425 || st == 429 || (st >= 500 && st < 600));
+    int transient =
+        o->responded && (st == 408 || st == 425 || st == 429 || (st >= 500 && st < 600));
     uint64_t ms = o->retry_after_ms < 3600000u ? o->retry_after_ms : 3600000u;
     return o->has_retry_after && transient ? ms * NR_MS : 0;
 }

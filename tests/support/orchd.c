@@ -98,7 +98,8 @@ static char *current_token(const orchd_t *o)
 
 /* One request; returns the HTTP status (0 on a transport error). OUT
  * receives the body (caller frees out->p). */
-static long http(const orchd_t *o, const char *method, const char *path, const char *body, struct buf *out)
+static long http(const orchd_t *o, const char *method, const char *path, const char *body,
+                 struct buf *out)
 {
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = NULL;
@@ -242,7 +243,8 @@ static char **child_env(const char *token, char **token_entry)
     return env;
 }
 
-static int child_args(const orchd_t *o, const orchd_options_t *opt, const char **argv, char num[2][16])
+static int child_args(const orchd_t *o, const orchd_options_t *opt, const char **argv,
+                      char num[2][16])
 {
     int n = 0;
     const char *bin = getenv("ORCHD_DEV_BIN");

@@ -44,11 +44,11 @@ struct json_object;
 typedef struct orchd orchd_t;
 
 typedef struct orchd_options {
-    const char *token;            /* NULL = no auth */
-    const char *token_file;       /* server-side token file, re-read on change */
-    uint32_t offline_timeout_ms;  /* 0 = default (30000) */
-    uint32_t next_heartbeat_ms;   /* 0 = default (10000) */
-    int strict_unknown;           /* 1 = unknown fields are 422 */
+    const char *token;                              /* NULL = no auth */
+    const char *token_file;                         /* server-side token file, re-read on change */
+    uint32_t offline_timeout_ms;                    /* 0 = default (30000) */
+    uint32_t next_heartbeat_ms;                     /* 0 = default (10000) */
+    int strict_unknown;                             /* 1 = unknown fields are 422 */
     const char *tls_cert, *tls_key, *tls_client_ca; /* PEM paths; NULL = plain http */
 } orchd_options_t;
 

@@ -455,8 +455,8 @@ static void args_initialized(const ac_session_t *s, ac_th_rec_t *rec, pmd_instan
            PMD_ERR_STATE);
     if (memcmp(&copy, full, sizeof(copy)) != 0)
         ac_fail(r, "on_handover on an INITIALIZED instance wrote to the struct it refused");
-    expect(s, r, "on_start_handed_over(NULL handover)", ac_th_start_handed_over(rec, s->p, in, NULL),
-           PMD_ERR_INVALID_ARGUMENT);
+    expect(s, r, "on_start_handed_over(NULL handover)",
+           ac_th_start_handed_over(rec, s->p, in, NULL), PMD_ERR_INVALID_ARGUMENT);
     too_small_in(s, rec, in, 8, g, r);
     too_small_in(s, rec, in, PMD_HANDOVER_MIN_SIZE - 1, g, r);
     expect(s, r, "on_tick after the refused calls (still INITIALIZED)",

@@ -13,7 +13,10 @@
 static const char *const bad_configs[] = {NULL, "", "not json", "[]", "{\"no_such_key_xyz\":1}"};
 #define N_BAD (sizeof(bad_configs) / sizeof(bad_configs[0]))
 
-static const char *show(const char *config) { return config == NULL ? "NULL" : config; }
+static const char *show(const char *config)
+{
+    return config == NULL ? "NULL" : config;
+}
 
 /* One refused init with a 256-byte and an 8-byte error buffer. */
 static void refuse_one(const pmd_plugin_t *p, ac_th_rec_t *rec, const char *config, ac_result_t *r)
@@ -49,8 +52,10 @@ static void refuse_one(const pmd_plugin_t *p, ac_th_rec_t *rec, const char *conf
     if (rc == PMD_OK && in != NULL && in != (pmd_instance_t *)rec)
         ac_th_destroy(rec, p, in);
     else if (memchr(tiny, '\0', 8) == NULL || tiny[0] == '\0')
-        ac_fail(r, "init(%s) with an 8-byte buffer: message not truncated to a non-empty, "
-                   "NUL-terminated line", show(config));
+        ac_fail(r,
+                "init(%s) with an 8-byte buffer: message not truncated to a non-empty, "
+                "NUL-terminated line",
+                show(config));
     for (int i = 8; i < (int)sizeof(tiny); i++)
         if (tiny[i] != 0x5a) {
             ac_fail(r, "init(%s) wrote past error_size 8", show(config));
@@ -135,8 +140,9 @@ void ac_check_init_errors(const ac_ctx_t *ctx, ac_result_t *r)
     if (r->verdict != AC_FAIL)
         leak_loop(s.p, &rec, ctx->valgrind_safe ? 50 : 1000 * (int)N_BAD,
                   ac_memory_bounds_apply(ctx), r);
-    ac_note(r, "NULL, \"\", \"not json\", \"[]\", unknown key and bad arguments refused; "
-               "messages bounded%s",
+    ac_note(r,
+            "NULL, \"\", \"not json\", \"[]\", unknown key and bad arguments refused; "
+            "messages bounded%s",
             ac_memory_bounds_apply(ctx) ? "; no growth over the loop"
                                         : " (leaks left to valgrind or the sanitizer)");
     ac_session_close(&s);

@@ -136,8 +136,18 @@ static const void *id_ext(void *hd, const char *id)
 static unsigned destroy_from_callbacks(const ac_session_t *s, ac_result_t *r)
 {
     inner_destroy_t x = {s->p, NULL, 0, 0};
-    pmd_host_t host = {sizeof(host), PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, 0, &x,
-                       "pmd-abi-check", "0.1.0", id_log, id_pools, id_caps, id_state, id_ext};
+    pmd_host_t host = {sizeof(host),
+                       PMD_ABI_VERSION_MAJOR,
+                       PMD_ABI_VERSION_MINOR,
+                       0,
+                       &x,
+                       "pmd-abi-check",
+                       "0.1.0",
+                       id_log,
+                       id_pools,
+                       id_caps,
+                       id_state,
+                       id_ext};
     char err[256] = "";
     pmd_instance_t *in = NULL;
     int32_t rc = s->p->init(&host, s->config, &in, err, sizeof(err));
@@ -152,8 +162,10 @@ static unsigned destroy_from_callbacks(const ac_session_t *s, ac_result_t *r)
     for (int i = 0; rc == PMD_OK && i < 50; i++) {
         ac_sleep_us(2000);
         if ((rc = s->p->on_tick(in, ac_now_ns())) != PMD_OK)
-            ac_fail(r, "on_tick after destroy was tried from a callback returned %d (the "
-                       "instance must stay alive)", (int)rc);
+            ac_fail(r,
+                    "on_tick after destroy was tried from a callback returned %d (the "
+                    "instance must stay alive)",
+                    (int)rc);
     }
     if (rc == PMD_OK && (rc = s->p->on_stop(in)) != PMD_OK)
         ac_fail(r, "on_stop after destroy was tried from a callback returned %d", (int)rc);
@@ -185,9 +197,11 @@ void ac_check_lifecycle(const ac_ctx_t *ctx, ac_result_t *r)
     null_instance(s.p, &rec, r);
     unsigned tries = destroy_from_callbacks(&s, r);
     ac_figure(r, "destroy_from_callback_tries", tries, "calls");
-    ac_note(r, "every out-of-state call refused with PMD_ERR_STATE, NULL with "
-               "PMD_ERR_INVALID_ARGUMENT; destroy valid in every state; destroy from inside "
-               "%u callback(s) ignored", tries);
+    ac_note(r,
+            "every out-of-state call refused with PMD_ERR_STATE, NULL with "
+            "PMD_ERR_INVALID_ARGUMENT; destroy valid in every state; destroy from inside "
+            "%u callback(s) ignored",
+            tries);
     ac_session_close(&s);
 }
 
@@ -234,8 +248,9 @@ static void run_instances(const ac_session_t *s, int n, ac_result_t *r)
             ac_th_destroy(&rec[i], s->p, in[i]);
     for (int i = 0; i < n; i++)
         if (atomic_load(&rec[i].n_foreign) > 0) {
-            ac_fail(r, "%d instances: %u callback(s) for instance %d arrived during another "
-                       "instance's call (host_data mixed up, shared state?)",
+            ac_fail(r,
+                    "%d instances: %u callback(s) for instance %d arrived during another "
+                    "instance's call (host_data mixed up, shared state?)",
                     n, atomic_load(&rec[i].n_foreign), i);
             break;
         }
@@ -267,7 +282,7 @@ void ac_check_host_thread(const ac_ctx_t *ctx, ac_result_t *r)
     ac_th_rec_t rec;
     ac_th_rec_init(&rec, 0);
     ac_th_lifecycle(&rec, &s, NULL, 400, 5000, r); /* ~2 s of ticks every 5 ms */
-    ac_sleep_us(200000);                        /* callbacks after destroy count too */
+    ac_sleep_us(200000);                           /* callbacks after destroy count too */
     unsigned total = ac_th_rec_callbacks(&rec);
     ac_figure(r, "callbacks", total, "calls");
     ac_figure(r, "off_host_thread", atomic_load(&rec.n_off_thread), "calls");

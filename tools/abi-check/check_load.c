@@ -116,7 +116,8 @@ static void check_functions(const pmd_plugin_t *p, ac_result_t *r)
 {
     if (p->init == NULL || p->on_start == NULL || p->on_tick == NULL || p->on_stop == NULL ||
         p->destroy == NULL || p->result_string == NULL) {
-        ac_fail(r, "a mandatory function (init, start, tick, stop, destroy, result_string) is NULL");
+        ac_fail(r,
+                "a mandatory function (init, start, tick, stop, destroy, result_string) is NULL");
         return;
     }
     for (int32_t k = -5; k <= 20; k++)
@@ -229,7 +230,7 @@ void ac_check_abi_major(const ac_ctx_t *ctx, ac_result_t *r)
         ac_fail(r, "entry refuses the host's own major %d", PMD_ABI_VERSION_MAJOR);
     else
         init_other_major(p, r);
-    ac_note(r, "entry refuses majors %d and %d; init refuses a major-%d host", PMD_ABI_VERSION_MAJOR + 1,
-            PMD_ABI_VERSION_MAJOR - 1, PMD_ABI_VERSION_MAJOR + 1);
+    ac_note(r, "entry refuses majors %d and %d; init refuses a major-%d host",
+            PMD_ABI_VERSION_MAJOR + 1, PMD_ABI_VERSION_MAJOR - 1, PMD_ABI_VERSION_MAJOR + 1);
     dlclose(h);
 }

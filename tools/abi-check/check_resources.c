@@ -216,8 +216,9 @@ void ac_check_unload_cycles(const ac_ctx_t *ctx, ac_result_t *r)
     if (at_end.threads > at_early.threads)
         ac_fail(r, "threads grew from %d to %d between cycle %d and %d", at_early.threads,
                 at_end.threads, early, cycles);
-    ac_note(r, "%d load/run/unload cycles; cycle %d -> %d: RSS %ld -> %ld KiB%s, fds %d -> %d, "
-               "threads %d -> %d%s",
+    ac_note(r,
+            "%d load/run/unload cycles; cycle %d -> %d: RSS %ld -> %ld KiB%s, fds %d -> %d, "
+            "threads %d -> %d%s",
             cycles, early, cycles, at_early.rss_kib, at_end.rss_kib,
             bounded ? "" : " (not bounded under valgrind or ASan)", at_early.fds, at_end.fds,
             at_early.threads, at_end.threads,

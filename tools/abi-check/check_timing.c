@@ -183,8 +183,9 @@ static void stop_plane(const ac_ctx_t *ctx, const char *label, const char *url, 
         ac_fail(r, "%s control plane: on_stop took %.1f ms, over the instance's bound %u ms (%s)",
                 label, stop_ms, (unsigned)bound, source);
     if (destroy_ms > (double)bound2)
-        ac_fail(r, "%s control plane: destroy of a started instance took %.1f ms, over the "
-                   "instance's bound %u ms (%s)",
+        ac_fail(r,
+                "%s control plane: destroy of a started instance took %.1f ms, over the "
+                "instance's bound %u ms (%s)",
                 label, destroy_ms, (unsigned)bound2, source);
     size_t used = strlen(r->reason);
     if (r->verdict == AC_PASS && used < sizeof(r->reason))
@@ -274,8 +275,9 @@ static void max_rounds(const ac_ctx_t *ctx, const char *label, const char *url, 
         for (int k = 0; k < MAX_ROUNDS && used < sizeof(list); k++)
             used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%.0f", k ? ", " : "",
                                      round_max[k]);
-        ac_fail(r, "%s: a tick over %.0f us in every one of %d rounds of %d ms (longest per "
-                   "round: %s us)",
+        ac_fail(r,
+                "%s: a tick over %.0f us in every one of %d rounds of %d ms (longest per "
+                "round: %s us)",
                 label, MAX_TICK_US, MAX_ROUNDS, ROUND_MS, list);
     }
     size_t used = strlen(r->reason);

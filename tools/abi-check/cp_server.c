@@ -88,9 +88,9 @@ static void drop(cp_conn_t *c)
 }
 
 /* A body long enough to fill a terminal, marked so a report names it. */
-#define CP_BODY_TEXT                                                                         \
-    "{\"pmd_abi_check\": \"a control-plane body that must never reach stdout or stderr\", " \
-    "\"pad\": \"................................................................"           \
+#define CP_BODY_TEXT                                                                               \
+    "{\"pmd_abi_check\": \"a control-plane body that must never reach stdout or stderr\", "        \
+    "\"pad\": \"................................................................"                  \
     "................................................................\"}"
 
 static void send_all(cp_conn_t *c, const char *text)
@@ -106,10 +106,12 @@ static int answer(ac_cp_t *cp, cp_conn_t *c)
     if (body_answer[0] == '\0') {
         snprintf(body_answer, sizeof(body_answer),
                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "Connection: close\r\n\r\n%s", sizeof(body) - 1, body);
+                 "Connection: close\r\n\r\n%s",
+                 sizeof(body) - 1, body);
         snprintf(error_answer, sizeof(error_answer),
                  "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
-                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", sizeof(body) - 1, body);
+                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                 sizeof(body) - 1, body);
         snprintf(redirect_answer, sizeof(redirect_answer),
                  "HTTP/1.1 307 Temporary Redirect\r\nLocation: /redirected\r\n"
                  "Content-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",

@@ -30,12 +30,27 @@ static int in_file(const elf_view_t *v, uint64_t off, uint64_t len)
 /* Symbols the toolchain puts into every shared object. */
 static int is_toolchain_symbol(const char *name)
 {
-    static const char *const names[] = {
-        "_init", "_fini", "_edata", "_end", "__bss_start", "__bss_start__", "__bss_end__",
-        "_bss_end__", "__end__", "_DYNAMIC", "_GLOBAL_OFFSET_TABLE_", "_PROCEDURE_LINKAGE_TABLE_",
-        "__dso_handle", "_IO_stdin_used", "__data_start", "data_start", "__TMC_END__",
-        "__cxa_finalize", "_ITM_registerTMCloneTable", "_ITM_deregisterTMCloneTable",
-        "__gmon_start__"};
+    static const char *const names[] = {"_init",
+                                        "_fini",
+                                        "_edata",
+                                        "_end",
+                                        "__bss_start",
+                                        "__bss_start__",
+                                        "__bss_end__",
+                                        "_bss_end__",
+                                        "__end__",
+                                        "_DYNAMIC",
+                                        "_GLOBAL_OFFSET_TABLE_",
+                                        "_PROCEDURE_LINKAGE_TABLE_",
+                                        "__dso_handle",
+                                        "_IO_stdin_used",
+                                        "__data_start",
+                                        "data_start",
+                                        "__TMC_END__",
+                                        "__cxa_finalize",
+                                        "_ITM_registerTMCloneTable",
+                                        "_ITM_deregisterTMCloneTable",
+                                        "__gmon_start__"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(name, names[i]) == 0)
             return 1;

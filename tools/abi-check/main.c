@@ -232,8 +232,7 @@ static char *read_file(const char *path)
 static void list_checks(void)
 {
     for (size_t i = 0; i < ac_check_count; i++)
-        printf("%-19s %-23s %s\n", ac_checks[i].name, ac_checks[i].rule,
-               ac_checks[i].description);
+        printf("%-19s %-23s %s\n", ac_checks[i].name, ac_checks[i].rule, ac_checks[i].description);
 }
 
 typedef struct run_arg {

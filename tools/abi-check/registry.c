@@ -21,8 +21,9 @@ const ac_check_t ac_checks[] = {
     {"init-errors", "ABI-INIT",
      "bad configs and arguments refused, bounded NUL-terminated message, no leak",
      ac_check_init_errors, 60},
-    {"lifecycle", "ABI-LIFECYCLE", "calls in the wrong state get PMD_ERR_STATE, NULL gets "
-                                   "PMD_ERR_INVALID_ARGUMENT, destroy works in every state",
+    {"lifecycle", "ABI-LIFECYCLE",
+     "calls in the wrong state get PMD_ERR_STATE, NULL gets "
+     "PMD_ERR_INVALID_ARGUMENT, destroy works in every state",
      ac_check_lifecycle, 30},
     {"instances", "ABI-INSTANCES", "2 and 64 instances live side by side, independently",
      ac_check_instances, 60},
@@ -38,8 +39,7 @@ const ac_check_t ac_checks[] = {
      "signals, environment, cwd, umask, locale untouched; nothing on stdout/stderr",
      ac_check_no_global_effects, 30},
     {"tick-cost", "ABI-TICK-COST",
-     "tick p99 <= 1000 us against a refusing and a silent control plane", ac_check_tick_cost,
-     60},
+     "tick p99 <= 1000 us against a refusing and a silent control plane", ac_check_tick_cost, 60},
     {"stop-bound", "ABI-STOP-BOUND",
      "stop() and destroy() within the instance's own bound, no slack: answering, refusing and "
      "silent control planes",

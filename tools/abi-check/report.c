@@ -68,7 +68,7 @@ void report_json(const char *plugin, const ac_check_t *const *checks, const ac_r
         }
         printf("}}");
     }
-    printf("\n  ],\n  \"summary\": {\"passed\": %d, \"failed\": %d, \"skipped\": %d}\n}\n",
-           passed, failed, skipped);
+    printf("\n  ],\n  \"summary\": {\"passed\": %d, \"failed\": %d, \"skipped\": %d}\n}\n", passed,
+           failed, skipped);
     fflush(stdout);
 }

@@ -63,7 +63,7 @@ int ac_session_open_minor(const ac_ctx_t *ctx, ac_session_t *s, uint32_t host_mi
     char err[512];
     memset(s, 0, sizeof(*s));
     int32_t rc = host_loader_open(ctx->plugin_path, PMD_ABI_VERSION_MAJOR, host_minor, &s->lp, err,
-                                 sizeof(err));
+                                  sizeof(err));
     if (rc != PMD_OK) {
         ac_fail(r, "%s", err);
         return -1;
@@ -75,7 +75,7 @@ int ac_session_open_minor(const ac_ctx_t *ctx, ac_session_t *s, uint32_t host_mi
     host_loaded_plugin_t own;
     if (!host_loader_has_extensions(&s->lp) && host_minor < PMD_ABI_VERSION_MINOR &&
         host_loader_open(ctx->plugin_path, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &own, err,
-                        sizeof(err)) == PMD_OK) {
+                         sizeof(err)) == PMD_OK) {
         s->config = ac_config_for(ctx, &own, url);
         host_loader_close(&own);
     } else {

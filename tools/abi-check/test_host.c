@@ -57,8 +57,8 @@ static void bad(ac_th_rec_t *rec, atomic_uint *counter, const char *fmt, const c
         snprintf(rec->bad_what, sizeof(rec->bad_what), fmt, arg);
 }
 
-static const char *const phase_names[] = {"no call", "init", "on_start", "on_tick", "on_stop",
-                                          "destroy", "on_handover", "stats get"};
+static const char *const phase_names[] = {"no call", "init",    "on_start",    "on_tick",
+                                          "on_stop", "destroy", "on_handover", "stats get"};
 
 /* Which callbacks each ABI call may make (plugin.abi.md section 5). */
 static int allowed(int phase, const char *cb)
@@ -101,8 +101,11 @@ int ac_th_utf8_valid(const char *text)
 {
     const unsigned char *p = (const unsigned char *)text;
     while (*p) {
-        unsigned c = *p++, n = c < 0x80 ? 0 : c >= 0xC2 && c < 0xE0 ? 1 : c >= 0xE0 && c < 0xF0 ? 2
-                                          : c >= 0xF0 && c < 0xF5 ? 3 : 9;
+        unsigned c = *p++, n = c < 0x80                ? 0
+                               : c >= 0xC2 && c < 0xE0 ? 1
+                               : c >= 0xE0 && c < 0xF0 ? 2
+                               : c >= 0xF0 && c < 0xF5 ? 3
+                                                       : 9;
         if (n == 9)
             return 0;
         unsigned v = n == 0 ? c : c & (0x3Fu >> n);
@@ -111,7 +114,8 @@ int ac_th_utf8_valid(const char *text)
                 return 0;
             v = v << 6 | (*p & 0x3Fu);
         }
-        if ((n == 2 && (v < 0x800 || (v >= 0xD800 && v < 0xE000))) || (n == 3 && (v < 0x10000 || v > 0x10FFFF)))
+        if ((n == 2 && (v < 0x800 || (v >= 0xD800 && v < 0xE000))) ||
+            (n == 3 && (v < 0x10000 || v > 0x10FFFF)))
             return 0;
     }
     return 1;
@@ -159,8 +163,8 @@ static void sink_done(ac_th_rec_t *rec, ac_guard_t *g)
 
 static void push_invalid_pools(ac_th_rec_t *rec, const pmd_pool_sink_t *sink)
 {
-    static const char *const why[] = {"a NULL record", "a record of struct_size 8",
-                                      "pool_id NULL", "pool_id not UTF-8"};
+    static const char *const why[] = {"a NULL record", "a record of struct_size 8", "pool_id NULL",
+                                      "pool_id not UTF-8"};
     for (int i = 0; i < 4; i++) {
         pmd_pool_status_t pool;
         memset(&pool, 0, sizeof(pool));
@@ -274,8 +278,7 @@ static void cb_state_changed(void *host_data, int32_t state, const char *detail)
     ac_th_rec_t *rec = seen_as(host_data, "state_changed");
     atomic_fetch_add(&rec->n_state, 1);
     if (pmd_node_state_name(state) == NULL)
-        bad(rec, &rec->n_bad_state, "state_changed with a state the header does not define%s",
-            "");
+        bad(rec, &rec->n_bad_state, "state_changed with a state the header does not define%s", "");
     else if (detail == NULL)
         bad(rec, &rec->n_bad_state, "state_changed with a NULL detail%s", "");
     if (pthread_equal(pthread_self(), rec->host_thread))
@@ -329,7 +332,7 @@ static void leave(ac_th_rec_t *rec)
 }
 
 int32_t ac_th_init(ac_th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const char *config,
-                pmd_instance_t **out, char *err, uint32_t err_size)
+                   pmd_instance_t **out, char *err, uint32_t err_size)
 {
     enter_as(rec, TH_PH_INIT);
     int32_t rc = p->init(h, config, out, err, err_size);
@@ -369,7 +372,7 @@ void ac_th_destroy(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 }
 
 int32_t ac_th_handover(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
-                    pmd_handover_t *out)
+                       pmd_handover_t *out)
 {
     enter_as(rec, TH_PH_HANDOVER);
     int32_t rc = p->on_handover(in, out);
@@ -378,7 +381,7 @@ int32_t ac_th_handover(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *
 }
 
 int32_t ac_th_start_handed_over(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
-                             const pmd_handover_t *h)
+                                const pmd_handover_t *h)
 {
     enter_as(rec, TH_PH_START);
     int32_t rc = p->on_start_handed_over(in, h);
@@ -403,7 +406,7 @@ int32_t ac_th_stats(ac_th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in,
 }
 
 int ac_th_lifecycle(ac_th_rec_t *rec, const ac_session_t *s, const pmd_host_t *host, int nticks,
-                 unsigned tick_us, ac_result_t *r)
+                    unsigned tick_us, ac_result_t *r)
 {
     pmd_host_t local;
     if (host == NULL) {

@@ -29,30 +29,38 @@ struct ac_th_rec {
     int guard_records;          /* push records ending at a guard page */
     ac_guard_t pool_guard, gpu_guard, res_guard;
     char last_log[256];
-    char last_detail[64];       /* detail of the last state_changed (host thread) */
+    char last_detail[64]; /* detail of the last state_changed (host thread) */
 
     /* --- rules of the calls themselves (check_calls.c, check_bounds.c) --- */
-    int phase;                  /* TH_PH_*: the ABI call in progress */
-    int in_sink;                /* the host is inside a sink call of the plugin */
-    atomic_uint n_bad_phase;    /* a callback the call in progress may not make */
-    atomic_uint n_in_sink;      /* a callback from inside a sink call */
-    atomic_uint n_bad_log;      /* log line NULL, with a newline, not UTF-8, bad level */
-    atomic_uint n_bad_state;    /* state out of range, or NULL detail */
-    atomic_uint n_bad_accept;   /* an invalid record accepted by a sink */
-    atomic_uint n_trap;         /* a callback the host did not offer was called */
-    char bad_what[160];         /* the first violation above, for the report */
-    int seal_records;           /* records and their strings unreadable after the call */
-    uint32_t pool_size;         /* struct_size of pushed pools; 0 = sizeof */
-    int push_invalid;           /* also push invalid records; each must be refused */
-    int ext_short_table;        /* get_extension answers log_fields with an 8-byte table */
+    int phase;                /* TH_PH_*: the ABI call in progress */
+    int in_sink;              /* the host is inside a sink call of the plugin */
+    atomic_uint n_bad_phase;  /* a callback the call in progress may not make */
+    atomic_uint n_in_sink;    /* a callback from inside a sink call */
+    atomic_uint n_bad_log;    /* log line NULL, with a newline, not UTF-8, bad level */
+    atomic_uint n_bad_state;  /* state out of range, or NULL detail */
+    atomic_uint n_bad_accept; /* an invalid record accepted by a sink */
+    atomic_uint n_trap;       /* a callback the host did not offer was called */
+    char bad_what[160];       /* the first violation above, for the report */
+    int seal_records;         /* records and their strings unreadable after the call */
+    uint32_t pool_size;       /* struct_size of pushed pools; 0 = sizeof */
+    int push_invalid;         /* also push invalid records; each must be refused */
+    int ext_short_table;      /* get_extension answers log_fields with an 8-byte table */
     ac_guard_t ext_guard;
     /* Called at the start of every callback on the host thread (re-entry). */
     void (*hook)(ac_th_rec_t *rec, const char *callback);
     void *hook_arg;
 };
 
-enum { TH_PH_NONE, TH_PH_INIT, TH_PH_START, TH_PH_TICK, TH_PH_STOP, TH_PH_DESTROY,
-       TH_PH_HANDOVER, TH_PH_STATS };
+enum {
+    TH_PH_NONE,
+    TH_PH_INIT,
+    TH_PH_START,
+    TH_PH_TICK,
+    TH_PH_STOP,
+    TH_PH_DESTROY,
+    TH_PH_HANDOVER,
+    TH_PH_STATS
+};
 
 /* Sets up a recorder for the calling (host) thread. */
 void ac_th_rec_init(ac_th_rec_t *rec, int index);
@@ -72,16 +80,16 @@ unsigned ac_th_rec_violations(const ac_th_rec_t *rec);
 
 /* ABI call wrappers: mark the call in progress, then call the plugin. */
 int32_t ac_th_init(ac_th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const char *config,
-                pmd_instance_t **out, char *err, uint32_t err_size);
+                   pmd_instance_t **out, char *err, uint32_t err_size);
 int32_t ac_th_start(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
 int32_t ac_th_tick(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns);
 int32_t ac_th_stop(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
 void ac_th_destroy(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
 /* ABI 1.2: the caller has checked that the plugin offers handover. */
 int32_t ac_th_handover(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
-                    pmd_handover_t *out);
+                       pmd_handover_t *out);
 int32_t ac_th_start_handed_over(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in,
-                             const pmd_handover_t *h);
+                                const pmd_handover_t *h);
 /* pmd.ext.stats/1 get, as an ABI call on in; -1 when the plugin offers no
  * stats extension (or it is unusable), else its result code. */
 int32_t ac_th_stats(ac_th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in, pmd_stats_t *out);
@@ -92,6 +100,6 @@ int32_t ac_th_stats(ac_th_rec_t *rec, const ac_session_t *s, pmd_instance_t *in,
  * host may be NULL for a host filled by ac_th_host_fill.
  */
 int ac_th_lifecycle(ac_th_rec_t *rec, const ac_session_t *s, const pmd_host_t *host, int nticks,
-                 unsigned tick_us, ac_result_t *r);
+                    unsigned tick_us, ac_result_t *r);
 
 #endif /* PMD_ABI_CHECK_TEST_HOST_H */

@@ -50,9 +50,15 @@ static int count_dir(const char *path)
     return n;
 }
 
-int ac_count_threads(void) { return count_dir("/proc/self/task"); }
+int ac_count_threads(void)
+{
+    return count_dir("/proc/self/task");
+}
 
-int ac_count_fds(void) { return count_dir("/proc/self/fd"); }
+int ac_count_fds(void)
+{
+    return count_dir("/proc/self/fd");
+}
 
 void ac_list_fds(char *buf, size_t size, const int *skip_fds, int nskip)
 {
@@ -76,8 +82,8 @@ void ac_list_fds(char *buf, size_t size, const int *skip_fds, int nskip)
         ssize_t n = readlink(link, target, sizeof(target) - 1);
         target[n > 0 ? n : 0] = '\0';
         if (used < size)
-            used += (size_t)snprintf(buf + used, size - used, "%s%d->%s", used ? ", " : "", fd,
-                                     target);
+            used +=
+                (size_t)snprintf(buf + used, size - used, "%s%d->%s", used ? ", " : "", fd, target);
     }
     closedir(d);
 }

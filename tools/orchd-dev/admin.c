@@ -20,7 +20,8 @@ static void not_ok(od_answer_t *out, int status, const char *msg)
     od_answer_json(out, status, o);
 }
 
-static void fault(const od_admin_t *ad, const char *method, const char *body, size_t len, od_answer_t *out)
+static void fault(const od_admin_t *ad, const char *method, const char *body, size_t len,
+                  od_answer_t *out)
 {
     od_verdict_t v;
     if (strcmp(method, "DELETE") == 0) {
@@ -38,7 +39,8 @@ static void fault(const od_admin_t *ad, const char *method, const char *body, si
 static void stats(const od_admin_t *ad, od_answer_t *out)
 {
     json_object *o = od_journal_stats_json(ad->journal);
-    json_object_object_add(o, "faults_active", json_object_new_uint64(od_faults_active(ad->faults)));
+    json_object_object_add(o, "faults_active",
+                           json_object_new_uint64(od_faults_active(ad->faults)));
     od_answer_json(out, 200, o);
 }
 
@@ -59,8 +61,8 @@ static int is(const char *path, size_t len, const char *want)
     return strlen(want) == len && memcmp(path, want, len) == 0;
 }
 
-void od_admin_handle(const od_admin_t *ad, const char *method, const char *path, const char *body, size_t len,
-                     od_answer_t *out)
+void od_admin_handle(const od_admin_t *ad, const char *method, const char *path, const char *body,
+                     size_t len, od_answer_t *out)
 {
     size_t plen = strcspn(path, "?");
     int get = strcmp(method, "GET") == 0;
@@ -75,7 +77,8 @@ void od_admin_handle(const od_admin_t *ad, const char *method, const char *path,
         stats(ad, out);
     else if (is(path, plen, "/_dev/nodes") && get)
         od_answer_json(out, 200, od_registry_list(ad->registry, od_now_mono_ms()));
-    else if (is(path, plen, "/_dev/restart") || is(path, plen, "/_dev/stats") || is(path, plen, "/_dev/nodes"))
+    else if (is(path, plen, "/_dev/restart") || is(path, plen, "/_dev/stats") ||
+             is(path, plen, "/_dev/nodes"))
         not_ok(out, 405, "method not allowed");
     else
         not_ok(out, 404, "no such /_dev/ endpoint");

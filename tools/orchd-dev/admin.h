@@ -28,7 +28,7 @@ typedef struct od_admin {
 } od_admin_t;
 
 /* PATH is the raw path (a query string is ignored). Fills OUT. */
-void od_admin_handle(const od_admin_t *ad, const char *method, const char *path, const char *body, size_t len,
-                     od_answer_t *out);
+void od_admin_handle(const od_admin_t *ad, const char *method, const char *path, const char *body,
+                     size_t len, od_answer_t *out);
 
 #endif

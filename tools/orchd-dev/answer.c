@@ -20,8 +20,8 @@ void od_answer_raw(od_answer_t *a, int status, const char *body, size_t len, int
 void od_answer_json(od_answer_t *a, int status, json_object *o)
 {
     size_t len = 0;
-    const char *text =
-        json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    const char *text = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     od_answer_raw(a, status, text, len, 1);
     json_object_put(o);
 }

@@ -8,7 +8,7 @@
 
 typedef struct od_answer {
     int status;
-    char *body;  /* malloc'd; NULL = empty body */
+    char *body; /* malloc'd; NULL = empty body */
     size_t len;
     int is_json; /* send Content-Type: application/json */
 } od_answer_t;

@@ -6,11 +6,11 @@
 #include <stdint.h>
 
 typedef struct od_config {
-    const char *bind;          /* numeric IPv4/IPv6 address */
-    uint16_t port;             /* 0 = any free port */
-    const char *port_file;     /* NULL = none */
-    const char *token;         /* NULL = none (also from LLORCH_API_TOKEN) */
-    const char *token_file;    /* NULL = none; re-read on change */
+    const char *bind;       /* numeric IPv4/IPv6 address */
+    uint16_t port;          /* 0 = any free port */
+    const char *port_file;  /* NULL = none */
+    const char *token;      /* NULL = none (also from LLORCH_API_TOKEN) */
+    const char *token_file; /* NULL = none; re-read on change */
     uint64_t offline_timeout_ms;
     uint64_t next_heartbeat_ms;
     int strict_unknown;

@@ -56,12 +56,14 @@ void od_faults_free(od_faults_t *f)
 }
 
 /* A JSON integer in [lo, hi], else -1 and a message. */
-static int get_int(json_object *v, const char *key, int64_t lo, int64_t hi, int64_t *out, od_verdict_t *vd)
+static int get_int(json_object *v, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                   od_verdict_t *vd)
 {
-    if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < lo || json_object_get_int64(v) > hi) {
+    if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < lo ||
+        json_object_get_int64(v) > hi) {
         vd->status = 422;
-        snprintf(vd->message, sizeof vd->message, "%s: expected an integer in [%lld, %lld]", key, (long long)lo,
-                 (long long)hi);
+        snprintf(vd->message, sizeof vd->message, "%s: expected an integer in [%lld, %lld]", key,
+                 (long long)lo, (long long)hi);
         return -1;
     }
     *out = json_object_get_int64(v);

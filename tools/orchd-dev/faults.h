@@ -12,21 +12,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum od_body_mode { OD_BODY_NORMAL, OD_BODY_HUGE, OD_BODY_ENDLESS, OD_BODY_TRICKLE, OD_BODY_TINY_SEGMENTS };
+enum od_body_mode {
+    OD_BODY_NORMAL,
+    OD_BODY_HUGE,
+    OD_BODY_ENDLESS,
+    OD_BODY_TRICKLE,
+    OD_BODY_TINY_SEGMENTS
+};
 
 typedef struct od_fault {
-    int match_any;         /* 1 = any endpoint, else only MATCH */
+    int match_any; /* 1 = any endpoint, else only MATCH */
     enum od_kind match;
-    uint32_t count;        /* remaining uses; 0 = until cleared */
-    int status;            /* 0 = answer normally (after delay / with body_mode) */
-    char *body;            /* raw body text, or NULL = a fitting JSON body */
+    uint32_t count; /* remaining uses; 0 = until cleared */
+    int status;     /* 0 = answer normally (after delay / with body_mode) */
+    char *body;     /* raw body text, or NULL = a fitting JSON body */
     size_t body_len;
-    int64_t retry_after;   /* seconds for Retry-After, or -1 */
+    int64_t retry_after; /* seconds for Retry-After, or -1 */
     uint32_t delay_ms;
     int hang, drop;
-    int reset;             /* close with RST (SO_LINGER 0) instead of answering */
+    int reset; /* close with RST (SO_LINGER 0) instead of answering */
     enum od_body_mode body_mode;
-    char *redirect;        /* Location for a 302, or NULL */
+    char *redirect; /* Location for a 302, or NULL */
 } od_fault_t;
 
 typedef struct od_faults od_faults_t;

@@ -147,14 +147,16 @@ void od_journal_record(od_journal_t *j, const od_entry_t *e, uint64_t mono_ms)
 
 json_object *od_journal_stats_json(od_journal_t *j)
 {
-    json_object *o = json_object_new_object(), *req = json_object_new_object(), *st = json_object_new_object();
+    json_object *o = json_object_new_object(), *req = json_object_new_object(),
+                *st = json_object_new_object();
     char code[8];
     pthread_mutex_lock(&j->mu);
     json_object_object_add(o, "connections", json_object_new_uint64(j->conn_node));
     json_object_object_add(o, "connections_open", json_object_new_uint64(j->conn_open));
     json_object_object_add(o, "connections_total", json_object_new_uint64(j->conn_total));
     for (int k = 0; k < OD_KIND_COUNT; k++)
-        json_object_object_add(req, od_kind_name((enum od_kind)k), json_object_new_uint64(j->requests[k]));
+        json_object_object_add(req, od_kind_name((enum od_kind)k),
+                               json_object_new_uint64(j->requests[k]));
     for (int s = 0; s < MAX_STATUS; s++)
         if (j->status[s]) {
             snprintf(code, sizeof code, "%d", s);

@@ -21,15 +21,15 @@ typedef struct od_journal od_journal_t;
 typedef struct od_entry {
     enum od_kind kind;
     const char *method;
-    const char *raw_path;       /* as received, still percent-encoded */
+    const char *raw_path; /* as received, still percent-encoded */
     const char *content_type;
     const char *auth;           /* od_auth_name() */
     const char *correlation_id; /* the client's X-Correlation-Id */
     const char *body;
     size_t body_len;
-    int status;                 /* 0 = no response (drop, hang) */
-    const char *error;          /* validation message */
-    const char *fault;          /* which injected fault shaped the answer */
+    int status;        /* 0 = no response (drop, hang) */
+    const char *error; /* validation message */
+    const char *fault; /* which injected fault shaped the answer */
 } od_entry_t;
 
 od_journal_t *od_journal_new(void);
@@ -37,7 +37,7 @@ void od_journal_free(od_journal_t *j);
 
 /* Connection accounting (see GET /_dev/stats in admin.h). */
 void od_journal_conn_accepted(od_journal_t *j);
-void od_journal_conn_node(od_journal_t *j);   /* first node-API request on it */
+void od_journal_conn_node(od_journal_t *j); /* first node-API request on it */
 void od_journal_conn_closed(od_journal_t *j, int was_node);
 
 /* Count and remember one node-API request. */

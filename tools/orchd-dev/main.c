@@ -46,8 +46,22 @@ static const char USAGE[] =
     "Exit status: 0 stopped by SIGINT/SIGTERM (or --help, --version); 1 could not\n"
     "start (address in use, TLS files, --port-file); 2 usage error.\n";
 
-enum { OPT_BIND = 256, OPT_PORT, OPT_PORT_FILE, OPT_TOKEN, OPT_TOKEN_FILE, OPT_OFFLINE, OPT_NEXT_HB,
-       OPT_STRICT, OPT_CERT, OPT_KEY, OPT_CA, OPT_QUIET, OPT_HELP, OPT_VERSION };
+enum {
+    OPT_BIND = 256,
+    OPT_PORT,
+    OPT_PORT_FILE,
+    OPT_TOKEN,
+    OPT_TOKEN_FILE,
+    OPT_OFFLINE,
+    OPT_NEXT_HB,
+    OPT_STRICT,
+    OPT_CERT,
+    OPT_KEY,
+    OPT_CA,
+    OPT_QUIET,
+    OPT_HELP,
+    OPT_VERSION
+};
 
 static const struct option OPTIONS[] = {
     {"bind", required_argument, NULL, OPT_BIND},
@@ -78,7 +92,8 @@ static int parse_number(const char *s, unsigned long long max, unsigned long lon
     return errno || *end || *out > max ? -1 : 0;
 }
 
-static int number_option(const char *name, const char *arg, unsigned long long max, unsigned long long *out)
+static int number_option(const char *name, const char *arg, unsigned long long max,
+                         unsigned long long *out)
 {
     if (parse_number(arg, max, out) == 0)
         return 0;
@@ -110,12 +125,12 @@ static int apply(od_config_t *cfg, int opt, const char *arg)
         return 0;
     case OPT_OFFLINE:
     case OPT_NEXT_HB:
-        if (number_option(opt == OPT_OFFLINE ? "offline-timeout-ms" : "next-heartbeat-ms", arg, UINT32_MAX, &n) != 0)
+        if (number_option(opt == OPT_OFFLINE ? "offline-timeout-ms" : "next-heartbeat-ms", arg,
+                          UINT32_MAX, &n) != 0)
             return -1;
         *(opt == OPT_OFFLINE ? &cfg->offline_timeout_ms : &cfg->next_heartbeat_ms) = n;
         return 0;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -123,7 +138,8 @@ static int parse_args(int argc, char **argv, od_config_t *cfg)
 {
     int opt, r;
     const char *env = getenv("LLORCH_API_TOKEN");
-    *cfg = (od_config_t){.bind = "127.0.0.1", .offline_timeout_ms = 30000, .next_heartbeat_ms = 10000};
+    *cfg =
+        (od_config_t){.bind = "127.0.0.1", .offline_timeout_ms = 30000, .next_heartbeat_ms = 10000};
     while ((opt = getopt_long(argc, argv, "h", OPTIONS, NULL)) != -1)
         if ((r = apply(cfg, opt, optarg)) != 0)
             return r;
@@ -190,12 +206,14 @@ int main(int argc, char **argv)
         return 1;
     }
     if (cfg.port_file && write_port_file(cfg.port_file, od_server_port(server)) != 0) {
-        fprintf(stderr, "orchd-dev: cannot write --port-file %s: %s\n", cfg.port_file, strerror(errno));
+        fprintf(stderr, "orchd-dev: cannot write --port-file %s: %s\n", cfg.port_file,
+                strerror(errno));
         od_server_stop(server);
         return 1;
     }
-    fprintf(stderr, "orchd-dev: listening on %s://%s:%u (auth %s)\n", cfg.tls_cert ? "https" : "http", cfg.bind,
-            od_server_port(server), cfg.token || cfg.token_file ? "on" : "off");
+    fprintf(stderr, "orchd-dev: listening on %s://%s:%u (auth %s)\n",
+            cfg.tls_cert ? "https" : "http", cfg.bind, od_server_port(server),
+            cfg.token || cfg.token_file ? "on" : "off");
     sigwait(&stop_signals, &sig);
     fprintf(stderr, "orchd-dev: signal %d, stopping\n", sig);
     od_server_stop(server);

@@ -28,8 +28,8 @@ static json_object *registered_json(const char *node_id)
 }
 
 /* The typed body, or NULL with the rejection already in OUT / ERROR. */
-static json_object *typed_body(const od_node_api_t *api, const od_node_request_t *rq, od_answer_t *out,
-                               char *error, size_t errlen)
+static json_object *typed_body(const od_node_api_t *api, const od_node_request_t *rq,
+                               od_answer_t *out, char *error, size_t errlen)
 {
     od_verdict_t v = {0};
     json_object *o;
@@ -38,8 +38,9 @@ static json_object *typed_body(const od_node_api_t *api, const od_node_request_t
         od_answer_error(out, 415, error);
         return NULL;
     }
-    o = rq->route->kind == OD_KIND_REGISTER ? od_validate_register(rq->body, rq->len, api->strict_unknown, &v)
-                                            : od_validate_heartbeat(rq->body, rq->len, api->strict_unknown, &v);
+    o = rq->route->kind == OD_KIND_REGISTER
+            ? od_validate_register(rq->body, rq->len, api->strict_unknown, &v)
+            : od_validate_heartbeat(rq->body, rq->len, api->strict_unknown, &v);
     if (!o) {
         snprintf(error, errlen, "%s", v.message);
         od_answer_error(out, v.status, v.message);
@@ -55,10 +56,11 @@ static void do_register(const od_node_api_t *api, json_object *req, od_answer_t 
     od_answer_json(out, 200, registered_json(id));
 }
 
-static void do_heartbeat(const od_node_api_t *api, const char *node_id, json_object *hb, od_answer_t *out,
-                         char *error, size_t errlen)
+static void do_heartbeat(const od_node_api_t *api, const char *node_id, json_object *hb,
+                         od_answer_t *out, char *error, size_t errlen)
 {
-    if (od_registry_heartbeat(api->registry, node_id, hb, od_now_mono_ms(), od_now_wall_ms()) == 0) {
+    if (od_registry_heartbeat(api->registry, node_id, hb, od_now_mono_ms(), od_now_wall_ms()) ==
+        0) {
         heartbeat_body(api, out, 200);
     } else {
         snprintf(error, errlen, "node not registered");
@@ -76,8 +78,8 @@ static void route_failure(const od_node_request_t *rq, od_answer_t *out, char *e
 }
 
 /* The answer for a routed, authorized request. */
-static void dispatch(const od_node_api_t *api, const od_node_request_t *rq, od_answer_t *out, char *error,
-                     size_t errlen)
+static void dispatch(const od_node_api_t *api, const od_node_request_t *rq, od_answer_t *out,
+                     char *error, size_t errlen)
 {
     json_object *body;
     switch (rq->route->kind) {
@@ -100,14 +102,12 @@ static void dispatch(const od_node_api_t *api, const od_node_request_t *rq, od_a
         if ((body = typed_body(api, rq, out, error, errlen)) != NULL)
             do_heartbeat(api, rq->route->node_id, body, out, error, errlen);
         break;
-    default:
-        route_failure(rq, out, error, errlen);
-        break;
+    default: route_failure(rq, out, error, errlen); break;
     }
 }
 
-void od_node_api_handle(const od_node_api_t *api, const od_node_request_t *rq, od_answer_t *out, char *error,
-                        size_t errlen)
+void od_node_api_handle(const od_node_api_t *api, const od_node_request_t *rq, od_answer_t *out,
+                        char *error, size_t errlen)
 {
     error[0] = '\0';
     if (rq->route_status == 404 || rq->route_status == 405) {
@@ -128,7 +128,8 @@ static void body_node_id(const od_node_request_t *rq, char *id, size_t cap)
     od_verdict_t v;
     json_object *o = od_validate_parse(rq->body, rq->len, &v), *val = NULL;
     snprintf(id, cap, "%s",
-             o && json_object_object_get_ex(o, "node_id", &val) && json_object_is_type(val, json_type_string)
+             o && json_object_object_get_ex(o, "node_id", &val) &&
+                     json_object_is_type(val, json_type_string)
                  ? json_object_get_string(val)
                  : "");
     json_object_put(o);
@@ -146,13 +147,14 @@ static json_object *fake_success(const od_node_request_t *rq)
     return registered_json(id);
 }
 
-void od_node_api_fault_answer(const od_node_api_t *api, const od_node_request_t *rq, const od_fault_t *f,
-                              od_answer_t *out)
+void od_node_api_fault_answer(const od_node_api_t *api, const od_node_request_t *rq,
+                              const od_fault_t *f, od_answer_t *out)
 {
     int ok = f->status >= 200 && f->status < 300;
     json_object *o;
     char msg[64];
-    if (f->status == 401 || f->status == 204 || f->status == 304 || (ok && rq->route->kind == OD_KIND_DEREGISTER)) {
+    if (f->status == 401 || f->status == 204 || f->status == 304 ||
+        (ok && rq->route->kind == OD_KIND_DEREGISTER)) {
         od_answer_raw(out, f->status, NULL, 0, 0);
     } else if (f->body) {
         od_answer_raw(out, f->status, f->body, f->body_len, 1);

@@ -64,7 +64,8 @@ int od_raw_send(int fd, const od_raw_answer_t *a, int tiny)
     n = snprintf(head, sizeof head,
                  "HTTP/1.1 %d %s\r\n%sContent-Length: %zu\r\nX-Correlation-Id: %s\r\n%s"
                  "Connection: close\r\n\r\n",
-                 a->status, reason(a->status), a->is_json ? "Content-Type: application/json\r\n" : "", len,
+                 a->status, reason(a->status),
+                 a->is_json ? "Content-Type: application/json\r\n" : "", len,
                  a->correlation_id ? a->correlation_id : "-", retry);
     if (n < 0 || (size_t)n >= sizeof head || !(all = malloc((size_t)n + len + 1)))
         return -1;

@@ -11,8 +11,8 @@
 struct node {
     struct node *next;
     char *id;
-    json_object *info;      /* normalized RegisterRequest */
-    json_object *last_hb;   /* normalized HeartbeatRequest or NULL */
+    json_object *info;    /* normalized RegisterRequest */
+    json_object *last_hb; /* normalized HeartbeatRequest or NULL */
     uint64_t registered_mono, registered_wall;
     uint64_t last_hb_mono, last_hb_wall;
     uint64_t heartbeats;
@@ -101,7 +101,8 @@ void od_registry_register(od_registry_t *r, json_object *req, uint64_t mono, uin
     pthread_mutex_unlock(&r->mu);
 }
 
-int od_registry_heartbeat(od_registry_t *r, const char *node_id, json_object *hb, uint64_t mono, uint64_t wall)
+int od_registry_heartbeat(od_registry_t *r, const char *node_id, json_object *hb, uint64_t mono,
+                          uint64_t wall)
 {
     struct node *n;
     pthread_mutex_lock(&r->mu);
@@ -147,7 +148,8 @@ static int all_draining(json_object *pools)
 {
     size_t n = json_object_array_length(pools);
     for (size_t i = 0; i < n; i++)
-        if (!json_object_get_boolean(json_object_object_get(json_object_array_get_idx(pools, i), "draining")))
+        if (!json_object_get_boolean(
+                json_object_object_get(json_object_array_get_idx(pools, i), "draining")))
             return 0;
     return n > 0;
 }
@@ -161,18 +163,23 @@ static json_object *copy_field(json_object *o, const char *key)
 
 static json_object *node_info(const struct node *n, uint64_t now, uint64_t offline_ms)
 {
-    static const char *const KEYS[] = {"node_id", "machine_id", "address", "pools", "capabilities", "version"};
+    static const char *const KEYS[] = {"node_id", "machine_id",   "address",
+                                       "pools",   "capabilities", "version"};
     json_object *o = json_object_new_object();
     json_object *pools = n->last_hb ? json_object_object_get(n->last_hb, "pools") : NULL;
     for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++)
         json_object_object_add(o, KEYS[i], copy_field(n->info, KEYS[i]));
-    json_object_object_add(o, "status",
-                           json_object_new_string(od_registry_status(n->heartbeats, n->last_hb_mono, now,
-                                                                     offline_ms, pools && all_draining(pools))));
+    json_object_object_add(
+        o, "status",
+        json_object_new_string(od_registry_status(n->heartbeats, n->last_hb_mono, now, offline_ms,
+                                                  pools && all_draining(pools))));
     json_object_object_add(o, "registered_at_ms", json_object_new_uint64(n->registered_wall));
-    json_object_object_add(o, "last_heartbeat_ms", n->heartbeats ? json_object_new_uint64(n->last_hb_wall) : NULL);
-    json_object_object_add(o, "pool_status", pools ? copy_field(n->last_hb, "pools") : json_object_new_array());
-    json_object_object_add(o, "last_heartbeat_timestamp", n->last_hb ? copy_field(n->last_hb, "timestamp") : NULL);
+    json_object_object_add(o, "last_heartbeat_ms",
+                           n->heartbeats ? json_object_new_uint64(n->last_hb_wall) : NULL);
+    json_object_object_add(o, "pool_status",
+                           pools ? copy_field(n->last_hb, "pools") : json_object_new_array());
+    json_object_object_add(o, "last_heartbeat_timestamp",
+                           n->last_hb ? copy_field(n->last_hb, "timestamp") : NULL);
     json_object_object_add(o, "heartbeats", json_object_new_uint64(n->heartbeats));
     json_object_object_add(o, "registrations", json_object_new_uint64(n->registrations));
     return o;

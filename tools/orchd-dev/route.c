@@ -76,7 +76,8 @@ static int route_param(const char *method, const char *path, size_t len, od_rout
         return 404;
     slash = memchr(seg, '/', len - pl - 1);
     seglen = slash ? (size_t)(slash - seg) : len - pl - 1;
-    heartbeat = slash && (size_t)(path + len - slash) == sizeof HB - 1 && memcmp(slash, HB, sizeof HB - 1) == 0;
+    heartbeat = slash && (size_t)(path + len - slash) == sizeof HB - 1 &&
+                memcmp(slash, HB, sizeof HB - 1) == 0;
     if (seglen == 0 || (slash && !heartbeat))
         return 404; /* empty id, or an extra un-encoded '/' */
     if (strcmp(method, heartbeat ? "POST" : "DELETE") != 0)

@@ -48,14 +48,14 @@ struct od_server {
 
 /* One request, from the URI log callback to the completion callback. */
 struct request {
-    char *raw_uri;    /* as received, query included */
+    char *raw_uri; /* as received, query included */
     char *method;
     char *client_cid; /* the client's X-Correlation-Id, or NULL */
     char cid[80];     /* the one we answer with */
     char *body;
     size_t len, cap;
     int started, too_large;
-    int status;       /* sent; 0 = none (drop, hang, error) */
+    int status; /* sent; 0 = none (drop, hang, error) */
     uint64_t t0;
 };
 
@@ -93,11 +93,13 @@ static void log_line(const struct request *rq)
 {
     char status[16];
     snprintf(status, sizeof status, rq->status ? "%d" : "-", rq->status);
-    fprintf(stderr, "orchd-dev: %s %s %s cid=%s %llums\n", rq->method ? rq->method : "-", rq->raw_uri, status,
-            rq->cid[0] ? rq->cid : "-", (unsigned long long)(od_now_mono_ms() - rq->t0));
+    fprintf(stderr, "orchd-dev: %s %s %s cid=%s %llums\n", rq->method ? rq->method : "-",
+            rq->raw_uri, status, rq->cid[0] ? rq->cid : "-",
+            (unsigned long long)(od_now_mono_ms() - rq->t0));
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
     od_server_t *s = cls;
     struct request *rq = *con_cls;
@@ -136,7 +138,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
  * so test-side polling of /_dev/ does not disturb the count. */
 static void mark_node_connection(od_server_t *s, struct MHD_Connection *c)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct conn *cn = ci ? ci->socket_context : NULL;
     if (cn && !cn->node) {
         cn->node = 1;
@@ -171,15 +174,17 @@ static void correlation_id(struct MHD_Connection *c, struct request *rq)
     snprintf(rq->cid, sizeof rq->cid, "orchd-%016llx", (unsigned long long)r);
 }
 
-static enum MHD_Result send_answer(struct MHD_Connection *c, struct request *rq, const od_answer_t *a,
-                                   const od_fault_t *f)
+static enum MHD_Result send_answer(struct MHD_Connection *c, struct request *rq,
+                                   const od_answer_t *a, const od_fault_t *f)
 {
     char num[32];
     enum MHD_Result ret;
-    int slow = f && f->body_mode != OD_BODY_NORMAL && a->status != 204 && a->status != 304 && a->status != 401;
-    struct MHD_Response *r = slow ? od_slowbody_response(f->body_mode, a->body, a->len)
-                                  : MHD_create_response_from_buffer(a->len, a->len ? a->body : (void *)"",
-                                                                    MHD_RESPMEM_MUST_COPY);
+    int slow = f && f->body_mode != OD_BODY_NORMAL && a->status != 204 && a->status != 304 &&
+               a->status != 401;
+    struct MHD_Response *r =
+        slow ? od_slowbody_response(f->body_mode, a->body, a->len)
+             : MHD_create_response_from_buffer(a->len, a->len ? a->body : (void *)"",
+                                               MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     if (a->is_json)
@@ -236,7 +241,8 @@ static void cleanup(struct exchange *x)
         od_fault_release(&x->fault);
 }
 
-static enum MHD_Result finish(od_server_t *s, struct MHD_Connection *c, struct request *rq, struct exchange *x)
+static enum MHD_Result finish(od_server_t *s, struct MHD_Connection *c, struct request *rq,
+                              struct exchange *x)
 {
     enum MHD_Result ret;
     record(s, rq, x, x->answer.status);
@@ -246,7 +252,8 @@ static enum MHD_Result finish(od_server_t *s, struct MHD_Connection *c, struct r
 }
 
 /* No response at all: MHD_NO makes MHD close the connection. */
-static enum MHD_Result no_answer(od_server_t *s, struct request *rq, struct exchange *x, uint32_t hang_ms)
+static enum MHD_Result no_answer(od_server_t *s, struct request *rq, struct exchange *x,
+                                 uint32_t hang_ms)
 {
     record(s, rq, x, 0);
     if (hang_ms)
@@ -258,12 +265,14 @@ static enum MHD_Result no_answer(od_server_t *s, struct request *rq, struct exch
 /* The socket under C, or -1 (TLS: raw bytes would bypass the encryption). */
 static int raw_socket(const od_server_t *s, struct MHD_Connection *c)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     return s->cert_pem || !ci ? -1 : (int)ci->connect_fd;
 }
 
 /* "reset": no answer, and the close MHD does next sends RST, not FIN. */
-static enum MHD_Result reset_answer(od_server_t *s, struct MHD_Connection *c, struct request *rq, struct exchange *x)
+static enum MHD_Result reset_answer(od_server_t *s, struct MHD_Connection *c, struct request *rq,
+                                    struct exchange *x)
 {
     int fd = raw_socket(s, c);
     if (fd >= 0)
@@ -278,11 +287,12 @@ static int wants_raw(const od_fault_t *f, const od_answer_t *a)
     return f->body_mode == OD_BODY_TINY_SEGMENTS || (a->status == 204 && a->len > 0);
 }
 
-static enum MHD_Result raw_finish(od_server_t *s, struct MHD_Connection *c, struct request *rq, struct exchange *x)
+static enum MHD_Result raw_finish(od_server_t *s, struct MHD_Connection *c, struct request *rq,
+                                  struct exchange *x)
 {
     const od_fault_t *f = &x->fault;
-    od_raw_answer_t ra = {x->answer.status, x->answer.body, x->answer.len, x->answer.is_json, rq->cid,
-                          f->retry_after};
+    od_raw_answer_t ra = {x->answer.status,  x->answer.body, x->answer.len,
+                          x->answer.is_json, rq->cid,        f->retry_after};
     int fd = raw_socket(s, c);
     if (fd < 0)
         return finish(s, c, rq, x);
@@ -295,17 +305,18 @@ static enum MHD_Result raw_finish(od_server_t *s, struct MHD_Connection *c, stru
 
 static void describe_fault(const od_fault_t *f, char *out, size_t cap)
 {
-    static const char *const MODES[] = {"", " body_mode=huge", " body_mode=endless", " body_mode=trickle",
-                                        " body_mode=tiny_segments"};
+    static const char *const MODES[] = {"", " body_mode=huge", " body_mode=endless",
+                                        " body_mode=trickle", " body_mode=tiny_segments"};
     snprintf(out, cap, "%s%s%s%s%s status=%d delay_ms=%u retry_after=%lld%s",
-             f->match_any ? "any" : od_kind_name(f->match), f->drop ? " drop" : "", f->hang ? " hang" : "",
-             f->reset ? " reset" : "", f->redirect ? " redirect" : "", f->status,
-             (unsigned)f->delay_ms, (long long)f->retry_after, MODES[f->body_mode]);
+             f->match_any ? "any" : od_kind_name(f->match), f->drop ? " drop" : "",
+             f->hang ? " hang" : "", f->reset ? " reset" : "", f->redirect ? " redirect" : "",
+             f->status, (unsigned)f->delay_ms, (long long)f->retry_after, MODES[f->body_mode]);
 }
 
 /* Carry out an injected fault: delay, then drop / hang / reset / redirect /
  * status, or (only a delay or body_mode) the normal answer. */
-static enum MHD_Result faulted(od_server_t *s, struct MHD_Connection *c, struct request *rq, struct exchange *x)
+static enum MHD_Result faulted(od_server_t *s, struct MHD_Connection *c, struct request *rq,
+                               struct exchange *x)
 {
     const od_fault_t *f = &x->fault;
     describe_fault(f, x->fault_label, sizeof x->fault_label);
@@ -318,7 +329,8 @@ static enum MHD_Result faulted(od_server_t *s, struct MHD_Connection *c, struct 
     if (f->reset)
         return reset_answer(s, c, rq, x);
     if (f->redirect)
-        od_answer_raw(&x->answer, f->status >= 300 && f->status < 400 ? f->status : 302, NULL, 0, 0);
+        od_answer_raw(&x->answer, f->status >= 300 && f->status < 400 ? f->status : 302, NULL, 0,
+                      0);
     else if (f->status == 204 && f->body)
         od_answer_raw(&x->answer, 204, f->body, f->body_len, 1);
     else if (f->status)
@@ -334,8 +346,10 @@ static enum MHD_Result serve_node(od_server_t *s, struct MHD_Connection *c, stru
     memset(&x, 0, sizeof x);
     x.nr.route = &x.route;
     x.nr.route_status = od_route_parse(rq->method, rq->raw_uri, &x.route);
-    x.nr.auth = od_auth_check(s->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
-    x.nr.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    x.nr.auth = od_auth_check(
+        s->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+    x.nr.content_type =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     x.nr.body = rq->body ? rq->body : "";
     x.nr.len = rq->len;
     mark_node_connection(s, c);
@@ -345,7 +359,8 @@ static enum MHD_Result serve_node(od_server_t *s, struct MHD_Connection *c, stru
     } else if (s->ca_pem && !od_tls_client_cert_ok(c)) {
         snprintf(x.error, sizeof x.error, "a valid client certificate is required");
         od_answer_error(&x.answer, 403, x.error);
-    } else if ((x.faulted = od_faults_take(s->faults, x.nr.route_status ? OD_KIND_OTHER : x.route.kind, &x.fault))) {
+    } else if ((x.faulted = od_faults_take(
+                    s->faults, x.nr.route_status ? OD_KIND_OTHER : x.route.kind, &x.fault))) {
         return faulted(s, c, rq, &x);
     } else {
         od_node_api_handle(&s->api, &x.nr, &x.answer, x.error, sizeof x.error);
@@ -386,9 +401,11 @@ static void take_body(struct request *rq, const char *data, size_t n)
 
 /* First call, headers only: a declared body over the limit is refused
  * before it is read. */
-static enum MHD_Result start(od_server_t *s, struct MHD_Connection *c, struct request *rq, const char *method)
+static enum MHD_Result start(od_server_t *s, struct MHD_Connection *c, struct request *rq,
+                             const char *method)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     rq->started = 1;
     if (!(rq->method = strdup(method)))
         return MHD_NO;
@@ -400,8 +417,9 @@ static enum MHD_Result start(od_server_t *s, struct MHD_Connection *c, struct re
     return MHD_YES;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *data, size_t *size, void **con_cls)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **con_cls)
 {
     od_server_t *s = cls;
     struct request *rq = *con_cls;
@@ -457,7 +475,9 @@ static int load_tls(od_server_t *s, struct MHD_OptionItem *opts, char *err, size
     size_t n = 0;
     if (cfg->tls_cert || cfg->tls_key || cfg->tls_client_ca) {
         if (!cfg->tls_cert || !cfg->tls_key)
-            return fail(err, errlen, "--tls-cert and --tls-key go together (and --tls-client-ca needs both)", NULL);
+            return fail(err, errlen,
+                        "--tls-cert and --tls-key go together (and --tls-client-ca needs both)",
+                        NULL);
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
             return fail(err, errlen, "this libmicrohttpd was built without TLS support", NULL);
         if (!(s->cert_pem = od_tls_read_pem(cfg->tls_cert)))
@@ -494,8 +514,12 @@ static int make_parts(od_server_t *s)
     s->journal = od_journal_new();
     s->auth = od_auth_new(s->cfg.token, s->cfg.token_file);
     s->admin = (od_admin_t){s->registry, s->faults, s->journal};
-    s->api = (od_node_api_t){s->registry, s->auth != NULL, s->cfg.strict_unknown, s->cfg.next_heartbeat_ms};
-    return s->registry && s->faults && s->journal && (s->auth || (!s->cfg.token && !s->cfg.token_file)) ? 0 : -1;
+    s->api = (od_node_api_t){s->registry, s->auth != NULL, s->cfg.strict_unknown,
+                             s->cfg.next_heartbeat_ms};
+    return s->registry && s->faults && s->journal &&
+                   (s->auth || (!s->cfg.token && !s->cfg.token_file))
+               ? 0
+               : -1;
 }
 
 /* One thread and one descriptor per connection, and clients keep theirs
@@ -508,7 +532,7 @@ static unsigned int connection_limit(void)
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 1100)
         return 1020;
     return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000 ? 1000000
-                                                                  : (unsigned int)rl.rlim_cur - 64;
+                                                                 : (unsigned int)rl.rlim_cur - 64;
 }
 
 od_server_t *od_server_start(const od_config_t *cfg, char *err, size_t errlen)
@@ -517,8 +541,8 @@ od_server_t *od_server_start(const od_config_t *cfg, char *err, size_t errlen)
     struct sockaddr_storage ss;
     struct MHD_OptionItem tls[4];
     int ipv6;
-    unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                         MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                         MHD_USE_ITC | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (!s || (s->cfg = *cfg, make_parts(s)) != 0) {
         fail(err, errlen, "out of memory", NULL);
         goto error;
@@ -530,13 +554,15 @@ od_server_t *od_server_start(const od_config_t *cfg, char *err, size_t errlen)
     if (load_tls(s, tls, err, errlen) != 0)
         goto error;
     flags |= (s->cert_pem ? MHD_USE_TLS : 0) | (ipv6 ? MHD_USE_IPv6 : 0);
-    s->daemon = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
-                                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                                 s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
-                                 keep_escaped, s, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
-                                 MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
+        s, MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!s->daemon) {
-        fail(err, errlen, "cannot start the HTTP server (address in use, or bad TLS key/certificate?)", cfg->bind);
+        fail(err, errlen,
+             "cannot start the HTTP server (address in use, or bad TLS key/certificate?)",
+             cfg->bind);
         goto error;
     }
     s->port = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;

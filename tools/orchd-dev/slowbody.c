@@ -60,7 +60,9 @@ static void release(void *cls)
 struct MHD_Response *od_slowbody_response(enum od_body_mode mode, const char *body, size_t len)
 {
     struct slow *s = calloc(1, sizeof *s);
-    uint64_t size = mode == OD_BODY_HUGE ? OD_HUGE_BODY_BYTES : mode == OD_BODY_ENDLESS ? MHD_SIZE_UNKNOWN : len;
+    uint64_t size = mode == OD_BODY_HUGE      ? OD_HUGE_BODY_BYTES
+                    : mode == OD_BODY_ENDLESS ? MHD_SIZE_UNKNOWN
+                                              : len;
     struct MHD_Response *r;
     if (!s || !(s->body = malloc(len + 1))) {
         free(s);
@@ -69,7 +71,8 @@ struct MHD_Response *od_slowbody_response(enum od_body_mode mode, const char *bo
     memcpy(s->body, body ? body : "", len);
     s->len = len;
     s->mode = mode;
-    r = MHD_create_response_from_callback(size, mode == OD_BODY_TRICKLE ? 1 : 64 * 1024, reader, s, release);
+    r = MHD_create_response_from_callback(size, mode == OD_BODY_TRICKLE ? 1 : 64 * 1024, reader, s,
+                                          release);
     if (!r)
         release(s);
     return r;

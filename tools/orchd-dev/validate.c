@@ -32,7 +32,10 @@ struct schema {
     size_t n;
 };
 
-#define SCHEMA(f) {f, sizeof f / sizeof f[0]}
+#define SCHEMA(f)                                                                                  \
+    {                                                                                              \
+        f, sizeof f / sizeof f[0]                                                                  \
+    }
 
 static const struct field GPU_FIELDS[] = {
     {"device_id", F_U32, 1, NULL},
@@ -50,16 +53,16 @@ static const struct field CAPS_FIELDS[] = {
 static const struct schema CAPS = SCHEMA(CAPS_FIELDS);
 
 static const struct field REGISTER_FIELDS[] = {
-    {"node_id", F_STRING, 1, NULL},  {"machine_id", F_STRING, 1, NULL},
-    {"address", F_STRING, 1, NULL},  {"pools", F_STRINGS, 1, NULL},
+    {"node_id", F_STRING, 1, NULL},       {"machine_id", F_STRING, 1, NULL},
+    {"address", F_STRING, 1, NULL},       {"pools", F_STRINGS, 1, NULL},
     {"capabilities", F_OBJECT, 1, &CAPS}, {"version", F_STRING, 0, NULL},
 };
 static const struct schema REGISTER = SCHEMA(REGISTER_FIELDS);
 
 static const struct field POOL_FIELDS[] = {
-    {"pool_id", F_STRING, 1, NULL},     {"ready", F_BOOL, 1, NULL},
-    {"draining", F_BOOL, 1, NULL},      {"slots_free", F_U32, 1, NULL},
-    {"slots_total", F_U32, 1, NULL},    {"vram_free_bytes", F_U64, 1, NULL},
+    {"pool_id", F_STRING, 1, NULL},  {"ready", F_BOOL, 1, NULL},
+    {"draining", F_BOOL, 1, NULL},   {"slots_free", F_U32, 1, NULL},
+    {"slots_total", F_U32, 1, NULL}, {"vram_free_bytes", F_U64, 1, NULL},
     {"engine", F_STRING, 0, NULL},
 };
 static const struct schema POOL = SCHEMA(POOL_FIELDS);
@@ -141,8 +144,7 @@ static int has_oversized_integer(const char *s, size_t len)
 static int has_non_finite(json_object *o)
 {
     switch (json_object_get_type(o)) {
-    case json_type_double:
-        return !isfinite(json_object_get_double(o));
+    case json_type_double: return !isfinite(json_object_get_double(o));
     case json_type_array:
         for (size_t i = 0; i < json_object_array_length(o); i++)
             if (has_non_finite(json_object_array_get_idx(o, i)))
@@ -157,8 +159,7 @@ static int has_non_finite(json_object *o)
         }
         return 0;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -192,13 +193,16 @@ json_object *od_validate_parse(const char *body, size_t len, od_verdict_t *v)
         fail(v, 400, "body is JSON null, expected an object");
     else if (!obj)
         fail(v, 400, "JSON syntax error: %s",
-             err == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(err));
-    else if (!only_whitespace(body + json_tokener_get_parse_end(tok), len - json_tokener_get_parse_end(tok)))
+             err == json_tokener_continue ? "unexpected end of input"
+                                          : json_tokener_error_desc(err));
+    else if (!only_whitespace(body + json_tokener_get_parse_end(tok),
+                              len - json_tokener_get_parse_end(tok)))
         fail(v, 400, "JSON syntax error: trailing characters after the object");
     else if (has_non_finite(obj))
         fail(v, 400, "JSON syntax error: NaN/Infinity are not JSON numbers");
     else if (!json_object_is_type(obj, json_type_object))
-        fail(v, 400, "body is a JSON %s, expected an object", json_type_to_name(json_object_get_type(obj)));
+        fail(v, 400, "body is a JSON %s, expected an object",
+             json_type_to_name(json_object_get_type(obj)));
     json_tokener_free(tok);
     if (v->status) {
         json_object_put(obj);
@@ -211,20 +215,13 @@ json_object *od_validate_parse(const char *body, size_t len, od_verdict_t *v)
 static const char *describe(json_object *o)
 {
     switch (json_object_get_type(o)) {
-    case json_type_null:
-        return "null";
-    case json_type_boolean:
-        return "a boolean";
-    case json_type_double:
-        return "a number with a fraction or exponent";
-    case json_type_int:
-        return json_object_get_int64(o) < 0 ? "a negative integer" : "an integer";
-    case json_type_string:
-        return "a string";
-    case json_type_array:
-        return "an array";
-    default:
-        return "an object";
+    case json_type_null: return "null";
+    case json_type_boolean: return "a boolean";
+    case json_type_double: return "a number with a fraction or exponent";
+    case json_type_int: return json_object_get_int64(o) < 0 ? "a negative integer" : "an integer";
+    case json_type_string: return "a string";
+    case json_type_array: return "an array";
+    default: return "an object";
     }
 }
 
@@ -246,7 +243,8 @@ static int get_uint(json_object *o, uint64_t max, int oversized, uint64_t *out)
     return 0;
 }
 
-static json_object *check_object(json_object *in, const struct schema *s, const char *path, struct walk *w);
+static json_object *check_object(json_object *in, const struct schema *s, const char *path,
+                                 struct walk *w);
 
 static json_object *check_uint(json_object *in, uint64_t max, const char *tname, const char *path,
                                struct walk *w)
@@ -257,11 +255,13 @@ static json_object *check_uint(json_object *in, uint64_t max, const char *tname,
     if (json_object_is_type(in, json_type_int) && json_object_get_int64(in) >= 0)
         fail(w->v, 422, "%s: integer out of range for %s", path, tname);
     else
-        fail(w->v, 422, "%s: expected %s (a non-negative JSON integer), got %s", path, tname, describe(in));
+        fail(w->v, 422, "%s: expected %s (a non-negative JSON integer), got %s", path, tname,
+             describe(in));
     return NULL;
 }
 
-static json_object *check_array(json_object *in, const struct field *f, const char *path, struct walk *w)
+static json_object *check_array(json_object *in, const struct field *f, const char *path,
+                                struct walk *w)
 {
     json_object *out = json_object_new_array();
     char sub[512];
@@ -271,7 +271,8 @@ static json_object *check_array(json_object *in, const struct field *f, const ch
         if (f->type == F_OBJECTS)
             ne = check_object(e, f->sub, sub, w);
         else if (json_object_is_type(e, json_type_string))
-            ne = json_object_new_string_len(json_object_get_string(e), json_object_get_string_len(e));
+            ne = json_object_new_string_len(json_object_get_string(e),
+                                            json_object_get_string_len(e));
         else
             fail(w->v, 422, "%s: expected a string, got %s", sub, describe(e));
         if (!ne) {
@@ -284,20 +285,18 @@ static json_object *check_array(json_object *in, const struct field *f, const ch
 }
 
 /* One present, non-null value against its field rule. */
-static json_object *check_value(json_object *in, const struct field *f, const char *path, struct walk *w)
+static json_object *check_value(json_object *in, const struct field *f, const char *path,
+                                struct walk *w)
 {
     switch (f->type) {
-    case F_U32:
-        return check_uint(in, UINT32_MAX, "u32", path, w);
-    case F_U64:
-        return check_uint(in, UINT64_MAX, "u64", path, w);
+    case F_U32: return check_uint(in, UINT32_MAX, "u32", path, w);
+    case F_U64: return check_uint(in, UINT64_MAX, "u64", path, w);
     case F_BOOL:
         if (json_object_is_type(in, json_type_boolean))
             return json_object_new_boolean(json_object_get_boolean(in));
         fail(w->v, 422, "%s: expected a boolean, got %s", path, describe(in));
         return NULL;
-    case F_OBJECT:
-        return check_object(in, f->sub, path, w);
+    case F_OBJECT: return check_object(in, f->sub, path, w);
     case F_STRINGS:
     case F_OBJECTS:
         if (json_object_is_type(in, json_type_array))
@@ -305,8 +304,7 @@ static json_object *check_value(json_object *in, const struct field *f, const ch
         fail(w->v, 422, "%s: expected an array, got %s", path, describe(in));
         return NULL;
     case F_STRING:
-    case F_TIMESTAMP:
-        break;
+    case F_TIMESTAMP: break;
     }
     if (!json_object_is_type(in, json_type_string)) {
         fail(w->v, 422, "%s: expected a string, got %s", path, describe(in));
@@ -344,7 +342,8 @@ static void join(char *out, size_t cap, const char *path, const char *name)
     snprintf(out, cap, "%s%s%s", path, *path ? "." : "", name);
 }
 
-static json_object *check_object(json_object *in, const struct schema *s, const char *path, struct walk *w)
+static json_object *check_object(json_object *in, const struct schema *s, const char *path,
+                                 struct walk *w)
 {
     json_object *out;
     char sub[512];
@@ -366,7 +365,9 @@ static json_object *check_object(json_object *in, const struct schema *s, const 
         join(sub, sizeof sub, path, f->name);
         if (!present || val == NULL) {
             if (f->required) {
-                fail(w->v, 422, present ? "%s: expected a value, got null" : "%s: missing required field", sub);
+                fail(w->v, 422,
+                     present ? "%s: expected a value, got null" : "%s: missing required field",
+                     sub);
                 json_object_put(out);
                 return NULL;
             }
@@ -379,8 +380,8 @@ static json_object *check_object(json_object *in, const struct schema *s, const 
     return out;
 }
 
-static json_object *validate(const struct schema *s, const char *body, size_t len, int strict_unknown,
-                             od_verdict_t *v)
+static json_object *validate(const struct schema *s, const char *body, size_t len,
+                             int strict_unknown, od_verdict_t *v)
 {
     struct walk w = {strict_unknown, has_oversized_integer(body, len), v};
     json_object *in = od_validate_parse(body, len, v), *out;
@@ -396,7 +397,8 @@ json_object *od_validate_register(const char *body, size_t len, int strict_unkno
     return validate(&REGISTER, body, len, strict_unknown, v);
 }
 
-json_object *od_validate_heartbeat(const char *body, size_t len, int strict_unknown, od_verdict_t *v)
+json_object *od_validate_heartbeat(const char *body, size_t len, int strict_unknown,
+                                   od_verdict_t *v)
 {
     return validate(&HEARTBEAT, body, len, strict_unknown, v);
 }
@@ -436,5 +438,6 @@ int od_validate_rfc3339(const char *s)
     }
     if (expect(&s, "Zz"))
         return *s == '\0';
-    return expect(&s, "+-") && digits(&s, 2, 0, 23) && expect(&s, ":") && digits(&s, 2, 0, 59) && *s == '\0';
+    return expect(&s, "+-") && digits(&s, 2, 0, 23) && expect(&s, ":") && digits(&s, 2, 0, 59) &&
+           *s == '\0';
 }

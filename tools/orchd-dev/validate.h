@@ -28,8 +28,10 @@ json_object *od_validate_parse(const char *body, size_t len, od_verdict_t *v);
 /* RegisterRequest / HeartbeatRequest. NULL with v->status 400 or 422 on
  * error; else a new normalized object. STRICT_UNKNOWN makes unknown fields
  * (at any depth) a 422. */
-json_object *od_validate_register(const char *body, size_t len, int strict_unknown, od_verdict_t *v);
-json_object *od_validate_heartbeat(const char *body, size_t len, int strict_unknown, od_verdict_t *v);
+json_object *od_validate_register(const char *body, size_t len, int strict_unknown,
+                                  od_verdict_t *v);
+json_object *od_validate_heartbeat(const char *body, size_t len, int strict_unknown,
+                                   od_verdict_t *v);
 
 /* 1 when S is an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM)). */
 int od_validate_rfc3339(const char *s);

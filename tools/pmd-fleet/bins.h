@@ -8,7 +8,7 @@
 #define PF_BIN_MS 100u
 
 typedef struct pf_bins {
-    uint64_t t0_ms;  /* CLOCK_MONOTONIC ms of bin 0 */
+    uint64_t t0_ms; /* CLOCK_MONOTONIC ms of bin 0 */
     uint32_t count;
     uint32_t *n;
 } pf_bins_t;

@@ -51,8 +51,7 @@ int pf_fleet_init(pf_fleet_t *f, const pmd_plugin_t *p, uint32_t abi_minor, uint
         char *config = len > 0 && (size_t)len < sizeof(id) ? pf_template_render(tpl, id) : NULL;
         if (config == NULL)
             return -1;
-        int32_t rc = hn_init(&f->nodes[i], p, abi_minor, i, id, config, &f->logs, err,
-                             sizeof(err));
+        int32_t rc = hn_init(&f->nodes[i], p, abi_minor, i, id, config, &f->logs, err, sizeof(err));
         free(config);
         if (rc != PMD_OK) {
             f->init_failed++;

@@ -17,9 +17,9 @@ typedef struct pf_fleet {
     uint32_t abi_minor;
     hollow_node_t *nodes;
     uint32_t count;
-    uint32_t started;          /* nodes started so far (in index order) */
+    uint32_t started; /* nodes started so far (in index order) */
     uint32_t init_failed, start_failed;
-    char first_failure[320];   /* "fleet-00042: init: <reason>", "" when none */
+    char first_failure[320]; /* "fleet-00042: init: <reason>", "" when none */
     pf_log_counts_t logs;
     double stop_total_s, stop_max_s; /* from pf_fleet_finish */
 } pf_fleet_t;

@@ -23,7 +23,7 @@ typedef struct hollow_node {
     uint32_t index;
     pmd_host_t host;
     pf_log_counts_t *logs;
-    pmd_instance_t *inst;   /* NULL until a successful init, after destroy */
+    pmd_instance_t *inst; /* NULL until a successful init, after destroy */
     int started;
     int32_t init_rc, start_rc;
 } hollow_node_t;

@@ -17,7 +17,7 @@ pid_t pf_journal_start(const char *base_url, const char *path);
 void pf_journal_stop(pid_t pid);
 
 typedef struct pf_journal_summary {
-    uint64_t seen, missed;     /* requests read, requests the reader missed */
+    uint64_t seen, missed; /* requests read, requests the reader missed */
     uint64_t registers, heartbeats, deregisters, no_response;
 } pf_journal_summary_t;
 

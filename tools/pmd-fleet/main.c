@@ -79,14 +79,15 @@ static int finish(pf_run_t *r, pid_t journal, const char *journal_path)
 static int run(const pf_options_t *o, pf_template_t *tpl)
 {
     char err[512], journal_path[4096];
-    pf_run_t r = {.opt = o, .url = pf_template_url(tpl), .interval_ms = pf_template_interval_ms(tpl)};
+    pf_run_t r = {
+        .opt = o, .url = pf_template_url(tpl), .interval_ms = pf_template_interval_ms(tpl)};
     if (pf_usage_open() != 0)
         fprintf(stderr, "pmd-fleet: cannot open /proc/self: no CPU or memory figures\n");
     r.is_orchd = pf_orchd_detect(r.url);
     pid_t journal = start_journal(o, r.is_orchd, r.url, journal_path, sizeof(journal_path));
     host_loaded_plugin_t lp;
     if (host_loader_open(o->plugin, PMD_ABI_VERSION_MAJOR, PMD_ABI_VERSION_MINOR, &lp, err,
-                        sizeof(err)) != PMD_OK) {
+                         sizeof(err)) != PMD_OK) {
         fprintf(stderr, "pmd-fleet: %s\n", err);
         pf_journal_stop(journal);
         return 1;

@@ -58,8 +58,7 @@ static uint64_t since_ms(const pf_observer_t *o, const pmd_stats_t *s, uint64_t 
     return t > 0 && (uint64_t)t <= now_ms ? (uint64_t)t : now_ms;
 }
 
-static void tally_node(pf_observer_t *o, pf_node_seen_t *n, const pmd_stats_t *s,
-                       uint64_t now_ms)
+static void tally_node(pf_observer_t *o, pf_node_seen_t *n, const pmd_stats_t *s, uint64_t now_ms)
 {
     pf_tally_t *t = &o->tally;
     t->requests += requests_of(s);
@@ -73,15 +72,16 @@ static void tally_node(pf_observer_t *o, pf_node_seen_t *n, const pmd_stats_t *s
                    "pf_tally_t.by_state holds one counter per node state");
     t->by_state[(uint32_t)s->state & 7u]++;
     if (s->last_heartbeat_ok_unix_ms != 0 && s->last_heartbeat_ok_unix_ms != n->last_hb_ms)
-        pf_bins_add(&o->heartbeats, (uint64_t)((int64_t)s->last_heartbeat_ok_unix_ms -
-                                               o->wall_minus_mono_ms));
+        pf_bins_add(&o->heartbeats,
+                    (uint64_t)((int64_t)s->last_heartbeat_ok_unix_ms - o->wall_minus_mono_ms));
     n->last_hb_ms = s->last_heartbeat_ok_unix_ms;
     n->requests = requests_of(s);
     n->regs_ok = s->registrations_ok;
     int registered = s->state == PMD_NODE_REGISTERED;
     if (n->registered_ms == 0 && s->registrations_ok > 0)
         n->registered_ms = registered ? since_ms(o, s, now_ms) : now_ms;
-    if (o->event_ms && n->recovered_ms == 0 && registered && s->registrations_ok > n->regs_at_event) {
+    if (o->event_ms && n->recovered_ms == 0 && registered &&
+        s->registrations_ok > n->regs_at_event) {
         uint64_t since = since_ms(o, s, now_ms);
         n->recovered_ms = since >= o->event_ms ? since : now_ms;
         o->recovered++;

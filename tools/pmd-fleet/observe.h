@@ -12,8 +12,8 @@
 #include "fleet.h"
 
 typedef struct pf_node_seen {
-    uint64_t requests;      /* sum of the request counters */
-    uint64_t last_hb_ms;    /* last_heartbeat_ok_unix_ms */
+    uint64_t requests;   /* sum of the request counters */
+    uint64_t last_hb_ms; /* last_heartbeat_ok_unix_ms */
     uint64_t regs_ok;
     uint64_t regs_at_event;
     uint64_t registered_ms; /* first registration (mono ms), 0 = not yet */
@@ -22,18 +22,18 @@ typedef struct pf_node_seen {
 
 typedef struct pf_tally {
     uint64_t requests, registrations, heartbeats, failures;
-    uint32_t by_state[8];   /* enum pmd_node_state (index state & 7) */
+    uint32_t by_state[8]; /* enum pmd_node_state (index state & 7) */
 } pf_tally_t;
 
 typedef struct pf_observer {
     pf_node_seen_t *seen;
     uint32_t count;
     int64_t wall_minus_mono_ms;
-    pf_bins_t heartbeats;   /* good heartbeats by the client's clock */
-    pf_tally_t tally;       /* as of the last sample */
+    pf_bins_t heartbeats; /* good heartbeats by the client's clock */
+    pf_tally_t tally;     /* as of the last sample */
     uint64_t all_registered_ms, event_ms, all_recovered_ms; /* mono ms; 0 = not (yet) */
     uint32_t recovered;
-    double cpu_s;           /* thread CPU time spent sampling */
+    double cpu_s; /* thread CPU time spent sampling */
 } pf_observer_t;
 
 int pf_observe_init(pf_observer_t *o, uint32_t count, uint64_t t0_ms, uint64_t span_ms);

@@ -41,9 +41,24 @@ static const char usage[] =
     "2 bad arguments.\n";
 
 enum {
-    O_PLUGIN = 256, O_CONFIG, O_NODES, O_RUN_FOR, O_BOOT, O_URL, O_PREFIX, O_TICK, O_SAMPLE,
-    O_REPORT, O_RESTART_AT, O_OUTAGE_AT, O_OUTAGE_FOR, O_JOURNAL, O_CHECK_SPREAD,
-    O_CHECK_REGISTERED, O_VERBOSE, O_HELP
+    O_PLUGIN = 256,
+    O_CONFIG,
+    O_NODES,
+    O_RUN_FOR,
+    O_BOOT,
+    O_URL,
+    O_PREFIX,
+    O_TICK,
+    O_SAMPLE,
+    O_REPORT,
+    O_RESTART_AT,
+    O_OUTAGE_AT,
+    O_OUTAGE_FOR,
+    O_JOURNAL,
+    O_CHECK_SPREAD,
+    O_CHECK_REGISTERED,
+    O_VERBOSE,
+    O_HELP
 };
 
 static const struct option longopts[] = {
@@ -72,8 +87,8 @@ static int number(const char *name, const char *arg, double lo, double hi, doubl
     char *end;
     double v = strtod(arg, &end);
     if (end == arg || *end != '\0' || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "pmd-fleet: --%s: expected a number in %g..%g, got \"%s\"\n", name, lo,
-                hi, arg);
+        fprintf(stderr, "pmd-fleet: --%s: expected a number in %g..%g, got \"%s\"\n", name, lo, hi,
+                arg);
         return -1;
     }
     *out = v;
@@ -93,10 +108,22 @@ static int set_number(pf_options_t *o, int opt, const char *arg)
 {
     double v = 0;
     switch (opt) {
-    case O_NODES: if (number("nodes", arg, 1, 100000, &v)) return -1; o->nodes = (uint32_t)v; break;
+    case O_NODES:
+        if (number("nodes", arg, 1, 100000, &v))
+            return -1;
+        o->nodes = (uint32_t)v;
+        break;
     case O_RUN_FOR: return number("run-for", arg, 0, 86400, &o->run_for_s);
-    case O_TICK: if (number("tick-ms", arg, 10, 1000, &v)) return -1; o->tick_ms = (uint32_t)v; break;
-    case O_SAMPLE: if (number("sample-ms", arg, 10, 10000, &v)) return -1; o->sample_ms = (uint32_t)v; break;
+    case O_TICK:
+        if (number("tick-ms", arg, 10, 1000, &v))
+            return -1;
+        o->tick_ms = (uint32_t)v;
+        break;
+    case O_SAMPLE:
+        if (number("sample-ms", arg, 10, 10000, &v))
+            return -1;
+        o->sample_ms = (uint32_t)v;
+        break;
     case O_REPORT: return number("report-every", arg, 0, 86400, &o->report_every_s);
     case O_RESTART_AT: return number("restart-at", arg, 0, 86400, &o->restart_at_s);
     case O_OUTAGE_AT: return number("outage-at", arg, 0, 86400, &o->outage_at_s);
@@ -134,8 +161,13 @@ static int set_option(pf_options_t *o, int opt, const char *arg)
 
 int pf_options_parse(int argc, char **argv, pf_options_t *o)
 {
-    *o = (pf_options_t){.prefix = "fleet-", .run_for_s = 30, .tick_ms = 100, .sample_ms = 250,
-                        .report_every_s = 5, .restart_at_s = -1, .outage_at_s = -1,
+    *o = (pf_options_t){.prefix = "fleet-",
+                        .run_for_s = 30,
+                        .tick_ms = 100,
+                        .sample_ms = 250,
+                        .report_every_s = 5,
+                        .restart_at_s = -1,
+                        .outage_at_s = -1,
                         .outage_for_s = 30};
     int opt;
     opterr = 0;

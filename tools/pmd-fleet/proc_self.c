@@ -34,8 +34,8 @@ static double cpu_seconds(void)
     unsigned long utime = 0, stime = 0;
     slurp(stat_fd, buf, sizeof(buf));
     char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                            &stime) != 2)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
         return 0;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }

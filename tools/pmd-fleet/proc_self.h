@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 typedef struct pf_usage {
-    double cpu_s;           /* user + system, all threads */
+    double cpu_s; /* user + system, all threads */
     uint32_t threads;
     uint64_t rss_kib;
     uint64_t private_dirty_kib;

@@ -102,14 +102,14 @@ static void print_event(const pf_run_t *r, const pf_journal_view_t *j)
         printf("  registered again after the event: %u of %u by the end\n", r->obs.recovered,
                r->fleet->count - r->fleet->init_failed);
     uint64_t to = r->event_ms + 2 * r->interval_ms;
-    pf_spread_t steady = j ? pf_bins_spread(j->bins, r->steady_from_ms, pf_run_steady_to(r))
-                           : pf_bins_spread(&r->obs.heartbeats, r->steady_from_ms,
-                                            pf_run_steady_to(r));
+    pf_spread_t steady =
+        j ? pf_bins_spread(j->bins, r->steady_from_ms, pf_run_steady_to(r))
+          : pf_bins_spread(&r->obs.heartbeats, r->steady_from_ms, pf_run_steady_to(r));
     pf_spread_t ev = j ? pf_bins_spread(j->bins, from, to < r->end_ms ? to : r->end_ms)
                        : pf_bins_spread(&r->obs.heartbeats, from, to);
     if (steady.mean > 0)
-        printf("  event peak: %u in the fullest 100 ms = %.1fx the steady mean (%s)\n",
-               ev.fullest, ev.fullest / steady.mean, j ? "journal, all requests" : "client, heartbeats");
+        printf("  event peak: %u in the fullest 100 ms = %.1fx the steady mean (%s)\n", ev.fullest,
+               ev.fullest / steady.mean, j ? "journal, all requests" : "client, heartbeats");
 }
 
 double pf_report_steady_ratio(const pf_run_t *r, const pf_journal_view_t *j)
@@ -130,9 +130,11 @@ void pf_report_final(const pf_run_t *r, const pf_journal_view_t *j)
            (unsigned long long)r->obs.tally.registrations,
            (unsigned long long)r->obs.tally.heartbeats, (unsigned long long)r->obs.tally.failures);
     printf("steady window (one interval after all registered, to the first event or the end):\n");
-    print_spread("client, good heartbeats:", pf_bins_spread(&r->obs.heartbeats, r->steady_from_ms, to));
+    print_spread("client, good heartbeats:",
+                 pf_bins_spread(&r->obs.heartbeats, r->steady_from_ms, to));
     if (j) {
-        print_spread("orchd-dev journal, all requests:", pf_bins_spread(j->bins, r->steady_from_ms, to));
+        print_spread("orchd-dev journal, all requests:",
+                     pf_bins_spread(j->bins, r->steady_from_ms, to));
         printf("  journal: %llu requests read, %llu missed (the journal keeps 1000)\n",
                (unsigned long long)j->sum->seen, (unsigned long long)j->sum->missed);
     }

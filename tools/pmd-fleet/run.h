@@ -15,15 +15,15 @@ typedef struct pf_run {
     pf_fleet_t *fleet;
     pf_observer_t obs;
     const char *url;
-    int is_orchd;                  /* the URL answers /_dev/stats */
+    int is_orchd; /* the URL answers /_dev/stats */
     uint64_t interval_ms;
-    uint64_t t0_ms;                /* CLOCK_MONOTONIC ms at boot */
-    uint64_t end_ms;               /* when the loop ended (before stop) */
-    uint64_t event_ms;             /* restart, or the end of the outage; 0 = none */
+    uint64_t t0_ms;    /* CLOCK_MONOTONIC ms at boot */
+    uint64_t end_ms;   /* when the loop ended (before stop) */
+    uint64_t event_ms; /* restart, or the end of the outage; 0 = none */
     uint64_t outage_begin_ms;
     pf_usage_t usage_steady, usage_end; /* at the start of the steady window, at the end */
-    uint64_t steady_from_ms;       /* all registered + one interval */
-    double obs_cpu_steady;         /* observer CPU at steady_from */
+    uint64_t steady_from_ms;            /* all registered + one interval */
+    double obs_cpu_steady;              /* observer CPU at steady_from */
     /* the previous live report, for rates over its period */
     uint64_t live_ms, live_requests;
     double live_cpu_s, live_obs_cpu_s;

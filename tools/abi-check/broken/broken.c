@@ -76,7 +76,10 @@ extern void pmd_broken_no_such_function(void); /* defined nowhere */
 
 #ifdef BROKEN_EXPORTS
 PMD_EXPORT int pmd_broken_extra_export(void);
-PMD_EXPORT int pmd_broken_extra_export(void) { return 42; }
+PMD_EXPORT int pmd_broken_extra_export(void)
+{
+    return 42;
+}
 #endif
 
 __attribute__((unused)) static void sleep_ms(long ms)
@@ -98,8 +101,7 @@ static void set_error(char *error, uint32_t size, const char *msg)
         snprintf(error, size, "%s", msg);
 }
 
-static int parse_config(const char *text, char *url, size_t url_size, char *error,
-                        uint32_t size)
+static int parse_config(const char *text, char *url, size_t url_size, char *error, uint32_t size)
 {
 #ifdef BROKEN_INIT_ERRORS
     if (text == NULL)
@@ -134,8 +136,8 @@ static int parse_config(const char *text, char *url, size_t url_size, char *erro
     return rc;
 }
 
-static int32_t b_init(const pmd_host_t *host, const char *config, pmd_instance_t **out,
-                      char *error, uint32_t error_size)
+static int32_t b_init(const pmd_host_t *host, const char *config, pmd_instance_t **out, char *error,
+                      uint32_t error_size)
 {
     if (out != NULL)
         *out = NULL;
