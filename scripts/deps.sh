@@ -10,11 +10,12 @@ packages=(
   python3-prometheus-client
   clang libclang-rt-14-dev
   dpkg-dev lintian systemd
-  cppcheck
+  cppcheck clang-format groff
 )
 # dpkg-dev: dpkg-shlibdeps computes the .deb's Depends (scripts/package.sh);
 # lintian checks the package; systemd: systemd-analyze verifies the unit;
-# cppcheck: scripts/cppcheck.sh (static analysis, warning level).
+# cppcheck: scripts/cppcheck.sh (static analysis, warning level);
+# clang-format: scripts/format_check.sh; groff: the man pages' lint (cli_docs).
 
 # The Rust host (hosts/rust) needs cargo; Debian's (Rust 1.63) is enough.
 command -v cargo >/dev/null 2>&1 || packages+=(cargo)
