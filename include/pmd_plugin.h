@@ -221,6 +221,7 @@ typedef struct pmd_pool_sink {
     uint32_t struct_size;
     uint32_t reserved;
     void *sink_data;
+    /* [host-thread, inside the list_pools callback] */
     int32_t (*add_pool)(void *sink_data, const pmd_pool_status_t *pool);
 } pmd_pool_sink_t;
 
@@ -228,7 +229,9 @@ typedef struct pmd_capability_sink {
     uint32_t struct_size;
     uint32_t reserved;
     void *sink_data;
+    /* [host-thread, inside the get_capabilities callback] */
     int32_t (*set_resources)(void *sink_data, const pmd_node_resources_t *res);
+    /* [host-thread, inside the get_capabilities callback] */
     int32_t (*add_gpu)(void *sink_data, const pmd_gpu_info_t *gpu);
 } pmd_capability_sink_t;
 
@@ -256,32 +259,32 @@ typedef struct pmd_host {
     const char *host_name;    /* e.g. "pool-managerd"; may be NULL */
     const char *host_version; /* e.g. "0.4.2"; may be NULL */
 
-    /* Required. One log line: no newline, UTF-8, valid for the call only.
-     * The plugin never writes to stdout or stderr itself. */
+    /* [host-thread, during an ABI call] Required. One log line: no newline, UTF-8, valid for the
+     * call only. The plugin never writes to stdout or stderr itself. */
     void (*log)(void *host_data, int32_t level, const char *message);
 
-    /* Required. Push every pool of the node into the sink, then return PMD_OK.
-     * Any other return means "pools unknown right now": the plugin keeps the
-     * last list it had and logs why. Called when the plugin needs the list
-     * (a heartbeat is due, or registration). */
+    /* [host-thread, during an ABI call] Required. Push every pool of the node into the sink, then
+     * return PMD_OK. Any other return means "pools unknown right now": the plugin keeps the last
+     * list it had and logs why. Called when the plugin needs the list (a heartbeat is due, or
+     * registration). */
     int32_t (*list_pools)(void *host_data, const pmd_pool_sink_t *sink);
 
-    /* Required. Report the node's GPUs and resources into the sink. Called at
-     * registration. Return codes as list_pools. */
+    /* [host-thread, during an ABI call] Required. Report the node's GPUs and resources into the
+     * sink. Called at registration. Return codes as list_pools. */
     int32_t (*get_capabilities)(void *host_data, const pmd_capability_sink_t *sink);
 
-    /* Optional (NULL = not interested). The node's state changed; detail is a
-     * short human reason ("registered", "HTTP 503 from control plane"),
-     * valid for the call only, never containing a secret. */
+    /* [host-thread, during an ABI call] Optional (NULL = not interested). The node's state changed;
+     * detail is a short human reason ("registered", "HTTP 503 from control plane"), valid for the
+     * call only, never containing a secret. */
     void (*state_changed)(void *host_data, int32_t state, const char *detail);
 
     /* --- ABI 1.1 --- */
 
-    /* Optional. An interface the host offers by versioned id (e.g.
-     * "pmd.host.ext.clock/1"), or NULL when unknown. The returned pointer is
-     * static or lives as long as host_data. Callable during every ABI call
-     * on the instance, init and destroy included (an init that fails calls
-     * nothing but log, so a plugin asks once its config is accepted). */
+    /* [host-thread, during an ABI call] Optional. An interface the host offers by versioned id
+     * (e.g. "pmd.host.ext.clock/1"), or NULL when unknown. The returned pointer is static or lives
+     * as long as host_data. Callable during every ABI call on the instance, init and destroy
+     * included (an init that fails calls nothing but log, so a plugin asks once its config is
+     * accepted). */
     const void *(*get_extension)(void *host_data, const char *id);
 } pmd_host_t;
 
@@ -357,8 +360,8 @@ typedef struct pmd_plugin {
     uint32_t reserved2; /* zero */
 
     /*
-     * init: create an instance from config text and the host's callbacks.
-     * Thread: any thread (later calls may come from another, one at a time).
+     * init [any-thread, one call at a time per instance]: create an instance from config text and
+     * the host's callbacks. Thread: any thread (later calls may come from another, one at a time).
      * Blocks: no network I/O; may read local files named by the config.
      * host: copied (see pmd_host_t); a host of another ABI major gets
      *   PMD_ERR_ABI_MAJOR; a struct_size below PMD_HOST_SIZE_1_0 or a missing
@@ -380,7 +383,7 @@ typedef struct pmd_plugin {
                     char *error, uint32_t error_size);
 
     /*
-     * on_start: begin work (for node_registration: start the network thread and
+     * on_start [host-thread]: begin work (for node_registration: start the network thread and
      *   queue the registration). Valid in INITIALIZED. Host thread.
      * Blocks: no network I/O; may create a thread.
      * Returns PMD_OK (now STARTED), PMD_ERR_STATE, PMD_ERR_RESOURCE (still
@@ -390,7 +393,7 @@ typedef struct pmd_plugin {
     int32_t (*on_start)(pmd_instance_t *instance);
 
     /*
-     * on_tick: the host's periodic call, every 10 to 1000 ms (100 ms is typical).
+     * on_tick [host-thread]: the host's periodic call, every 10 to 1000 ms (100 ms is typical).
      * now_ns: CLOCK_MONOTONIC in nanoseconds, read by the host just before
      *   the call. Valid in STARTED. Host thread.
      * Blocks: never, on every call (not a percentile): no wait on the
@@ -405,7 +408,7 @@ typedef struct pmd_plugin {
     int32_t (*on_tick)(pmd_instance_t *instance, uint64_t now_ns);
 
     /*
-     * on_stop: end work (for node_registration: deregister, then join the
+     * on_stop [host-thread]: end work (for node_registration: deregister, then join the
      *   network thread). Valid in STARTED. Host thread.
      * Blocks: at most the instance's stop bound (pmd_stats_t.stop_timeout_ms
      *   when offered, else the descriptor's stop_timeout_ms), also against a
@@ -417,7 +420,7 @@ typedef struct pmd_plugin {
     int32_t (*on_stop)(pmd_instance_t *instance);
 
     /*
-     * destroy: free the instance and everything it owns (threads joined,
+     * destroy [host-thread]: free the instance and everything it owns (threads joined,
      *   descriptors closed). Valid in every state; NULL is a no-op. Host
      *   thread. Blocks as on_stop() when STARTED, otherwise briefly. Calling
      *   it from inside a host callback of the same instance is a host error;
@@ -430,7 +433,7 @@ typedef struct pmd_plugin {
     void (*destroy)(pmd_instance_t *instance);
 
     /*
-     * result_string: a static English name for a result code, never NULL
+     * result_string [any-thread]: a static English name for a result code, never NULL
      * ("unknown result" for codes it does not know). Any thread, any time.
      */
     const char *(*result_string)(int32_t result);
@@ -438,7 +441,7 @@ typedef struct pmd_plugin {
     /* --- ABI 1.1 --- */
 
     /*
-     * get_extension: an optional interface by versioned id (e.g.
+     * get_extension [any-thread]: an optional interface by versioned id (e.g.
      * PMD_EXT_CONFORMANCE), or NULL when unknown. The returned table is
      * static and starts with uint32_t struct_size. Any thread, any time.
      */
@@ -447,7 +450,7 @@ typedef struct pmd_plugin {
     /* --- ABI 1.2 (a plugin may leave both NULL: handover not offered) --- */
 
     /*
-     * on_handover: end the instance WITHOUT deregistering, so that another
+     * on_handover [host-thread]: end the instance WITHOUT deregistering, so that another
      *   instance (on_start_handed_over) takes the node over. Valid in
      *   STARTED; the instance is STOPPED afterwards (destroy it next).
      * Thread: host thread. Blocks: at most stop_timeout_ms, like on_stop: a
@@ -468,7 +471,7 @@ typedef struct pmd_plugin {
     int32_t (*on_handover)(pmd_instance_t *instance, pmd_handover_t *out);
 
     /*
-     * on_start_handed_over: as on_start, taking over the node another
+     * on_start_handed_over [host-thread]: as on_start, taking over the node another
      *   instance handed over: for node_registration, register at once
      *   (registration is idempotent) and send the first heartbeat at the
      *   handed-over next_heartbeat_due_ns (at once if that is past), so the
@@ -585,6 +588,7 @@ typedef struct pmd_stats {
 typedef struct pmd_ext_stats {
     uint32_t struct_size;
     uint32_t reserved;
+    /* [host-thread; itself an ABI call on the instance] */
     int32_t (*get)(pmd_instance_t *instance, pmd_stats_t *out);
 } pmd_ext_stats_t;
 
@@ -645,6 +649,7 @@ typedef struct pmd_log_field {
 typedef struct pmd_ext_log_fields {
     uint32_t struct_size; /* sizeof(pmd_ext_log_fields_t) as the host knows it */
     uint32_t reserved;    /* zero */
+    /* [host-thread, during an ABI call], like pmd_host_t.log */
     void (*log_fields)(void *host_data, int32_t level, const char *event,
                        const pmd_log_field_t *fields, uint32_t count);
 } pmd_ext_log_fields_t;
