@@ -4,6 +4,7 @@
  * which thread, and whether an ABI call on that instance was in progress.
  */
 #include "test_host.h"
+#include "txt.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -96,31 +97,6 @@ static ac_th_rec_t *seen_as(void *host_data, const char *cb)
     return rec;
 }
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-int ac_th_utf8_valid(const char *text)
-{
-    const unsigned char *p = (const unsigned char *)text;
-    while (*p) {
-        unsigned c = *p++, n = c < 0x80                ? 0
-                               : c >= 0xC2 && c < 0xE0 ? 1
-                               : c >= 0xE0 && c < 0xF0 ? 2
-                               : c >= 0xF0 && c < 0xF5 ? 3
-                                                       : 9;
-        if (n == 9)
-            return 0;
-        unsigned v = n == 0 ? c : c & (0x3Fu >> n);
-        for (unsigned i = 0; i < n; i++, p++) {
-            if ((*p & 0xC0) != 0x80)
-                return 0;
-            v = v << 6 | (*p & 0x3Fu);
-        }
-        if ((n == 2 && (v < 0x800 || (v >= 0xD800 && v < 0xE000))) ||
-            (n == 3 && (v < 0x10000 || v > 0x10FFFF)))
-            return 0;
-    }
-    return 1;
-}
-
 static void cb_log(void *host_data, int32_t level, const char *message)
 {
     ac_th_rec_t *rec = seen_as(host_data, "log");
@@ -129,7 +105,7 @@ static void cb_log(void *host_data, int32_t level, const char *message)
         bad(rec, &rec->n_bad_log, "log line NULL%s", "");
     else if (strpbrk(message, "\r\n") != NULL)
         bad(rec, &rec->n_bad_log, "log line with a newline: \"%.100s\"", message);
-    else if (!ac_th_utf8_valid(message))
+    else if (!txt_utf8_valid(message, strlen(message)))
         bad(rec, &rec->n_bad_log, "log line not UTF-8: \"%.100s\"", message);
     else if (level < PMD_LOG_ERROR || level > PMD_LOG_DEBUG)
         bad(rec, &rec->n_bad_log, "log level out of 1..4: \"%.100s\"", message);

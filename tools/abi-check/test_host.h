@@ -71,9 +71,6 @@ void ac_th_rec_fini(ac_th_rec_t *rec);
 /* A host struct of the current ABI, with every callback, for rec. */
 void ac_th_host_fill(pmd_host_t *h, ac_th_rec_t *rec);
 
-/* Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
-int ac_th_utf8_valid(const char *text);
-
 /* Callback totals and violations, for reports. */
 unsigned ac_th_rec_callbacks(const ac_th_rec_t *rec);
 unsigned ac_th_rec_violations(const ac_th_rec_t *rec);
