@@ -437,7 +437,8 @@ static void state_round(const ac_session_t *s, const char *label, const pstate_t
         snprintf(when, sizeof(when), "%s, while running", label);
         compare_pstate(before, &during, when, r);
         char kids[512];
-        if (child_fds(kids, sizeof(kids)) == 0 && strcmp(kids, kids_before) != 0)
+        if (kids_before != NULL && child_fds(kids, sizeof(kids)) == 0 &&
+            strcmp(kids, kids_before) != 0)
             ac_fail(r,
                     "%s: a child spawned from the host thread inherits descriptors \"%s\", "
                     "before init \"%s\"",
@@ -487,14 +488,17 @@ void ac_check_process_state(const ac_ctx_t *ctx, ac_result_t *r)
         char kids[512], kids_after[512];
         take_pstate(&before);
         child_fds(kids, sizeof(kids));
-        state_round(&s, planes[i].label, &before, kids, r);
+        /* Under valgrind (--trace-children) the spawned child runs under
+         * valgrind too and holds valgrind's own descriptors: no comparison. */
+        state_round(&s, planes[i].label, &before, ctx->valgrind_safe ? NULL : kids, r);
         ac_session_close(&s);
         ac_sleep_us(20000);
         take_pstate(&after);
         char when[64];
         snprintf(when, sizeof(when), "%s, after destroy and unload", planes[i].label);
         compare_pstate(&before, &after, when, r);
-        if (child_fds(kids_after, sizeof(kids_after)) == 0 && strcmp(kids, kids_after) != 0)
+        if (!ctx->valgrind_safe && child_fds(kids_after, sizeof(kids_after)) == 0 &&
+            strcmp(kids, kids_after) != 0)
             ac_fail(r, "%s: a child now inherits \"%s\", before \"%s\"", when, kids_after, kids);
         ac_figure(r, planes[i].label, ac_cp_count(cp), "requests");
         ac_cp_stop(cp);
