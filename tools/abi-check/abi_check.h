@@ -152,6 +152,13 @@ void *ac_guard_tail(ac_guard_t *g, size_t n);
 void ac_guard_seal(ac_guard_t *g);
 void ac_guard_unmap(ac_guard_t *g);
 
+/* util.c: what the plugin writes to stdout or stderr. ac_capture_fd points
+ * fd (1 or 2) at a fresh memfd and returns the saved original (close-on-exec)
+ * or -1; ac_release_fd restores it and fails r, quoting the start, when
+ * anything was written. */
+int ac_capture_fd(int fd, int *mem);
+void ac_release_fd(int fd, int saved, int mem, const char *name, ac_result_t *r);
+
 /* The checks (check_load.c, check_struct.c, check_init.c, check_lifecycle.c,
  * check_resources.c, check_timing.c, check_handover.c); those of
  * plugin.abi.md section 13 rules 20-26 are declared in checks_spec.h. */

@@ -300,39 +300,6 @@ static void compare_globals(const globals_t *a, const globals_t *b, ac_result_t 
         ac_fail(r, "the locale changed from \"%s\" to \"%s\"", a->locale, b->locale);
 }
 
-/* Points fd at a fresh memfd; returns the saved original or -1. */
-static int capture(int fd, int *mem)
-{
-    *mem = memfd_create("pmd-abi-check-capture", MFD_CLOEXEC);
-    int saved = dup(fd);
-    if (*mem < 0 || saved < 0 || dup2(*mem, fd) < 0) {
-        if (*mem >= 0)
-            close(*mem);
-        if (saved >= 0)
-            close(saved);
-        return -1;
-    }
-    return saved;
-}
-
-static void release(int fd, int saved, int mem, const char *name, ac_result_t *r)
-{
-    dup2(saved, fd);
-    close(saved);
-    struct stat st;
-    if (fstat(mem, &st) == 0 && st.st_size > 0) {
-        char head[81] = "";
-        ssize_t k = pread(mem, head, sizeof(head) - 1, 0);
-        head[k > 0 ? k : 0] = '\0';
-        for (char *c = head; *c; c++)
-            if (*c == '\n' || *c == '\r')
-                *c = ' ';
-        ac_fail(r, "the plugin wrote %lld byte(s) to %s: \"%s\"", (long long)st.st_size, name,
-                head);
-    }
-    close(mem);
-}
-
 void ac_check_no_global_effects(const ac_ctx_t *ctx, ac_result_t *r)
 {
     char url[64];
@@ -344,7 +311,7 @@ void ac_check_no_global_effects(const ac_ctx_t *ctx, ac_result_t *r)
     fflush(stdout);
     fflush(stderr);
     int mem1, mem2;
-    int saved1 = capture(1, &mem1), saved2 = capture(2, &mem2);
+    int saved1 = ac_capture_fd(1, &mem1), saved2 = ac_capture_fd(2, &mem2);
     if (saved1 < 0 || saved2 < 0) {
         ac_fail(r, "cannot redirect stdout/stderr");
         return;
@@ -361,8 +328,8 @@ void ac_check_no_global_effects(const ac_ctx_t *ctx, ac_result_t *r)
     take_globals(&after);
     fflush(stdout);
     fflush(stderr);
-    release(1, saved1, mem1, "stdout", r);
-    release(2, saved2, mem2, "stderr", r);
+    ac_release_fd(1, saved1, mem1, "stdout", r);
+    ac_release_fd(2, saved2, mem2, "stderr", r);
     compare_globals(&before, &after, r);
     free_globals(&before);
     free_globals(&after);

@@ -374,39 +374,6 @@ static int child_fds(char *out, size_t size)
     return rc == 0 ? 0 : -1;
 }
 
-/* Points fd at a fresh memfd; returns the saved original or -1. */
-static int capture(int fd, int *mem)
-{
-    *mem = memfd_create("pmd-abi-check-capture", MFD_CLOEXEC);
-    int saved = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (*mem < 0 || saved < 0 || dup2(*mem, fd) < 0) {
-        if (*mem >= 0)
-            close(*mem);
-        if (saved >= 0)
-            close(saved);
-        return -1;
-    }
-    return saved;
-}
-
-static void release(int fd, int saved, int mem, const char *name, ac_result_t *r)
-{
-    dup2(saved, fd);
-    close(saved);
-    struct stat st;
-    if (fstat(mem, &st) == 0 && st.st_size > 0) {
-        char head[81] = "";
-        ssize_t k = pread(mem, head, sizeof(head) - 1, 0);
-        head[k > 0 ? k : 0] = '\0';
-        for (char *c = head; *c; c++)
-            if (*c == '\n' || *c == '\r')
-                *c = ' ';
-        ac_fail(r, "the plugin wrote %lld byte(s) to %s: \"%s\"", (long long)st.st_size, name,
-                head);
-    }
-    close(mem);
-}
-
 /* One instance against one control plane; state compared while it runs. */
 static void state_round(const ac_session_t *s, const char *label, const pstate_t *before,
                         const char *kids_before, ac_result_t *r)
@@ -470,7 +437,7 @@ void ac_check_process_state(const ac_ctx_t *ctx, ac_result_t *r)
     } planes[] = {{"body", AC_CP_BODY}, {"slow_body", AC_CP_SLOW}, {"redirect", AC_CP_REDIRECT}};
     fflush(stdout);
     fflush(stderr);
-    int mem1, mem2, saved1 = capture(1, &mem1), saved2 = capture(2, &mem2);
+    int mem1, mem2, saved1 = ac_capture_fd(1, &mem1), saved2 = ac_capture_fd(2, &mem2);
     if (saved1 < 0 || saved2 < 0) {
         ac_fail(r, "cannot redirect stdout/stderr");
         return;
@@ -505,8 +472,8 @@ void ac_check_process_state(const ac_ctx_t *ctx, ac_result_t *r)
     }
     fflush(stdout);
     fflush(stderr);
-    release(1, saved1, mem1, "stdout", r);
-    release(2, saved2, mem2, "stderr", r);
+    ac_release_fd(1, saved1, mem1, "stdout", r);
+    ac_release_fd(2, saved2, mem2, "stderr", r);
     ac_note(r, "against body, slow-body and redirect control planes, while running and after: "
                "every signal disposition, locales, umask, limits, ids unchanged; new host "
                "descriptors close-on-exec; a spawned child inherits nothing new; host pipes "

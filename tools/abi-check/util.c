@@ -8,12 +8,14 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -187,4 +189,36 @@ int ac_blackhole_open(char *url, size_t size)
     }
     snprintf(url, size, "http://127.0.0.1:%d", port);
     return fd;
+}
+
+int ac_capture_fd(int fd, int *mem)
+{
+    *mem = memfd_create("pmd-abi-check-capture", MFD_CLOEXEC);
+    int saved = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (*mem < 0 || saved < 0 || dup2(*mem, fd) < 0) {
+        if (*mem >= 0)
+            close(*mem);
+        if (saved >= 0)
+            close(saved);
+        return -1;
+    }
+    return saved;
+}
+
+void ac_release_fd(int fd, int saved, int mem, const char *name, ac_result_t *r)
+{
+    dup2(saved, fd);
+    close(saved);
+    struct stat st;
+    if (fstat(mem, &st) == 0 && st.st_size > 0) {
+        char head[81] = "";
+        ssize_t k = pread(mem, head, sizeof(head) - 1, 0);
+        head[k > 0 ? k : 0] = '\0';
+        for (char *c = head; *c; c++)
+            if (*c == '\n' || *c == '\r')
+                *c = ' ';
+        ac_fail(r, "the plugin wrote %lld byte(s) to %s: \"%s\"", (long long)st.st_size, name,
+                head);
+    }
+    close(mem);
 }
