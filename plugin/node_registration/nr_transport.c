@@ -1,7 +1,7 @@
 /*
- * nr_transport.c - libcurl glue (see nr_transport.h). The host thread never
- * touches the multi handle: it wakes the network thread through an eventfd
- * that every wait of libcurl also polls.
+ * nr_transport.c - libcurl glue (see nr_transport.h): one node's easy
+ * handle and connection, its requests begun on and ended off the engine's
+ * multi handle (nr_engine.c drives the transfers).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -10,22 +10,32 @@
 
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nr_retry_after.h"
 
+typedef struct body_sink {
+    nr_http_response_t *resp;
+    size_t capacity;
+    int overflow;
+} body_sink_t;
+
 struct nr_transport {
-    CURLM *multi;
     CURL *easy;
-    int wake_fd;
+    CURLSH *own_connection;     /* this node's connection cache: never another node's */
+    struct curl_slist *headers; /* of the request in flight */
+    body_sink_t sink;
+    int in_flight;
     int fresh_connect;
+    int out_of_descriptors; /* socket() failed with EMFILE/ENFILE */
+    uint64_t started_ns;
     uint64_t connections;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -98,9 +108,11 @@ static uint64_t mono_ns(void)
 static curl_socket_t open_cloexec_socket(void *clientp, curlsocktype purpose,
                                          struct curl_sockaddr *a)
 {
-    (void)clientp;
     (void)purpose;
-    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+        ((nr_transport_t *)clientp)->out_of_descriptors = 1;
+    return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
 static void set_tls_options(CURL *e, const nr_transport_opts_t *o)
@@ -130,6 +142,9 @@ static void set_fixed_options(CURL *e, const nr_transport_opts_t *o, char *errbu
     curl_easy_setopt(e, CURLOPT_PROXY, o->proxy ? o->proxy : "");
     curl_easy_setopt(e, CURLOPT_NOPROXY, ""); /* nor no_proxy from the environment */
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_cloexec_socket);
+    /* Responses are a few hundred bytes: a 16 KiB receive buffer per node
+     * would be most of a node's memory in a 10,000-node process. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, NR_RECEIVE_BUFFER);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -151,59 +166,55 @@ static size_t count_connection(void *clientp, curl_socket_t fd, int purpose)
     return CURL_SOCKOPT_OK;
 }
 
-nr_transport_t *nr_transport_new(const nr_transport_opts_t *opts)
+/* libcurl closes a connection cache's connections through an internal
+ * handle that takes CURLOPT_NOSIGNAL from the last easy handle added to a
+ * multi handle with that cache; until then it would set SIGPIPE's
+ * disposition process-wide around the close (the host's handler, replaced
+ * under it). Adding and removing one NOSIGNAL handle sets it. */
+void nr_transport_quiet_signals(void *multi, void *easy)
+{
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    if (curl_multi_add_handle(multi, easy) == CURLM_OK)
+        curl_multi_remove_handle(multi, easy);
+}
+
+nr_transport_t *nr_transport_new(const nr_transport_opts_t *opts, void *owner, void *multi)
 {
     nr_transport_t *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return NULL;
-    t->wake_fd = opts->wake_fd;
-    t->multi = curl_multi_init();
     t->easy = curl_easy_init();
-    if (t->multi == NULL || t->easy == NULL) {
+    t->own_connection = curl_share_init();
+    /* Every easy handle of a multi handle shares its connections, unless it
+     * has a connection cache of its own: one per node, so each node keeps
+     * its own kept-alive connection, as it would in a process of its own. */
+    if (t->easy == NULL || t->own_connection == NULL ||
+        curl_share_setopt(t->own_connection, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) !=
+            CURLSHE_OK) {
         nr_transport_free(t);
         return NULL;
     }
-    /* One connection per node: a new one replaces the old in the cache. */
-    curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, 1L);
     set_fixed_options(t->easy, opts, t->errbuf);
+    curl_easy_setopt(t->easy, CURLOPT_SHARE, t->own_connection);
+    curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, t);
     curl_easy_setopt(t->easy, CURLOPT_SOCKOPTFUNCTION, count_connection);
     curl_easy_setopt(t->easy, CURLOPT_SOCKOPTDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, owner);
+    nr_transport_quiet_signals(multi, t->easy);
     return t;
 }
 
+/* Engine thread, with no transfer in flight: the node's connection is
+ * closed here, in the engine's descriptor table. */
 void nr_transport_free(nr_transport_t *t)
 {
     if (t == NULL)
         return;
     if (t->easy)
         curl_easy_cleanup(t->easy);
-    if (t->multi)
-        curl_multi_cleanup(t->multi);
+    if (t->own_connection)
+        curl_share_cleanup(t->own_connection);
     free(t);
-}
-
-void nr_transport_wake(int wake_fd)
-{
-    if (wake_fd >= 0)
-        eventfd_write(wake_fd, 1);
-}
-
-/* Waits on libcurl's sockets and the wake-up eventfd; consumes a wake-up. */
-static void poll_with_wakeup(nr_transport_t *t, uint32_t timeout_ms)
-{
-    struct curl_waitfd wake = {t->wake_fd, CURL_WAIT_POLLIN, 0};
-    int has_wake = t->wake_fd >= 0;
-    int ms = timeout_ms > INT32_MAX ? INT32_MAX : (int)timeout_ms;
-    curl_multi_poll(t->multi, has_wake ? &wake : NULL, has_wake ? 1u : 0u, ms, NULL);
-    if (has_wake && (wake.revents & CURL_WAIT_POLLIN)) {
-        eventfd_t drained;
-        eventfd_read(t->wake_fd, &drained); /* non-blocking: set by the worker */
-    }
-}
-
-void nr_transport_wait(nr_transport_t *t, uint32_t timeout_ms)
-{
-    poll_with_wakeup(t, timeout_ms);
 }
 
 void nr_transport_reset_connection(nr_transport_t *t)
@@ -221,12 +232,6 @@ void nr_http_response_clear(nr_http_response_t *resp)
     free(resp->body);
     memset(resp, 0, sizeof(*resp));
 }
-
-typedef struct body_sink {
-    nr_http_response_t *resp;
-    size_t capacity;
-    int overflow;
-} body_sink_t;
 
 static size_t collect_body(char *data, size_t size, size_t nmemb, void *userp)
 {
@@ -298,42 +303,16 @@ static void set_request_options(nr_transport_t *t, const nr_http_request_t *req,
     t->errbuf[0] = '\0';
 }
 
-/* Drives the transfer until it completes or its budget runs out. */
-static CURLcode run_transfer(nr_transport_t *t, nr_transfer_budget_fn budget, void *ctx,
-                             int *aborted)
-{
-    int running = 1;
-    CURLcode result = CURLE_OK;
-    curl_multi_add_handle(t->multi, t->easy);
-    while (running) {
-        curl_multi_perform(t->multi, &running);
-        if (!running)
-            break;
-        uint32_t left_ms = budget ? budget(ctx) : NR_NO_LIMIT_MS;
-        if (left_ms == 0) {
-            *aborted = 1;
-            result = CURLE_ABORTED_BY_CALLBACK;
-            break;
-        }
-        poll_with_wakeup(t, left_ms < 1000 ? left_ms : 1000);
-    }
-    if (!*aborted) {
-        int left;
-        CURLMsg *msg;
-        while ((msg = curl_multi_info_read(t->multi, &left)) != NULL)
-            if (msg->msg == CURLMSG_DONE)
-                result = msg->data.result;
-    }
-    curl_multi_remove_handle(t->multi, t->easy);
-    return result;
-}
-
 static void describe_failure(nr_transport_t *t, CURLcode rc, const body_sink_t *sink,
                              nr_http_response_t *resp)
 {
     if (sink->overflow)
         snprintf(resp->error, sizeof(resp->error), "response body over %u bytes",
                  NR_MAX_RESPONSE_BYTES);
+    else if (t->out_of_descriptors)
+        snprintf(resp->error, sizeof(resp->error),
+                 "no descriptor for a socket: the process is at RLIMIT_NOFILE (%.60s)",
+                 curl_easy_strerror(rc));
     else if (rc == CURLE_FILESIZE_EXCEEDED)
         snprintf(resp->error, sizeof(resp->error), "response body over %u bytes (declared)",
                  NR_MAX_RESPONSE_BYTES);
@@ -357,30 +336,68 @@ static void read_retry_after(nr_transport_t *t, nr_http_response_t *resp)
     }
 }
 
-int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req, nr_http_response_t *resp,
-                         nr_transfer_budget_fn budget, void *ctx)
+int nr_transport_begin(nr_transport_t *t, void *multi, const nr_http_request_t *req,
+                       nr_http_response_t *resp)
 {
     memset(resp, 0, sizeof(*resp));
-    body_sink_t sink = {resp, 0, 0};
-    struct curl_slist *headers = build_headers(req);
-    set_request_options(t, req, headers, &sink);
-    uint64_t started = mono_ns();
-    CURLcode rc = run_transfer(t, budget, ctx, &resp->aborted);
-    resp->latency_ns = mono_ns() - started;
-    pin_if_resolver_left_behind(t, rc, resp->aborted);
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(headers);
-    if (resp->aborted) {
-        snprintf(resp->error, sizeof(resp->error), "abandoned: plugin stopping");
-        t->fresh_connect = 1; /* the connection is mid-request: never reuse it */
+    t->sink = (body_sink_t){resp, 0, 0};
+    t->headers = build_headers(req);
+    t->out_of_descriptors = 0;
+    set_request_options(t, req, t->headers, &t->sink);
+    t->started_ns = mono_ns();
+    if (curl_multi_add_handle(multi, t->easy) != CURLM_OK) {
+        curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+        curl_slist_free_all(t->headers);
+        t->headers = NULL;
         return -1;
     }
+    t->in_flight = 1;
+    return 0;
+}
+
+int nr_transport_in_flight(const nr_transport_t *t)
+{
+    return t->in_flight;
+}
+
+/* Takes the handle out of the engine's multi handle and drops the request's
+ * headers (the only copy of the token outside nr_token). */
+static void end_transfer(nr_transport_t *t, void *multi, CURLcode rc, int aborted)
+{
+    nr_http_response_t *resp = t->sink.resp;
+    resp->latency_ns = mono_ns() - t->started_ns;
+    curl_multi_remove_handle(multi, t->easy);
+    t->in_flight = 0;
+    pin_if_resolver_left_behind(t, rc, aborted);
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+}
+
+void nr_transport_finish(nr_transport_t *t, void *multi, int curl_result)
+{
+    CURLcode rc = (CURLcode)curl_result;
+    nr_http_response_t *resp = t->sink.resp;
+    end_transfer(t, multi, rc, 0);
     if (rc != CURLE_OK) {
-        describe_failure(t, rc, &sink, resp);
-        return -1;
+        describe_failure(t, rc, &t->sink, resp);
+        return;
     }
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
     read_retry_after(t, resp);
     resp->responded = 1;
-    return 0;
+}
+
+void nr_transport_abandon(nr_transport_t *t, void *multi, int stopping)
+{
+    nr_http_response_t *resp = t->sink.resp;
+    end_transfer(t, multi, CURLE_ABORTED_BY_CALLBACK, 1);
+    resp->aborted = stopping;
+    if (stopping)
+        snprintf(resp->error, sizeof(resp->error), "abandoned: plugin stopping");
+    else
+        snprintf(resp->error, sizeof(resp->error),
+                 "no response within %llu ms (the request's timeout)",
+                 (unsigned long long)(resp->latency_ns / 1000000u));
+    t->fresh_connect = 1; /* the connection is mid-request: never reuse it */
 }

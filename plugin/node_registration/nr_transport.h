@@ -1,9 +1,12 @@
 /*
- * nr_transport.h - HTTP for the network thread: one libcurl easy handle on a
- * multi handle, so that one kept-alive connection is reused, any wait or
- * request can be interrupted at once from the host thread (stop), TLS is
- * verified, and nothing unbounded is accepted from the server.
- * Carries out requests; decides nothing.
+ * nr_transport.h - HTTP for one node: a libcurl easy handle with a
+ * connection cache of its own (one kept-alive connection per node, never
+ * shared with another node of the process), whose requests run on the
+ * shared network thread's multi handle (nr_engine.h): begun, then finished
+ * when libcurl says the transfer ended, or abandoned (stop, or a deadline of
+ * our own). TLS is verified; nothing unbounded is accepted from the server.
+ * Carries out requests; decides nothing. Every function runs on the engine
+ * thread, the descriptors it opens live in that thread's table.
  */
 #ifndef NR_TRANSPORT_H
 #define NR_TRANSPORT_H
@@ -12,6 +15,7 @@
 #include <stdint.h>
 
 #define NR_MAX_RESPONSE_BYTES (64u * 1024u)
+#define NR_RECEIVE_BUFFER 4096L /* libcurl's per-node receive buffer (default 16 KiB) */
 
 typedef struct nr_transport_opts {
     uint32_t connect_timeout_ms;
@@ -22,7 +26,6 @@ typedef struct nr_transport_opts {
     int tls_insecure;
     const char *user_agent;
     const char *proxy; /* NULL = no proxy, whatever the environment says */
-    int wake_fd;       /* eventfd that interrupts waits and transfers */
 } nr_transport_opts_t;
 
 typedef struct nr_http_request {
@@ -36,7 +39,7 @@ typedef struct nr_http_request {
 
 typedef struct nr_http_response {
     int responded; /* an HTTP status line arrived and the body fit */
-    int aborted;   /* interrupted by should_abort */
+    int aborted;   /* abandoned because the node is stopping */
     long status;
     char *body; /* NUL-terminated, malloc'd, NULL when none */
     size_t body_len;
@@ -48,28 +51,30 @@ typedef struct nr_http_response {
 
 typedef struct nr_transport nr_transport_t;
 
-/* Network thread. Returns NULL when libcurl cannot make handles. The option
- * strings must outlive the transport. */
-nr_transport_t *nr_transport_new(const nr_transport_opts_t *opts);
-/* Network thread (it closes descriptors of that thread's table). */
+/* Returns NULL when libcurl cannot make handles. The option strings must
+ * outlive the transport. owner: what the engine's finished-transfer
+ * messages name (CURLINFO_PRIVATE); multi: the engine's. */
+nr_transport_t *nr_transport_new(const nr_transport_opts_t *opts, void *owner, void *multi);
+/* No transfer may be in flight; closes the node's connection. */
 void nr_transport_free(nr_transport_t *t);
 
-/* How long the transfer in flight may still run, asked after every wake-up:
- * NR_NO_LIMIT_MS when unlimited, 0 to abandon it now. */
-#define NR_NO_LIMIT_MS UINT32_MAX
-typedef uint32_t (*nr_transfer_budget_fn)(void *ctx);
+/* Starts one request on multi (the engine's). resp is filled when it ends
+ * and must stay put until then, as must req's strings. 0 when started. */
+int nr_transport_begin(nr_transport_t *t, void *multi, const nr_http_request_t *req,
+                       nr_http_response_t *resp);
+int nr_transport_in_flight(const nr_transport_t *t);
 
-/* Performs one request. budget(ctx) (may be NULL) can cut the transfer
- * short (aborted = 1). Returns 0 when an HTTP response arrived (see
- * resp->responded), -1 otherwise. */
-int nr_transport_perform(nr_transport_t *t, const nr_http_request_t *req, nr_http_response_t *resp,
-                         nr_transfer_budget_fn budget, void *ctx);
+/* The transfer ended (libcurl's result code): fills the response given to
+ * begin (responded = 1 when an HTTP status line arrived and the body fit). */
+void nr_transport_finish(nr_transport_t *t, void *multi, int curl_result);
 
-/* Sleeps up to timeout_ms, or until the wake-up eventfd is written. */
-void nr_transport_wait(nr_transport_t *t, uint32_t timeout_ms);
+/* Ends the transfer in flight now: stopping = 1 marks the response aborted
+ * (stop), 0 a failure with no response (a deadline of our own passed). */
+void nr_transport_abandon(nr_transport_t *t, void *multi, int stopping);
 
-/* Any thread: interrupts nr_transport_wait / nr_transport_perform. */
-void nr_transport_wake(int wake_fd);
+/* Makes the connection cache that easy (a CURL *) uses close its
+ * connections without touching SIGPIPE (see nr_transport.c). */
+void nr_transport_quiet_signals(void *multi, void *easy);
 
 /* The next request opens a new connection; the old one is closed. */
 void nr_transport_reset_connection(nr_transport_t *t);

@@ -1,15 +1,19 @@
 /*
- * nr_worker.c - the network thread (see nr_worker.h for the hand-off).
+ * nr_worker.c - one node on the shared network thread (see nr_worker.h for
+ * the hand-off, nr_engine.h for the thread).
  *
- * Loop: ask the state machine what to send and when; sleep until then in
- * curl_multi_poll (woken at once by stop through an eventfd); build the body
- * from the newest pool snapshot; send; feed the outcome back to the machine;
- * queue what the host must hear. On stop: let a request in flight finish
- * within the first half of the stop budget (so a DELETE never overtakes a
- * register), DELETE the node within what is left, and end.
+ * The engine calls the node back; each call does a little and returns,
+ * never blocking, so thousands of nodes share one thread. Idle: ask the
+ * state machine what to send and when; set a timer for then. Due: build the
+ * body from the newest pool snapshot and begin the request. Ended: feed the
+ * outcome to the machine; queue what the host must hear. Each request also
+ * has a deadline of our own (its timeout plus slack), so no transfer of
+ * libcurl's can hold a node for longer. On stop: let a request in flight
+ * finish within the first half of the stop budget (so a DELETE never
+ * overtakes a register), DELETE the node within what is left, and end.
  *
- * The thread runs in its own descriptor table (nr_fdtable.h): the transport
- * is made and freed here, never on the host thread.
+ * The transport is made and freed on the engine thread, in its descriptor
+ * table (nr_fdtable.h), never on the host thread.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -17,29 +21,39 @@
 #include "nr_worker.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "nr_fdtable.h"
+#include "nr_engine.h"
 #include "nr_machine.h"
 #include "nr_payload.h"
 #include "nr_schedule.h"
 #include "nr_token.h"
 #include "nr_transport.h"
 
-#define NR_WORKER_STACK (512u * 1024u)
+/* A request's own deadline is its timeout plus this: libcurl's timeout
+ * normally ends it first, with its own words. */
+#define NR_DEADLINE_SLACK_MS 1000u
+#define NR_EVENT_QUEUE_START 4u
 /* With a token file, wake at least this often to notice its rotation;
  * otherwise sleep until the next request is due (or stop wakes us). */
 #define NR_TOKEN_POLL_MS 1000u
 #define NR_MAX_SLEEP_MS 60000u
 
+/* Where the node is, on the engine thread. */
+typedef enum nr_phase {
+    NR_PHASE_NEW,      /* joined, transport not made yet */
+    NR_PHASE_IDLE,     /* waiting for the next request's time */
+    NR_PHASE_SENDING,  /* a register or heartbeat in flight */
+    NR_PHASE_DELETING, /* stopping: the DELETE in flight */
+    NR_PHASE_DONE
+} nr_phase_t;
+
 struct nr_worker {
+    nr_engine_client_t client; /* first: the engine's callbacks get &w->client */
     const nr_config_t *cfg;
     char version[64];
     char user_agent[96];
@@ -47,7 +61,8 @@ struct nr_worker {
     /* --- shared with the host thread, under lock --- */
     pthread_mutex_t lock;
     pthread_cond_t ready_cv;
-    int ready; /* 0 starting, 1 running, -1 could not start */
+    int ready;    /* 0 starting, 1 running, -1 could not start */
+    int released; /* the engine let go of the node (finished) */
     int stop_requested;
     uint64_t stop_deadline_ns;
     uint64_t in_flight_cut_ns; /* on stop: a request in flight ends by then */
@@ -61,16 +76,21 @@ struct nr_worker {
     char **registered_ids; /* pool ids last registered (host compares) */
     size_t registered_count;
     int registered_ids_valid;
-    nr_event_t *events; /* ring of NR_EVENT_QUEUE */
-    size_t ev_head, ev_count;
+    nr_event_t *events; /* ring, grown on demand up to NR_EVENT_QUEUE */
+    size_t ev_head, ev_count, ev_capacity;
     nr_worker_stats_t stats;
 
-    int wake_fd; /* eventfd: host -> network thread wake-ups */
     nr_transport_opts_t topts;
 
-    /* --- network thread only --- */
+    /* --- engine thread only --- */
     nr_transport_t *transport;
-    int fds_private;          /* the thread has its own descriptor table */
+    nr_phase_t phase;
+    nr_request_t sending;    /* what is in flight in NR_PHASE_SENDING */
+    char *body;              /* its body: libcurl reads it until the end */
+    nr_http_response_t resp; /* filled by the transport when it ends */
+    char cid[40];
+    uint64_t deadline_ns;     /* the request in flight ends by then, whatever libcurl does */
+    int delete_attempt;       /* 0 first DELETE, 1 the retry with a rotated token */
     char token_problem[200];  /* the token file problem last logged, "" if none */
     nr_machine_t machine;     /* only through nr_machine_* (tests/worker_decisions.sh) */
     nr_machine_view_t at_end; /* the machine as the thread left it (after the join) */
@@ -85,8 +105,7 @@ struct nr_worker {
     uint64_t request_seq;
     uint64_t rng;
 
-    pthread_t thread;
-    int thread_running;
+    int joined; /* host thread: between a successful start and stop */
 };
 
 static uint64_t mono_ns(void)
@@ -107,16 +126,34 @@ static uint64_t unix_ms(void)
 /* Events to the host (queued; delivered on the host thread by tick)       */
 /* ---------------------------------------------------------------------- */
 
+/* Doubles the ring (unrolled into the new one): a host that ticks keeps it
+ * at a few events, and a node's memory is what 10,000 nodes multiply. */
+static void grow_ring(nr_worker_t *w)
+{
+    size_t cap = w->ev_capacity * 2;
+    nr_event_t *bigger = cap <= NR_EVENT_QUEUE ? malloc(cap * sizeof(*bigger)) : NULL;
+    if (bigger == NULL)
+        return;
+    for (size_t i = 0; i < w->ev_count; i++)
+        bigger[i] = w->events[(w->ev_head + i) % w->ev_capacity];
+    free(w->events);
+    w->events = bigger;
+    w->ev_head = 0;
+    w->ev_capacity = cap;
+}
+
 /* Takes the next slot of the ring (dropping the oldest event when the host
  * is not ticking). Called with the lock held. */
 static nr_event_t *next_slot(nr_worker_t *w)
 {
-    if (w->ev_count == NR_EVENT_QUEUE) {
+    if (w->ev_count == w->ev_capacity)
+        grow_ring(w);
+    if (w->ev_count == w->ev_capacity) {
         w->stats.events_dropped++; /* the host is not ticking; keep the newest */
-        w->ev_head = (w->ev_head + 1) % NR_EVENT_QUEUE;
+        w->ev_head = (w->ev_head + 1) % w->ev_capacity;
         w->ev_count--;
     }
-    nr_event_t *e = &w->events[(w->ev_head + w->ev_count) % NR_EVENT_QUEUE];
+    nr_event_t *e = &w->events[(w->ev_head + w->ev_count) % w->ev_capacity];
     w->ev_count++;
     return e;
 }
@@ -154,8 +191,8 @@ size_t nr_worker_take_events(nr_worker_t *w, nr_event_t *out, size_t max)
     pthread_mutex_lock(&w->lock);
     size_t n = w->ev_count < max ? w->ev_count : max;
     for (size_t i = 0; i < n; i++)
-        out[i] = w->events[(w->ev_head + i) % NR_EVENT_QUEUE];
-    w->ev_head = (w->ev_head + n) % NR_EVENT_QUEUE;
+        out[i] = w->events[(w->ev_head + i) % w->ev_capacity];
+    w->ev_head = (w->ev_head + n) % w->ev_capacity;
     w->ev_count -= n;
     pthread_mutex_unlock(&w->lock);
     return n;
@@ -198,8 +235,8 @@ void nr_worker_offer_pools(nr_worker_t *w, nr_pool_list_t *pools)
     pthread_mutex_unlock(&w->lock);
     memset(pools, 0, sizeof(*pools));
     nr_pool_list_clear(&old);
-    if (wake)
-        nr_transport_wake(w->wake_fd);
+    if (wake && w->joined)
+        nr_engine_poke(&w->client);
 }
 
 /* Network thread: adopt the newest snapshot, if any. An unchanged snapshot
@@ -244,40 +281,40 @@ static void remember_registered_ids(nr_worker_t *w)
 /* Requests                                                                */
 /* ---------------------------------------------------------------------- */
 
-static int stop_requested(void *ctx)
+static int stop_requested(nr_worker_t *w)
 {
-    nr_worker_t *w = ctx;
     pthread_mutex_lock(&w->lock);
     int stop = w->stop_requested;
     pthread_mutex_unlock(&w->lock);
     return stop;
 }
 
-/* How long the request in flight may still run: without limit until stop;
- * after stop, until the cut that leaves the DELETE its half of the budget.
- * Finishing the request rather than abandoning it at once is what keeps a
- * DELETE from reaching the control plane before a register in flight. */
-static uint32_t in_flight_budget(void *ctx)
+/* After stop, a request in flight may run until the cut that leaves the
+ * DELETE its half of the budget. Finishing the request rather than
+ * abandoning it at once is what keeps a DELETE from reaching the control
+ * plane before a register in flight. */
+static uint64_t in_flight_cut(nr_worker_t *w)
 {
-    nr_worker_t *w = ctx;
     pthread_mutex_lock(&w->lock);
-    int stop = w->stop_requested;
     uint64_t cut = w->in_flight_cut_ns;
     pthread_mutex_unlock(&w->lock);
-    if (!stop)
-        return NR_NO_LIMIT_MS;
-    uint64_t now = mono_ns();
-    return now >= cut ? 0 : (uint32_t)((cut - now + NR_MS - 1) / NR_MS);
+    return cut;
 }
 
-/* Sends one request; returns 0 when a response arrived. */
-static int send_request(nr_worker_t *w, const char *method, const char *url, const char *body,
-                        uint32_t timeout_ms, int abortable, nr_http_response_t *resp, char *cid)
+/* Begins one request (the response lands in w->resp); 0 when it started. */
+static int begin_request(nr_worker_t *w, const char *method, const char *url, const char *body,
+                         uint32_t timeout_ms, uint64_t now)
 {
-    snprintf(cid, 40, "%016llx-%llu", (unsigned long long)nr_rand_next(&w->rng),
+    snprintf(w->cid, sizeof(w->cid), "%016llx-%llu", (unsigned long long)nr_rand_next(&w->rng),
              (unsigned long long)++w->request_seq);
-    nr_http_request_t req = {method, url, body, w->token.value, cid, timeout_ms};
-    return nr_transport_perform(w->transport, &req, resp, abortable ? in_flight_budget : NULL, w);
+    nr_http_request_t req = {method, url, body, w->token.value, w->cid, timeout_ms};
+    w->deadline_ns = now + ((uint64_t)timeout_ms + NR_DEADLINE_SLACK_MS) * NR_MS;
+    if (nr_transport_begin(w->transport, nr_engine_multi(&w->client), &req, &w->resp) != 0) {
+        snprintf(w->resp.error, sizeof(w->resp.error), "libcurl refused to start the transfer");
+        return -1;
+    }
+    nr_engine_wake_at(&w->client, w->deadline_ns);
+    return 0;
 }
 
 /* A one-line reason, raw (the text line quotes and escapes it, nr_log.h). */
@@ -481,7 +518,44 @@ static void reread_token_after_refusal(nr_worker_t *w)
 }
 
 /* One request as the machine asked; returns 0, or -1 when stop interrupted. */
-static int run_request(nr_worker_t *w, nr_request_t kind)
+/* The register or heartbeat in flight ended (w->resp): count it, let the
+ * machine decide, tell the host. */
+static void request_ended(nr_worker_t *w, uint64_t now)
+{
+    nr_request_t kind = w->sending;
+    nr_http_response_t *resp = &w->resp;
+    char what[200];
+    free(w->body);
+    w->body = NULL;
+    w->phase = NR_PHASE_IDLE;
+    if (resp->aborted) {
+        nr_machine_on_abandoned(&w->machine, kind);
+        nr_http_response_clear(resp);
+        return;
+    }
+    nr_outcome_t o = outcome_of(kind, resp);
+    what[0] = '\0';
+    if (nr_machine_tally(&o) != NR_TALLY_OK)
+        describe_response(resp, what, sizeof(what)); /* only failures need words */
+    record(w, &o, resp, what);
+    nr_decision_t d = nr_machine_on_outcome(&w->machine, &o, now);
+    if (kind == NR_REQUEST_REGISTER) {
+        if (d.reason == NR_REASON_REGISTERED)
+            remember_registered_ids(w);
+        log_register(w, resp, &d, what, w->cid);
+    } else {
+        log_heartbeat(w, resp, &d, what, w->cid);
+    }
+    apply(w, &d,
+          d.reason == NR_REASON_REGISTERED || d.reason == NR_REASON_HEARTBEAT_OK ? "registered"
+                                                                                 : what);
+    nr_http_response_clear(resp);
+    if (d.reread_token)
+        reread_token_after_refusal(w);
+}
+
+/* Begins the request the machine asked for. */
+static void start_request(nr_worker_t *w, nr_request_t kind, uint64_t now)
 {
     char *body = build_body(w, kind);
     if (body == NULL) {
@@ -489,46 +563,21 @@ static int run_request(nr_worker_t *w, nr_request_t kind)
         nr_log_add(log_begin(&ev, PMD_LOG_ERROR, "internal_error"), "reason",
                    "cannot build request body");
         push_log(w, &ev);
-        nr_decision_t d = nr_machine_on_internal_error(&w->machine, mono_ns());
+        nr_decision_t d = nr_machine_on_internal_error(&w->machine, now);
         apply(w, &d, "internal error");
-        return 0;
+        return;
     }
-    int is_register = kind == NR_REQUEST_REGISTER;
     if (nr_machine_on_send(&w->machine, kind)) {
         pthread_mutex_lock(&w->lock);
         w->stats.reregistrations++;
         pthread_mutex_unlock(&w->lock);
     }
-    char cid[40], what[200];
-    nr_http_response_t resp;
-    send_request(w, "POST", is_register ? w->url_register : w->url_heartbeat, body,
-                 w->cfg->request_timeout_ms, 1, &resp, cid);
-    free(body);
-    if (resp.aborted) {
-        nr_machine_on_abandoned(&w->machine, kind);
-        nr_http_response_clear(&resp);
-        return -1;
-    }
-    nr_outcome_t o = outcome_of(kind, &resp);
-    what[0] = '\0';
-    if (nr_machine_tally(&o) != NR_TALLY_OK)
-        describe_response(&resp, what, sizeof(what)); /* only failures need words */
-    record(w, &o, &resp, what);
-    nr_decision_t d = nr_machine_on_outcome(&w->machine, &o, mono_ns());
-    if (is_register) {
-        if (d.reason == NR_REASON_REGISTERED)
-            remember_registered_ids(w);
-        log_register(w, &resp, &d, what, cid);
-    } else {
-        log_heartbeat(w, &resp, &d, what, cid);
-    }
-    apply(w, &d,
-          d.reason == NR_REASON_REGISTERED || d.reason == NR_REASON_HEARTBEAT_OK ? "registered"
-                                                                                 : what);
-    nr_http_response_clear(&resp);
-    if (d.reread_token)
-        reread_token_after_refusal(w);
-    return 0;
+    w->body = body;
+    w->sending = kind;
+    w->phase = NR_PHASE_SENDING;
+    if (begin_request(w, "POST", kind == NR_REQUEST_REGISTER ? w->url_register : w->url_heartbeat,
+                      body, w->cfg->request_timeout_ms, now) != 0)
+        request_ended(w, now); /* a failure with no response, like any other */
 }
 
 /* A token file problem is reported once, again only when it changes, and
@@ -575,17 +624,22 @@ static void check_inputs(nr_worker_t *w, uint64_t now)
     }
 }
 
-/* One DELETE within what is left of the stop budget; 0 when none was sent. */
-static int send_delete(nr_worker_t *w, nr_http_response_t *resp, char *cid)
+/* One DELETE within what is left of the stop budget: 1 begun, 0 no time
+ * left (none sent), -1 libcurl refused it (w->resp says why). Its deadline
+ * is the stop's own, with no slack. */
+static int begin_delete(nr_worker_t *w, uint64_t now)
 {
     pthread_mutex_lock(&w->lock);
     uint64_t deadline = w->stop_deadline_ns;
     pthread_mutex_unlock(&w->lock);
-    uint64_t now = mono_ns();
     if (now + NR_MS >= deadline)
         return 0;
-    send_request(w, "DELETE", w->url_node, NULL, (uint32_t)((deadline - now) / NR_MS), 0, resp,
-                 cid);
+    w->phase = NR_PHASE_DELETING;
+    if (begin_request(w, "DELETE", w->url_node, NULL, (uint32_t)((deadline - now) / NR_MS), now) !=
+        0)
+        return -1;
+    w->deadline_ns = deadline;
+    nr_engine_wake_at(&w->client, deadline);
     return 1;
 }
 
@@ -608,36 +662,75 @@ static void log_deregistration(nr_worker_t *w, const nr_http_response_t *resp,
     push_log(w, &ev);
 }
 
-/* DELETE the node (the machine's stop plan says whether). A DELETE refused
- * for its token is sent once more if the token file holds a new one (rotated
- * on both sides just before stop; nr_machine_on_deregister_outcome). */
-static void deregister(nr_worker_t *w, const nr_stop_plan_t *plan)
+/* The node is finished: its connection is closed here, in the engine's
+ * descriptor table. Returns 1 for the engine (release it). */
+static int finish(nr_worker_t *w)
 {
-    if (plan->unordered) {
-        nr_log_record_t ev;
+    nr_transport_free(w->transport);
+    w->transport = NULL;
+    w->phase = NR_PHASE_DONE;
+    return 1;
+}
+
+/* The DELETE ended (w->resp). One refused for its token is sent once more
+ * if the token file holds a new one (rotated on both sides just before
+ * stop; nr_machine_on_deregister_outcome). */
+static int delete_ended(nr_worker_t *w, uint64_t now)
+{
+    nr_deregister_verdict_t v =
+        nr_machine_on_deregister_outcome(w->resp.responded, w->resp.status, w->delete_attempt);
+    if (w->delete_attempt == 0 && v.retry_if_new_token &&
+        nr_token_refresh(&w->token, now, 1) == 1) {
+        log_token_reloaded(w, "refused");
+        nr_http_response_t first = w->resp;
+        char first_cid[sizeof(w->cid)];
+        memcpy(first_cid, w->cid, sizeof(first_cid));
+        w->delete_attempt = 1;
+        int begun = begin_delete(w, now);
+        if (begun == 1) {
+            nr_http_response_clear(&first);
+            return 0;
+        }
+        if (begun == 0) { /* no time for the retry: report the first */
+            w->resp = first;
+            memcpy(w->cid, first_cid, sizeof(first_cid));
+        } else {
+            nr_http_response_clear(&first);
+        }
+        v = nr_machine_on_deregister_outcome(w->resp.responded, w->resp.status, w->delete_attempt);
+    }
+    log_deregistration(w, &w->resp, &v, w->cid);
+    nr_http_response_clear(&w->resp);
+    return finish(w);
+}
+
+/* Stop or handover, with no request in flight: DELETE the node if the
+ * machine's stop plan says so. Returns 1 when the node is finished. */
+static int begin_stop(nr_worker_t *w, uint64_t now)
+{
+    pthread_mutex_lock(&w->lock);
+    int handing_over = w->handing_over;
+    pthread_mutex_unlock(&w->lock);
+    nr_stop_plan_t plan = nr_machine_stop_plan(&w->machine, handing_over);
+    nr_log_record_t ev;
+    if (handing_over) {
+        nr_log_add(log_begin(&ev, PMD_LOG_INFO, "handed_over"), "action", "no_deregistration");
+        push_log(w, &ev);
+        return finish(w);
+    }
+    if (!plan.deregister)
+        return finish(w);
+    if (plan.unordered) {
         nr_log_add(log_begin(&ev, PMD_LOG_WARN, "deregister_unordered"), "reason",
                    "a register was still in flight at half the stop budget; the DELETE may "
                    "reach the control plane first");
         push_log(w, &ev);
     }
-    char cid[40];
-    nr_http_response_t resp;
-    if (!send_delete(w, &resp, cid))
-        return;
-    nr_deregister_verdict_t v = nr_machine_on_deregister_outcome(resp.responded, resp.status, 0);
-    if (v.retry_if_new_token && nr_token_refresh(&w->token, mono_ns(), 1) == 1) {
-        log_token_reloaded(w, "refused");
-        nr_http_response_t again;
-        char cid2[40];
-        if (send_delete(w, &again, cid2)) {
-            nr_http_response_clear(&resp);
-            resp = again;
-            memcpy(cid, cid2, sizeof(cid2));
-            v = nr_machine_on_deregister_outcome(resp.responded, resp.status, 1);
-        }
-    }
-    log_deregistration(w, &resp, &v, cid);
-    nr_http_response_clear(&resp);
+    w->delete_attempt = 0;
+    int begun = begin_delete(w, now);
+    if (begun == 0)
+        return finish(w);
+    return begun == 1 ? 0 : delete_ended(w, now);
 }
 
 /* Token files hold a secret: one readable by group or others is reported
@@ -655,45 +748,46 @@ static void warn_if_token_file_loose(nr_worker_t *w)
     push_log(w, &ev);
 }
 
-static void run_until_stopped(nr_worker_t *w)
+/* Between requests: stop, or the next request when it is due, or a timer
+ * for then (at most a second away with a token file, to notice rotation). */
+static int idle(nr_worker_t *w, uint64_t now)
 {
-    nr_decision_t d = w->take_over
-                          ? nr_machine_start_takeover(&w->machine, mono_ns(), w->takeover_due_ns)
-                          : nr_machine_start(&w->machine, mono_ns());
-    apply(w, &d, "registering");
-    nr_log_record_t ev;
-    nr_log_add(log_begin(&ev, PMD_LOG_INFO, "registering"), "url", w->cfg->base_url);
-    push_log(w, &ev);
-    if (!w->fds_private) {
-        nr_log_add(log_begin(&ev, PMD_LOG_WARN, "fds_shared"), "reason",
-                   "unshare(CLONE_FILES) refused: libcurl's socket pairs may be inherited by "
-                   "the host's children");
-        push_log(w, &ev);
+    if (stop_requested(w))
+        return begin_stop(w, now);
+    check_inputs(w, now);
+    nr_machine_view_t v = nr_machine_view(&w->machine);
+    if (v.next_due_ns > now) {
+        uint64_t cap = (w->token.file ? NR_TOKEN_POLL_MS : NR_MAX_SLEEP_MS) * NR_MS;
+        nr_engine_wake_at(&w->client, v.next_due_ns < now + cap ? v.next_due_ns : now + cap);
+        return 0;
     }
-    warn_if_token_file_loose(w);
-    while (!stop_requested(w)) {
-        uint64_t now = mono_ns();
-        check_inputs(w, now);
-        nr_machine_view_t v = nr_machine_view(&w->machine);
-        if (v.next_due_ns > now) {
-            uint64_t wait_ms = (v.next_due_ns - now + NR_MS - 1) / NR_MS;
-            uint64_t cap = w->token.file ? NR_TOKEN_POLL_MS : NR_MAX_SLEEP_MS;
-            nr_transport_wait(w->transport, (uint32_t)(wait_ms < cap ? wait_ms : cap));
-            continue;
+    start_request(w, v.next_request, now);
+    if (w->phase == NR_PHASE_IDLE) /* it could not start: the machine has set when to retry */
+        nr_engine_wake_at(&w->client, now + NR_MS);
+    return 0;
+}
+
+/* Woken with a register or heartbeat in flight: past its own deadline it is
+ * a failure; after stop it may run until the cut, then it is abandoned. */
+static int sending_woken(nr_worker_t *w, uint64_t now)
+{
+    if (now >= w->deadline_ns) {
+        nr_transport_abandon(w->transport, nr_engine_multi(&w->client), 0);
+        request_ended(w, now);
+        return idle(w, now);
+    }
+    uint64_t wake = w->deadline_ns;
+    if (stop_requested(w)) {
+        uint64_t cut = in_flight_cut(w);
+        if (now >= cut) {
+            nr_transport_abandon(w->transport, nr_engine_multi(&w->client), 1);
+            request_ended(w, now);
+            return begin_stop(w, now);
         }
-        if (run_request(w, v.next_request) != 0)
-            break;
+        wake = cut < wake ? cut : wake;
     }
-    pthread_mutex_lock(&w->lock);
-    int handing_over = w->handing_over;
-    pthread_mutex_unlock(&w->lock);
-    nr_stop_plan_t plan = nr_machine_stop_plan(&w->machine, handing_over);
-    if (handing_over) {
-        nr_log_record_t ev;
-        nr_log_add(log_begin(&ev, PMD_LOG_INFO, "handed_over"), "action", "no_deregistration");
-        push_log(w, &ev);
-    } else if (plan.deregister)
-        deregister(w, &plan);
+    nr_engine_wake_at(&w->client, wake);
+    return 0;
 }
 
 static void announce_ready(nr_worker_t *w, int ready)
@@ -704,19 +798,67 @@ static void announce_ready(nr_worker_t *w, int ready)
     pthread_mutex_unlock(&w->lock);
 }
 
-static void *worker_main(void *arg)
+/* The first call on the engine thread: make the transport, start the
+ * machine, say so. */
+static int begin(nr_worker_t *w, uint64_t now)
 {
-    nr_worker_t *w = arg;
-    w->fds_private = nr_fdtable_make_private(w->wake_fd) == 0;
-    w->transport = nr_transport_new(&w->topts);
+    w->transport = nr_transport_new(&w->topts, &w->client, nr_engine_multi(&w->client));
     announce_ready(w, w->transport != NULL ? 1 : -1);
     if (w->transport == NULL)
-        return NULL;
-    run_until_stopped(w);
-    /* Its descriptors are in this thread's table: free it here. */
-    nr_transport_free(w->transport);
-    w->transport = NULL;
-    return NULL;
+        return finish(w);
+    w->phase = NR_PHASE_IDLE;
+    nr_decision_t d = w->take_over ? nr_machine_start_takeover(&w->machine, now, w->takeover_due_ns)
+                                   : nr_machine_start(&w->machine, now);
+    apply(w, &d, "registering");
+    nr_log_record_t ev;
+    nr_log_add(log_begin(&ev, PMD_LOG_INFO, "registering"), "url", w->cfg->base_url);
+    push_log(w, &ev);
+    if (!nr_engine_fds_private(&w->client)) {
+        nr_log_add(log_begin(&ev, PMD_LOG_WARN, "fds_shared"), "reason",
+                   "unshare(CLONE_FILES) refused: libcurl's socket pairs may be inherited by "
+                   "the host's children");
+        push_log(w, &ev);
+    }
+    warn_if_token_file_loose(w);
+    return idle(w, now);
+}
+
+static int on_wake(nr_engine_client_t *c, uint64_t now)
+{
+    nr_worker_t *w = (nr_worker_t *)c;
+    switch (w->phase) {
+    case NR_PHASE_NEW: return begin(w, now);
+    case NR_PHASE_IDLE: return idle(w, now);
+    case NR_PHASE_SENDING: return sending_woken(w, now);
+    case NR_PHASE_DELETING:
+        if (now < w->deadline_ns) {
+            nr_engine_wake_at(c, w->deadline_ns);
+            return 0;
+        }
+        nr_transport_abandon(w->transport, nr_engine_multi(c), 0);
+        return delete_ended(w, now);
+    case NR_PHASE_DONE: break;
+    }
+    return 1;
+}
+
+static int on_done(nr_engine_client_t *c, int curl_result, uint64_t now)
+{
+    nr_worker_t *w = (nr_worker_t *)c;
+    nr_transport_finish(w->transport, nr_engine_multi(c), curl_result);
+    if (w->phase == NR_PHASE_DELETING)
+        return delete_ended(w, now);
+    request_ended(w, now);
+    return idle(w, now);
+}
+
+static void on_released(nr_engine_client_t *c)
+{
+    nr_worker_t *w = (nr_worker_t *)c;
+    pthread_mutex_lock(&w->lock);
+    w->released = 1;
+    pthread_cond_broadcast(&w->ready_cv);
+    pthread_mutex_unlock(&w->lock);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -726,17 +868,17 @@ static void *worker_main(void *arg)
 nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *err, size_t err_size)
 {
     nr_worker_t *w = calloc(1, sizeof(*w));
-    if (w == NULL || (w->events = calloc(NR_EVENT_QUEUE, sizeof(nr_event_t))) == NULL) {
+    if (w == NULL || (w->events = calloc(NR_EVENT_QUEUE_START, sizeof(nr_event_t))) == NULL) {
         free(w);
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
+    w->ev_capacity = NR_EVENT_QUEUE_START;
     w->cfg = cfg;
     snprintf(w->version, sizeof(w->version), "%s", version);
     snprintf(w->user_agent, sizeof(w->user_agent), "pmd-node-registration/%s", version);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->ready_cv, NULL);
-    w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     char *node = nr_payload_path_segment(cfg->node_id);
     if (node != NULL) {
         if (asprintf(&w->url_register, "%s/v2/nodes/register", cfg->base_url) < 0)
@@ -747,19 +889,13 @@ nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *er
             w->url_node = NULL;
         free(node);
     }
-    nr_transport_opts_t topts = {cfg->connect_timeout_ms,
-                                 cfg->ca_file,
-                                 cfg->client_cert,
-                                 cfg->client_key,
-                                 cfg->client_key_password,
-                                 cfg->tls_insecure,
-                                 w->user_agent,
-                                 cfg->proxy,
-                                 w->wake_fd};
+    nr_transport_opts_t topts = {
+        cfg->connect_timeout_ms,  cfg->ca_file,      cfg->client_cert, cfg->client_key,
+        cfg->client_key_password, cfg->tls_insecure, w->user_agent,    cfg->proxy};
     w->topts = topts;
     if (w->url_register == NULL || w->url_heartbeat == NULL || w->url_node == NULL ||
-        w->wake_fd < 0 || nr_token_init(&w->token, cfg->api_token, cfg->api_token_file) != 0) {
-        snprintf(err, err_size, "cannot create the wake-up eventfd, or out of memory");
+        nr_token_init(&w->token, cfg->api_token, cfg->api_token_file) != 0) {
+        snprintf(err, err_size, "out of memory");
         nr_worker_free(w);
         return NULL;
     }
@@ -785,33 +921,38 @@ void nr_worker_seed(nr_worker_t *w, nr_pool_list_t *pools, nr_capabilities_t *ca
     memset(caps, 0, sizeof(*caps));
 }
 
-int nr_worker_start(nr_worker_t *w)
+static void wait_released(nr_worker_t *w)
 {
-    pthread_attr_t attr;
-    sigset_t all, old;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, NR_WORKER_STACK);
-    /* The thread inherits a full signal mask: the host's signals are never
-     * delivered on our thread, so its handlers run where it expects. */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&w->thread, &attr, worker_main, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    if (rc != 0)
+    pthread_mutex_lock(&w->lock);
+    while (!w->released)
+        pthread_cond_wait(&w->ready_cv, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+}
+
+int nr_worker_start(nr_worker_t *w, char *err, size_t err_size)
+{
+    w->client.on_wake = on_wake;
+    w->client.on_done = on_done;
+    w->client.on_released = on_released;
+    w->ready = 0; /* a start after a failed one begins afresh */
+    w->released = 0;
+    w->phase = NR_PHASE_NEW;
+    if (nr_engine_join(&w->client, err, err_size) != 0)
         return -1;
-    /* The thread makes the HTTP client in its own descriptor table; wait
-     * for it, so that a failure is the host's error, not a silent thread. */
+    /* The engine makes the HTTP client in its own descriptor table; wait
+     * for it, so that a failure is the host's error, not a silent node. */
     pthread_mutex_lock(&w->lock);
     while (w->ready == 0)
         pthread_cond_wait(&w->ready_cv, &w->lock);
     int ready = w->ready;
     pthread_mutex_unlock(&w->lock);
     if (ready < 0) {
-        pthread_join(w->thread, NULL);
+        wait_released(w);
+        nr_engine_leave();
+        snprintf(err, err_size, "libcurl cannot make an easy handle (out of memory?)");
         return -1;
     }
-    w->thread_running = 1;
+    w->joined = 1;
     return 0;
 }
 
@@ -824,13 +965,13 @@ void nr_worker_take_over(nr_worker_t *w, uint64_t due_ns)
 int nr_worker_handover(nr_worker_t *w, uint32_t timeout_ms, nr_worker_handover_t *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!w->thread_running)
+    if (!w->joined)
         return -1;
     pthread_mutex_lock(&w->lock);
     w->handing_over = 1;
     pthread_mutex_unlock(&w->lock);
     nr_worker_stop(w, timeout_ms);
-    /* The thread is joined: its machine, as it left it, can be read here. */
+    /* The engine let go of the node: its machine, as it left it, can be read here. */
     out->registered = w->at_end.registered;
     out->next_heartbeat_due_ns = w->at_end.next_heartbeat_due_ns;
     out->heartbeat_interval_ns = w->at_end.interval_ns;
@@ -840,7 +981,7 @@ int nr_worker_handover(nr_worker_t *w, uint32_t timeout_ms, nr_worker_handover_t
 
 void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms)
 {
-    if (!w->thread_running)
+    if (!w->joined)
         return;
     pthread_mutex_lock(&w->lock);
     w->stop_requested = 1;
@@ -848,9 +989,10 @@ void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms)
     w->stop_deadline_ns = now + (uint64_t)timeout_ms * NR_MS;
     w->in_flight_cut_ns = nr_machine_in_flight_cut_ns(now, (uint64_t)timeout_ms * NR_MS);
     pthread_mutex_unlock(&w->lock);
-    nr_transport_wake(w->wake_fd);
-    pthread_join(w->thread, NULL);
-    w->thread_running = 0;
+    nr_engine_poke(&w->client);
+    wait_released(w);
+    nr_engine_leave();
+    w->joined = 0;
     w->at_end = nr_machine_view(&w->machine);
     nr_machine_stop(&w->machine);
     int32_t stopped = nr_machine_view(&w->machine).node_state;
@@ -872,8 +1014,7 @@ void nr_worker_free(nr_worker_t *w)
     if (w == NULL)
         return;
     nr_worker_stop(w, 0);
-    if (w->wake_fd >= 0)
-        close(w->wake_fd);
+    free(w->body);
     nr_token_free(&w->token);
     nr_pool_list_clear(&w->pools);
     free(w->pools_json);

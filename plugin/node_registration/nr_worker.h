@@ -1,5 +1,6 @@
 /*
- * nr_worker.h - the network thread and its hand-off with the host thread.
+ * nr_worker.h - one node on the shared network thread (nr_engine.h), and
+ * its hand-off with the host thread.
  *
  * The host thread (ABI calls) and the network thread share one small,
  * mutex-guarded mailbox:
@@ -64,8 +65,11 @@ nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *er
  * before nr_worker_start). Takes ownership of the lists' contents. */
 void nr_worker_seed(nr_worker_t *w, nr_pool_list_t *pools, nr_capabilities_t *caps);
 
-/* Starts the network thread; registration begins at once. 0 on success. */
-int nr_worker_start(nr_worker_t *w);
+/* Joins the process's network thread (nr_engine.h), starting it for the
+ * first node; registration begins at once. 0 on success, else -1 with the
+ * reason in err (no room for the node's connection under RLIMIT_NOFILE, no
+ * thread, no libcurl handle). */
+int nr_worker_start(nr_worker_t *w, char *err, size_t err_size);
 
 /* Host thread, every tick: copies out up to max queued events (returns how
  * many), and says whether the pools should be pulled now. */
@@ -75,8 +79,8 @@ int nr_worker_pools_wanted(nr_worker_t *w, uint64_t now_ns, uint64_t lookahead_n
 /* Host thread: a fresh pool snapshot (ownership of the contents taken). */
 void nr_worker_offer_pools(nr_worker_t *w, nr_pool_list_t *pools);
 
-/* Host thread: asks the network thread to deregister and end within
- * timeout_ms, then joins it. */
+/* Host thread: asks the network thread to deregister the node and let go of
+ * it within timeout_ms, and waits for that. */
 void nr_worker_stop(nr_worker_t *w, uint32_t timeout_ms);
 
 /* What a handover passes on (plain data; see pmd_handover_t). */

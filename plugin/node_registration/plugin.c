@@ -362,8 +362,9 @@ static int32_t start_instance(pmd_instance_t *in, const pmd_handover_t *handover
     pull_pools(in, &pools);
     pull_capabilities(in, &caps);
     nr_worker_seed(in->worker, &pools, &caps);
-    if (nr_worker_start(in->worker) != 0) {
-        say(in, PMD_LOG_ERROR, "start_failed", "reason", "cannot create the network thread", NULL);
+    char why[240];
+    if (nr_worker_start(in->worker, why, sizeof(why)) != 0) {
+        say(in, PMD_LOG_ERROR, "start_failed", "reason", why, NULL);
         return leave(in, PMD_ERR_RESOURCE);
     }
     in->state = LC_STARTED;

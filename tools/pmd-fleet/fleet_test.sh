@@ -7,7 +7,8 @@
 # issue's own bound; quiet runs give 1.4-1.8x, a loaded 2-core machine up to
 # 3.4x, and nodes in step 15x, so 5 still tells the two apart);
 # FLEET_NOFILE: run pmd-fleet under that descriptor limit; FLEET_EXPECT,
-# FLEET_EXPECT_2: extended regexes that some line of its output must match.
+# FLEET_EXPECT_2 .. _4: extended regexes that some line of its output must
+# match.
 set -eu
 orchd=$1 fleet=$2 plugin=$3 config=$4
 dir=$(mktemp -d)
@@ -25,7 +26,7 @@ rc=0
 ) >"$dir/out" 2>&1 || rc=$?
 cat "$dir/out"
 [ "$rc" -eq 0 ] || exit "$rc"
-for re in "${FLEET_EXPECT:-}" "${FLEET_EXPECT_2:-}"; do
+for re in "${FLEET_EXPECT:-}" "${FLEET_EXPECT_2:-}" "${FLEET_EXPECT_3:-}" "${FLEET_EXPECT_4:-}"; do
     if [ -n "$re" ] && ! grep -Eq "$re" "$dir/out"; then
         echo "no line of the output matches: $re"
         exit 1
