@@ -15,6 +15,16 @@ target_compile_definitions(nr_resilience_test PRIVATE
 add_dependencies(nr_resilience_test node_registration orchd-dev)
 add_test(NAME nr_resilience COMMAND nr_resilience_test --jobs 2)
 
+# Many nodes in one process: one shared network thread, per-node promises kept.
+add_executable(nr_engine_test nr_engine_test.c)
+target_link_libraries(nr_engine_test PRIVATE pmd_test_host orchd_support pmd_loader
+                      PkgConfig::JSONC PkgConfig::CRITERION)
+target_compile_definitions(nr_engine_test PRIVATE
+  NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
+add_dependencies(nr_engine_test node_registration orchd-dev)
+add_test(NAME nr_engine COMMAND nr_engine_test --jobs 1)
+set_tests_properties(nr_engine PROPERTIES TIMEOUT 120)
+
 # A per-deployment build made only for the tests: its baked-in defaults must
 # apply, yield to the init config, and pass the conformance checker.
 nr_add_deployment(test ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/deploy-test.json)

@@ -151,10 +151,10 @@ static nr_event_t *next_slot(nr_worker_t *w)
     if (w->ev_count == w->ev_capacity) {
         w->stats.events_dropped++; /* the host is not ticking; keep the newest */
         w->ev_head = (w->ev_head + 1) % w->ev_capacity;
-        w->ev_count--;
+        __atomic_store_n(&w->ev_count, w->ev_count - 1, __ATOMIC_RELEASE);
     }
     nr_event_t *e = &w->events[(w->ev_head + w->ev_count) % w->ev_capacity];
-    w->ev_count++;
+    __atomic_store_n(&w->ev_count, w->ev_count + 1, __ATOMIC_RELEASE);
     return e;
 }
 
@@ -188,12 +188,17 @@ static nr_log_record_t *log_begin(nr_log_record_t *r, int32_t level, const char 
 
 size_t nr_worker_take_events(nr_worker_t *w, nr_event_t *out, size_t max)
 {
+    /* Most ticks find nothing: no lock for them (a host running thousands
+     * of nodes ticks each ten times a second). An event queued just after
+     * this look is taken on the next tick. */
+    if (__atomic_load_n(&w->ev_count, __ATOMIC_ACQUIRE) == 0)
+        return 0;
     pthread_mutex_lock(&w->lock);
     size_t n = w->ev_count < max ? w->ev_count : max;
     for (size_t i = 0; i < n; i++)
         out[i] = w->events[(w->ev_head + i) % w->ev_capacity];
     w->ev_head = (w->ev_head + n) % w->ev_capacity;
-    w->ev_count -= n;
+    __atomic_store_n(&w->ev_count, w->ev_count - n, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&w->lock);
     return n;
 }
@@ -204,9 +209,8 @@ size_t nr_worker_take_events(nr_worker_t *w, nr_event_t *out, size_t max)
 
 int nr_worker_pools_wanted(nr_worker_t *w, uint64_t now_ns, uint64_t lookahead_ns)
 {
-    pthread_mutex_lock(&w->lock);
-    uint64_t at = w->pools_wanted_at_ns;
-    pthread_mutex_unlock(&w->lock);
+    uint64_t at =
+        __atomic_load_n(&w->pools_wanted_at_ns, __ATOMIC_ACQUIRE); /* no lock: every tick */
     return at != 0 && now_ns + lookahead_ns >= at;
 }
 
@@ -225,7 +229,7 @@ void nr_worker_offer_pools(nr_worker_t *w, nr_pool_list_t *pools)
     old = w->offered;
     w->offered = *pools;
     w->offered_fresh = 1;
-    w->pools_wanted_at_ns = 0;
+    __atomic_store_n(&w->pools_wanted_at_ns, 0, __ATOMIC_RELEASE);
     if (!w->cfg->has_pools && w->registered_ids_valid &&
         !nr_pool_ids_equal(&w->offered, w->registered_ids, w->registered_count)) {
         w->pools_changed = 1;
@@ -348,7 +352,7 @@ static void want_pools_for_next_heartbeat(nr_worker_t *w)
 {
     uint64_t due = nr_machine_view(&w->machine).next_heartbeat_due_ns;
     pthread_mutex_lock(&w->lock);
-    w->pools_wanted_at_ns = due;
+    __atomic_store_n(&w->pools_wanted_at_ns, due, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&w->lock);
 }
 
