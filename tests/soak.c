@@ -17,7 +17,7 @@
  *             unauthorized: all must), then the api_token_file, which all
  *             nodes share, is rotated to match (all register again)
  * then checks that the process did not grow: RSS, open descriptors (summed
- * over every descriptor table: each instance's network thread has a private
+ * over every descriptor table: the shared network thread has a private
  * one, see proc_usage.c) and threads at the end against the start (after a
  * warm-up), and that every node is registered (orchd-dev's /_dev/nodes says
  * Online).

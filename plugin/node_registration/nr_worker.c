@@ -54,6 +54,11 @@ typedef enum nr_phase {
 
 struct nr_worker {
     nr_engine_client_t client; /* first: the engine's callbacks get &w->client */
+    /* What every tick reads without the lock, side by side: one cache line
+     * per node and tick (a host may tick 10,000 nodes ten times a second).
+     * Written under the lock with atomic stores. */
+    size_t ev_count;             /* events queued */
+    uint64_t pools_wanted_at_ns; /* 0 = not wanted */
     const nr_config_t *cfg;
     char version[64];
     char user_agent[96];
@@ -71,13 +76,12 @@ struct nr_worker {
     uint64_t takeover_due_ns;  /* its next heartbeat, 0 = none was due */
     nr_pool_list_t offered;    /* newest snapshot from the host */
     int offered_fresh;
-    uint64_t pools_wanted_at_ns; /* 0 = not wanted */
     int pools_changed;
     char **registered_ids; /* pool ids last registered (host compares) */
     size_t registered_count;
     int registered_ids_valid;
     nr_event_t *events; /* ring, grown on demand up to NR_EVENT_QUEUE */
-    size_t ev_head, ev_count, ev_capacity;
+    size_t ev_head, ev_capacity;
     nr_worker_stats_t stats;
 
     nr_transport_opts_t topts;

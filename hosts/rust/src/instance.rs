@@ -158,7 +158,8 @@ impl Instance {
         &self.plugin
     }
 
-    /// `on_start`: begin work (node_registration: its network thread starts and
+    /// `on_start`: begin work (node_registration: the node joins the process's
+    /// network thread, started for the first node, and
     /// registration is queued). Never does network I/O itself.
     pub fn on_start(&mut self) -> Result<(), Error> {
         // SAFETY: a live instance; &mut self serialises calls.
