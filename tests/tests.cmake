@@ -1,28 +1,21 @@
-# End-to-end tests of node_registration.so against orchd-dev.
-add_executable(nr_plugin_test nr_plugin_test.c)
-target_link_libraries(nr_plugin_test PRIVATE pmd_test_host orchd_support pmd_loader
-                      PkgConfig::JSONC PkgConfig::CRITERION)
-target_compile_definitions(nr_plugin_test PRIVATE
-  NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
-add_dependencies(nr_plugin_test node_registration orchd-dev)
-add_test(NAME nr_plugin COMMAND nr_plugin_test --jobs 2)
+# An end-to-end Criterion test of node_registration.so against orchd-dev:
+# test NAME runs NAME_test (built from SOURCE) with --jobs JOBS. Callers add
+# what else their test needs (definitions, libraries, a timeout).
+function(nr_e2e_test name source jobs)
+  add_executable(${name}_test ${source})
+  target_link_libraries(${name}_test PRIVATE pmd_test_host orchd_support pmd_loader
+                        PkgConfig::JSONC PkgConfig::CRITERION)
+  target_compile_definitions(${name}_test PRIVATE
+    NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
+  add_dependencies(${name}_test node_registration orchd-dev)
+  add_test(NAME ${name} COMMAND ${name}_test --jobs ${jobs})
+endfunction()
 
-add_executable(nr_resilience_test nr_resilience_test.c)
-target_link_libraries(nr_resilience_test PRIVATE pmd_test_host orchd_support pmd_loader
-                      PkgConfig::JSONC PkgConfig::CRITERION)
-target_compile_definitions(nr_resilience_test PRIVATE
-  NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
-add_dependencies(nr_resilience_test node_registration orchd-dev)
-add_test(NAME nr_resilience COMMAND nr_resilience_test --jobs 2)
+nr_e2e_test(nr_plugin nr_plugin_test.c 2)
+nr_e2e_test(nr_resilience nr_resilience_test.c 2)
 
 # Many nodes in one process: one shared network thread, per-node promises kept.
-add_executable(nr_engine_test nr_engine_test.c)
-target_link_libraries(nr_engine_test PRIVATE pmd_test_host orchd_support pmd_loader
-                      PkgConfig::JSONC PkgConfig::CRITERION)
-target_compile_definitions(nr_engine_test PRIVATE
-  NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
-add_dependencies(nr_engine_test node_registration orchd-dev)
-add_test(NAME nr_engine COMMAND nr_engine_test --jobs 1)
+nr_e2e_test(nr_engine nr_engine_test.c 1)
 set_tests_properties(nr_engine PROPERTIES TIMEOUT 120)
 
 # A per-deployment build made only for the tests: its baked-in defaults must
@@ -78,25 +71,16 @@ set_tests_properties(shim_refuses_another_major PROPERTIES
 # stop during a slow register, heartbeat 404 loops, proxy variables, host
 # children inheriting sockets, token rotation races, a passphrase-protected
 # client key. Each test was red on the code before issue 12's fix.
-add_executable(faults_test faults_test.c)
-target_link_libraries(faults_test PRIVATE pmd_test_host orchd_support pmd_loader
-                      PkgConfig::JSONC PkgConfig::CRITERION Threads::Threads util)
+nr_e2e_test(faults faults_test.c 2)
+target_link_libraries(faults_test PRIVATE Threads::Threads util)
 target_compile_definitions(faults_test PRIVATE
-  NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>"
   SHIM_EXE="$<TARGET_FILE:pmd-host-shim>"
   CAPS_FIXTURE="${CMAKE_CURRENT_SOURCE_DIR}/fixtures/capabilities_h200.json")
-add_dependencies(faults_test node_registration orchd-dev pmd-host-shim)
-add_test(NAME faults COMMAND faults_test --jobs 2)
+add_dependencies(faults_test pmd-host-shim)
 set_tests_properties(faults PROPERTIES TIMEOUT 180)
 
 # ABI 1.2 handover in process: no DELETE, no heartbeat gap, Online throughout.
-add_executable(handover_test handover_test.c)
-target_link_libraries(handover_test PRIVATE pmd_test_host orchd_support pmd_loader
-                      PkgConfig::JSONC PkgConfig::CRITERION)
-target_compile_definitions(handover_test PRIVATE
-  NODE_REGISTRATION_SO="$<TARGET_FILE:node_registration>")
-add_dependencies(handover_test node_registration orchd-dev)
-add_test(NAME handover COMMAND handover_test --jobs 1)
+nr_e2e_test(handover handover_test.c 1)
 
 # pmd.host.ext.log_fields/1 (tests/log_fields_test.c): node_registration's
 # events as fields or as its text line, the shim's line from fields, and the
