@@ -959,8 +959,12 @@ Test(faults, a_token_fixed_while_the_401_is_in_flight_is_used_at_once)
      * node's file meanwhile, so only the re-read after the 401 can see it */
     cr_assert_eq(orchd_fault(fx.cp, "{\"match\":\"register\",\"delay_ms\":800,\"count\":1}"), 0);
     char keys[1024];
+    /* A 2 s interval bounds the start jitter at 200 ms (a tenth of it): the
+     * register is then sent with the old token before the file changes at
+     * 300 ms and well before the periodic re-read (900 ms). With 10 s the
+     * jitter reached 1 s and 1 run in 10 sent the new token at once. */
     snprintf(keys, sizeof(keys),
-             "\"heartbeat_interval_ms\":10000,\"retry_base_ms\":20,\"retry_max_ms\":200,"
+             "\"heartbeat_interval_ms\":2000,\"retry_base_ms\":20,\"retry_max_ms\":200,"
              "\"request_timeout_ms\":5000,\"api_token_file\":\"%s\"",
              node);
     start_node(orchd_url(fx.cp), keys);
