@@ -85,6 +85,19 @@ static int thread_count(void)
     return n;
 }
 
+/* The thread count once it settles at want (up to 2 s): pthread_join returns
+ * when the kernel clears the thread's id, a moment before the task leaves
+ * /proc/self/task, and a loaded machine widens that moment. */
+static int thread_count_settling_at(int want)
+{
+    int n = thread_count();
+    for (int i = 0; i < 200 && n != want; i++) {
+        usleep(10000);
+        n = thread_count();
+    }
+    return n;
+}
+
 /* A node with heartbeats every 100 ms against url; extra: more config keys
  * (",\"k\":v"). Initialised, not started. */
 static void init_node(int i, const char *url, const char *extra)
@@ -172,16 +185,17 @@ Test(engine, many_nodes_share_one_thread_that_ends_with_the_last_stop)
         start_node(i, orchd_url(cp), NULL);
     tick_until_all_online(0, count, 20000);
     /* 127.0.0.1 needs no resolver thread: the one thread is the engine. */
-    cr_assert_eq(thread_count(), before + 1, "%d threads for %d nodes (%d before)", thread_count(),
-                 count, before);
+    int during = thread_count_settling_at(before + 1);
+    cr_assert_eq(during, before + 1, "%d threads for %d nodes (%d before)", during, count, before);
     for (int i = 1; i < count; i++)
         stop_ms(i);
-    cr_assert_eq(thread_count(), before + 1, "the last node still needs the thread");
+    cr_assert_eq(thread_count_settling_at(before + 1), before + 1,
+                 "the last node still needs the thread");
     long hb = requests_ending("engine-00/heartbeat");
     tick_all(1, 600);
     cr_assert_gt(requests_ending("engine-00/heartbeat"), hb, "the last node stopped beating");
     stop_ms(0);
-    cr_assert_eq(thread_count(), before, "the thread outlived the last stop");
+    cr_assert_eq(thread_count_settling_at(before), before, "the thread outlived the last stop");
     /* And a later start brings it back. */
     th_destroy(nodes[1].host, p, nodes[1].in);
     test_host_free(nodes[1].host);
@@ -189,7 +203,7 @@ Test(engine, many_nodes_share_one_thread_that_ends_with_the_last_stop)
     nodes[1].host = NULL;
     start_node(1, orchd_url(cp), NULL);
     tick_until_all_online(1, 2, 10000);
-    cr_assert_eq(thread_count(), before + 1);
+    cr_assert_eq(thread_count_settling_at(before + 1), before + 1);
 }
 
 Test(engine, each_node_keeps_its_own_kept_alive_connection)
@@ -238,9 +252,10 @@ Test(engine, a_node_stuck_on_a_silent_control_plane_delays_no_other_node)
     tick_all(6, 1000);
     long beats = requests_ending("engine-03/heartbeat") - before;
     cr_assert_geq(beats, 5, "a healthy node sent %ld heartbeats in 1 s at 100 ms", beats);
-    /* A healthy node's stop is its own DELETE, not the stuck nodes' wait. */
+    /* A healthy node's stop is its own DELETE (loopback: milliseconds), not
+     * the stuck nodes' 20 s wait; 1 s leaves room for a loaded machine. */
     double healthy = stop_ms(3);
-    cr_assert_lt(healthy, 500.0, "a healthy node's stop took %.0f ms", healthy);
+    cr_assert_lt(healthy, 1000.0, "a healthy node's stop took %.0f ms", healthy);
     cr_assert_eq(requests_ending("/v2/nodes/engine-03"), 1, "no DELETE from the healthy node");
     /* A stuck node's stop stays within its own bound (1 s), register in
      * flight and all, and the other healthy nodes go on meanwhile. */
@@ -249,9 +264,9 @@ Test(engine, a_node_stuck_on_a_silent_control_plane_delays_no_other_node)
     before = requests_ending("engine-04/heartbeat");
     tick_all(6, 600);
     cr_assert_gt(requests_ending("engine-04/heartbeat"), before + 2);
-    cr_assert_lt(stop_ms(4), 500.0);
+    cr_assert_lt(stop_ms(4), 1000.0);
     cr_assert_lt(stop_ms(1), 1500.0);
-    cr_assert_lt(stop_ms(5), 500.0);
+    cr_assert_lt(stop_ms(5), 1000.0);
     cr_assert_lt(stop_ms(2), 1500.0);
 }
 
