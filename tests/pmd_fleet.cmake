@@ -24,4 +24,4 @@ set_tests_properties(pmd_fleet_spread PROPERTIES TIMEOUT 60)
 add_test(NAME pmd_fleet_descriptor_limit COMMAND ${fleet_cmd}
          WORKING_DIRECTORY ${PROJECT_BINARY_DIR}/tools/pmd-fleet)
 set_tests_properties(pmd_fleet_descriptor_limit PROPERTIES TIMEOUT 60 ENVIRONMENT
-  "FLEET_NODES=150;FLEET_RUN_FOR=5;FLEET_NOFILE=96;FLEET_MAX_SPREAD=100;FLEET_EXPECT=init failed 0, start failed 70;FLEET_EXPECT_2=stop: all 150 in [0-2][.];FLEET_EXPECT_3=event=start_failed reason=.descriptor limit: node 81 of this process needs a connection, and RLIMIT_NOFILE 96;FLEET_EXPECT_4=at the end: registered 80 registering 0 degraded 0")
+  "FLEET_NODES=150;FLEET_RUN_FOR=5;FLEET_NOFILE=96;FLEET_MAX_SPREAD=100;FLEET_EXPECT=init failed 0, start failed 70. first: fleet-080: start: resource unavailable .node=fleet-080 event=start_failed reason=.descriptor limit;FLEET_EXPECT_2=stop: all 150 in [0-2][.];FLEET_EXPECT_3=event=start_failed reason=.descriptor limit: node 81 of this process needs a connection, and RLIMIT_NOFILE 96;FLEET_EXPECT_4=at the end: registered 80 registering 0 degraded 0")

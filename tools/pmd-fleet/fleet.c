@@ -74,7 +74,12 @@ uint32_t pf_fleet_start_due(pf_fleet_t *f, uint64_t t0_ns, uint64_t span_ns, uin
         int32_t rc = hn_start(node, f->plugin);
         if (rc != PMD_OK) {
             f->start_failed++;
-            note_failure(f, node, "start", rc, "");
+            char why[256] = "";
+            pthread_mutex_lock(&f->logs.lock);
+            if (f->logs.last_error_node == node) /* its own ERROR line during start */
+                snprintf(why, sizeof(why), "%s", f->logs.last_error);
+            pthread_mutex_unlock(&f->logs.lock);
+            note_failure(f, node, "start", rc, why);
         }
         n++;
     }

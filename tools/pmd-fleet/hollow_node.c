@@ -13,6 +13,10 @@ static void on_log(void *data, int32_t level, const char *message)
     c->by_level[(uint32_t)level & 7u]++;
     if (level == PMD_LOG_ERROR && c->first_error[0] == '\0')
         snprintf(c->first_error, sizeof(c->first_error), "%s: %s", n->node_id, message);
+    if (level == PMD_LOG_ERROR) {
+        snprintf(c->last_error, sizeof(c->last_error), "%s", message);
+        c->last_error_node = n;
+    }
     if (c->verbose && level <= PMD_LOG_WARN)
         fprintf(stderr, "%s: %s\n", n->node_id, message);
     pthread_mutex_unlock(&c->lock);

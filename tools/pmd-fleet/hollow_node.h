@@ -14,8 +14,10 @@
 typedef struct pf_log_counts {
     pthread_mutex_t lock;
     uint64_t by_level[8];
-    char first_error[256]; /* the first ERROR line, "" when none */
-    int verbose;           /* print WARN and ERROR lines to stderr */
+    char first_error[256];       /* the first ERROR line, "" when none */
+    char last_error[256];        /* the latest ERROR line, and whose: on_start has */
+    const void *last_error_node; /* no error text, so its log line is the reason */
+    int verbose;                 /* print WARN and ERROR lines to stderr */
 } pf_log_counts_t;
 
 typedef struct hollow_node {
