@@ -37,7 +37,6 @@
 /* A request's own deadline is its timeout plus this: libcurl's timeout
  * normally ends it first, with its own words. */
 #define NR_DEADLINE_SLACK_MS 1000u
-#define NR_EVENT_QUEUE_START 4u
 /* With a token file, wake at least this often to notice its rotation;
  * otherwise sleep until the next request is due (or stop wakes us). */
 #define NR_TOKEN_POLL_MS 1000u
@@ -57,7 +56,7 @@ struct nr_worker {
     /* What every tick reads without the lock, side by side: one cache line
      * per node and tick (a host may tick 10,000 nodes ten times a second).
      * Written under the lock with atomic stores. */
-    size_t ev_count;             /* events queued */
+    nr_event_queue_t events;     /* for the host; its count read unlocked */
     uint64_t pools_wanted_at_ns; /* 0 = not wanted */
     const nr_config_t *cfg;
     char version[64];
@@ -80,8 +79,6 @@ struct nr_worker {
     char **registered_ids; /* pool ids last registered (host compares) */
     size_t registered_count;
     int registered_ids_valid;
-    nr_event_t *events; /* ring, grown on demand up to NR_EVENT_QUEUE */
-    size_t ev_head, ev_capacity;
     nr_worker_stats_t stats;
 
     nr_transport_opts_t topts;
@@ -130,35 +127,11 @@ static uint64_t unix_ms(void)
 /* Events to the host (queued; delivered on the host thread by tick)       */
 /* ---------------------------------------------------------------------- */
 
-/* Doubles the ring (unrolled into the new one): a host that ticks keeps it
- * at a few events, and a node's memory is what 10,000 nodes multiply. */
-static void grow_ring(nr_worker_t *w)
-{
-    size_t cap = w->ev_capacity * 2;
-    nr_event_t *bigger = cap <= NR_EVENT_QUEUE ? malloc(cap * sizeof(*bigger)) : NULL;
-    if (bigger == NULL)
-        return;
-    for (size_t i = 0; i < w->ev_count; i++)
-        bigger[i] = w->events[(w->ev_head + i) % w->ev_capacity];
-    free(w->events);
-    w->events = bigger;
-    w->ev_head = 0;
-    w->ev_capacity = cap;
-}
-
-/* Takes the next slot of the ring (dropping the oldest event when the host
- * is not ticking). Called with the lock held. */
+/* The next event's slot. Called with the lock held. */
 static nr_event_t *next_slot(nr_worker_t *w)
 {
-    if (w->ev_count == w->ev_capacity)
-        grow_ring(w);
-    if (w->ev_count == w->ev_capacity) {
-        w->stats.events_dropped++; /* the host is not ticking; keep the newest */
-        w->ev_head = (w->ev_head + 1) % w->ev_capacity;
-        __atomic_store_n(&w->ev_count, w->ev_count - 1, __ATOMIC_RELEASE);
-    }
-    nr_event_t *e = &w->events[(w->ev_head + w->ev_count) % w->ev_capacity];
-    __atomic_store_n(&w->ev_count, w->ev_count + 1, __ATOMIC_RELEASE);
+    nr_event_t *e = nr_events_push(&w->events);
+    w->stats.events_dropped = w->events.dropped;
     return e;
 }
 
@@ -195,14 +168,10 @@ size_t nr_worker_take_events(nr_worker_t *w, nr_event_t *out, size_t max)
     /* Most ticks find nothing: no lock for them (a host running thousands
      * of nodes ticks each ten times a second). An event queued just after
      * this look is taken on the next tick. */
-    if (__atomic_load_n(&w->ev_count, __ATOMIC_ACQUIRE) == 0)
+    if (nr_events_pending(&w->events) == 0)
         return 0;
     pthread_mutex_lock(&w->lock);
-    size_t n = w->ev_count < max ? w->ev_count : max;
-    for (size_t i = 0; i < n; i++)
-        out[i] = w->events[(w->ev_head + i) % w->ev_capacity];
-    w->ev_head = (w->ev_head + n) % w->ev_capacity;
-    __atomic_store_n(&w->ev_count, w->ev_count - n, __ATOMIC_RELEASE);
+    size_t n = nr_events_take(&w->events, out, max);
     pthread_mutex_unlock(&w->lock);
     return n;
 }
@@ -876,12 +845,11 @@ static void on_released(nr_engine_client_t *c)
 nr_worker_t *nr_worker_new(const nr_config_t *cfg, const char *version, char *err, size_t err_size)
 {
     nr_worker_t *w = calloc(1, sizeof(*w));
-    if (w == NULL || (w->events = calloc(NR_EVENT_QUEUE_START, sizeof(nr_event_t))) == NULL) {
+    if (w == NULL || nr_events_init(&w->events) != 0) {
         free(w);
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
-    w->ev_capacity = NR_EVENT_QUEUE_START;
     w->cfg = cfg;
     snprintf(w->version, sizeof(w->version), "%s", version);
     snprintf(w->user_agent, sizeof(w->user_agent), "pmd-node-registration/%s", version);
@@ -1032,7 +1000,7 @@ void nr_worker_free(nr_worker_t *w)
     free(w->url_register);
     free(w->url_heartbeat);
     free(w->url_node);
-    free(w->events);
+    nr_events_free(&w->events);
     pthread_cond_destroy(&w->ready_cv);
     pthread_mutex_destroy(&w->lock);
     free(w);

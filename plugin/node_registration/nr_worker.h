@@ -18,24 +18,10 @@
 #include <stdint.h>
 
 #include "nr_config.h"
+#include "nr_events.h"
 #include "nr_log.h"
 #include "nr_records.h"
 #include "pmd_plugin.h"
-
-#define NR_EVENT_TEXT 320
-#define NR_EVENT_QUEUE 256
-
-/* A queued event: a log event kept as data (nr_log.h: the plugin sends it
- * as fields or as its text line at delivery, the node id added then), or a
- * state change with its detail. */
-typedef struct nr_event {
-    int is_state; /* 1 = state change (code = pmd_node_state), 0 = log (code = level) */
-    int32_t code;
-    union {
-        nr_log_record_t log;      /* is_state == 0 */
-        char text[NR_EVENT_TEXT]; /* is_state == 1: the detail */
-    } u;
-} nr_event_t;
 
 typedef struct nr_worker nr_worker_t;
 
