@@ -130,8 +130,9 @@ static void unlink_poked(nr_engine_t *e, nr_engine_client_t *c)
     e->poked_count--;
 }
 
-/* A client said it is finished: forget it, then let its owner know. */
-static void release(nr_engine_t *e, nr_engine_client_t *c, int finished)
+/* After a callback: a client that said it is finished is forgotten, then
+ * its owner is told. */
+static void release_if_finished(nr_engine_t *e, nr_engine_client_t *c, int finished)
 {
     if (!finished)
         return;
@@ -168,7 +169,7 @@ static void run_poked(nr_engine_t *e)
     pthread_mutex_unlock(&e->lock);
     nr_engine_client_t *c;
     while (n-- > 0 && (c = take_poked(e)) != NULL)
-        release(e, c, c->on_wake(c, mono_ns()));
+        release_if_finished(e, c, c->on_wake(c, mono_ns()));
 }
 
 /* Only what was due when the turn began (a client that asks to be woken
@@ -179,9 +180,8 @@ static void run_due_timers(nr_engine_t *e)
     size_t n = e->timers.count;
     nr_heap_entry_t *top;
     while (n-- > 0 && (top = nr_timerheap_peek(&e->timers)) != NULL && top->due_ns <= now) {
-        nr_timerheap_remove(&e->timers, top);
-        nr_engine_client_t *c = client_of(top);
-        release(e, c, c->on_wake(c, now));
+        nr_engine_client_t *c = client_of(nr_timerheap_pop(&e->timers));
+        release_if_finished(e, c, c->on_wake(c, now));
     }
 }
 
@@ -196,7 +196,7 @@ static void run_finished_transfers(nr_engine_t *e)
         CURLcode rc = msg->data.result;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
         if (c != NULL)
-            release(e, c, c->on_done(c, (int)rc, mono_ns()));
+            release_if_finished(e, c, c->on_done(c, (int)rc, mono_ns()));
     }
 }
 

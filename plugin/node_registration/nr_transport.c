@@ -32,7 +32,6 @@ struct nr_transport {
     CURLSH *own_connection;     /* this node's connection cache: never another node's */
     struct curl_slist *headers; /* of the request in flight */
     body_sink_t sink;
-    int in_flight;
     int fresh_connect;
     int out_of_descriptors; /* socket() failed with EMFILE/ENFILE */
     uint64_t started_ns;
@@ -351,13 +350,7 @@ int nr_transport_begin(nr_transport_t *t, void *multi, const nr_http_request_t *
         t->headers = NULL;
         return -1;
     }
-    t->in_flight = 1;
     return 0;
-}
-
-int nr_transport_in_flight(const nr_transport_t *t)
-{
-    return t->in_flight;
 }
 
 /* Takes the handle out of the engine's multi handle and drops the request's
@@ -367,7 +360,6 @@ static void end_transfer(nr_transport_t *t, void *multi, CURLcode rc, int aborte
     nr_http_response_t *resp = t->sink.resp;
     resp->latency_ns = mono_ns() - t->started_ns;
     curl_multi_remove_handle(multi, t->easy);
-    t->in_flight = 0;
     pin_if_resolver_left_behind(t, rc, aborted);
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(t->headers);

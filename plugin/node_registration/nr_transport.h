@@ -62,7 +62,6 @@ void nr_transport_free(nr_transport_t *t);
  * and must stay put until then, as must req's strings. 0 when started. */
 int nr_transport_begin(nr_transport_t *t, void *multi, const nr_http_request_t *req,
                        nr_http_response_t *resp);
-int nr_transport_in_flight(const nr_transport_t *t);
 
 /* The transfer ended (libcurl's result code): fills the response given to
  * begin (responded = 1 when an HTTP status line arrived and the body fit). */

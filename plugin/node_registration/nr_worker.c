@@ -94,7 +94,7 @@ struct nr_worker {
     int delete_attempt;       /* 0 first DELETE, 1 the retry with a rotated token */
     char token_problem[200];  /* the token file problem last logged, "" if none */
     nr_machine_t machine;     /* only through nr_machine_* (tests/worker_decisions.sh) */
-    nr_machine_view_t at_end; /* the machine as the thread left it (after the join) */
+    nr_machine_view_t at_end; /* the machine as the engine left it (after release) */
     uint64_t last_heartbeat_ok_ns;
     nr_token_t token;
     nr_pool_list_t pools;
@@ -278,14 +278,15 @@ static uint64_t in_flight_cut(nr_worker_t *w)
     return cut;
 }
 
-/* Begins one request (the response lands in w->resp); 0 when it started. */
+/* Begins one request (the response lands in w->resp), which ends by
+ * deadline_ns whatever libcurl does; 0 when it started. */
 static int begin_request(nr_worker_t *w, const char *method, const char *url, const char *body,
-                         uint32_t timeout_ms, uint64_t now)
+                         uint32_t timeout_ms, uint64_t deadline_ns)
 {
     snprintf(w->cid, sizeof(w->cid), "%016llx-%llu", (unsigned long long)nr_rand_next(&w->rng),
              (unsigned long long)++w->request_seq);
     nr_http_request_t req = {method, url, body, w->token.value, w->cid, timeout_ms};
-    w->deadline_ns = now + ((uint64_t)timeout_ms + NR_DEADLINE_SLACK_MS) * NR_MS;
+    w->deadline_ns = deadline_ns;
     if (nr_transport_begin(w->transport, nr_engine_multi(&w->client), &req, &w->resp) != 0) {
         snprintf(w->resp.error, sizeof(w->resp.error), "libcurl refused to start the transfer");
         return -1;
@@ -494,7 +495,6 @@ static void reread_token_after_refusal(nr_worker_t *w)
     apply(w, &d, "token changed");
 }
 
-/* One request as the machine asked; returns 0, or -1 when stop interrupted. */
 /* The register or heartbeat in flight ended (w->resp): count it, let the
  * machine decide, tell the host. */
 static void request_ended(nr_worker_t *w, uint64_t now)
@@ -552,8 +552,10 @@ static void start_request(nr_worker_t *w, nr_request_t kind, uint64_t now)
     w->body = body;
     w->sending = kind;
     w->phase = NR_PHASE_SENDING;
+    uint32_t timeout_ms = w->cfg->request_timeout_ms;
     if (begin_request(w, "POST", kind == NR_REQUEST_REGISTER ? w->url_register : w->url_heartbeat,
-                      body, w->cfg->request_timeout_ms, now) != 0)
+                      body, timeout_ms,
+                      now + ((uint64_t)timeout_ms + NR_DEADLINE_SLACK_MS) * NR_MS) != 0)
         request_ended(w, now); /* a failure with no response, like any other */
 }
 
@@ -612,12 +614,10 @@ static int begin_delete(nr_worker_t *w, uint64_t now)
     if (now + NR_MS >= deadline)
         return 0;
     w->phase = NR_PHASE_DELETING;
-    if (begin_request(w, "DELETE", w->url_node, NULL, (uint32_t)((deadline - now) / NR_MS), now) !=
-        0)
-        return -1;
-    w->deadline_ns = deadline;
-    nr_engine_wake_at(&w->client, deadline);
-    return 1;
+    return begin_request(w, "DELETE", w->url_node, NULL, (uint32_t)((deadline - now) / NR_MS),
+                         deadline) == 0
+               ? 1
+               : -1;
 }
 
 static void log_deregistration(nr_worker_t *w, const nr_http_response_t *resp,
