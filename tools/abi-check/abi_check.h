@@ -159,6 +159,18 @@ void ac_guard_unmap(ac_guard_t *g);
 int ac_capture_fd(int fd, int *mem);
 void ac_release_fd(int fd, int saved, int mem, const char *name, ac_result_t *r);
 
+/* util.c: the descriptors open in the host's (this thread's) table, from
+ * /proc/self/fd (at most AC_MAX_FDS), to compare before and after. */
+#define AC_MAX_FDS 1024
+typedef struct ac_fd_list {
+    int n;
+    int fd[AC_MAX_FDS];
+} ac_fd_list_t;
+void ac_fd_list_take(ac_fd_list_t *l);
+int ac_fd_list_has(const ac_fd_list_t *l, int fd);
+/* What descriptor fd points at (/proc/self/fd/FD's link), "" if unknown. */
+void ac_fd_target(int fd, char *out, size_t size);
+
 /* The checks (check_load.c, check_struct.c, check_init.c, check_lifecycle.c,
  * check_resources.c, check_timing.c, check_handover.c); those of
  * plugin.abi.md section 13 rules 20-26 are declared in checks_spec.h. */

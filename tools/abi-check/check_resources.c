@@ -6,7 +6,6 @@
 #include "abi_check.h"
 #include "test_host.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <locale.h>
@@ -22,35 +21,6 @@ extern char **environ;
 
 /* ---- teardown --------------------------------------------------------- */
 
-#define MAX_FDS 1024
-
-typedef struct fd_set_snap {
-    int n;
-    int fd[MAX_FDS];
-} fd_snap_t;
-
-static void snap_fds(fd_snap_t *s)
-{
-    s->n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return;
-    int self = dirfd(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && s->n < MAX_FDS)
-        if (e->d_name[0] != '.' && atoi(e->d_name) != self)
-            s->fd[s->n++] = atoi(e->d_name);
-    closedir(d);
-}
-
-static int snap_has(const fd_snap_t *s, int fd)
-{
-    for (int i = 0; i < s->n; i++)
-        if (s->fd[i] == fd)
-            return 1;
-    return 0;
-}
-
 /* Waits up to 1 s for the thread count to fall back to want. */
 static int settle_threads(int want)
 {
@@ -62,27 +32,25 @@ static int settle_threads(int want)
     return n;
 }
 
-static void compare_fds(const fd_snap_t *before, const char *when, ac_result_t *r)
+static void compare_fds(const ac_fd_list_t *before, const char *when, ac_result_t *r)
 {
-    fd_snap_t after;
-    snap_fds(&after);
+    ac_fd_list_t after;
+    ac_fd_list_take(&after);
     char list[512] = "";
     size_t used = 0;
     int extra = 0;
     for (int i = 0; i < after.n; i++) {
-        if (snap_has(before, after.fd[i]))
+        if (ac_fd_list_has(before, after.fd[i]))
             continue;
-        char link[64], target[200];
-        snprintf(link, sizeof(link), "/proc/self/fd/%d", after.fd[i]);
-        ssize_t k = readlink(link, target, sizeof(target) - 1);
-        target[k > 0 ? k : 0] = '\0';
+        char target[200];
+        ac_fd_target(after.fd[i], target, sizeof(target));
         if (used < sizeof(list))
             used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%d -> %s",
                                      used ? ", " : "", after.fd[i], target);
         extra++;
     }
     for (int i = 0; i < before->n; i++)
-        if (!snap_has(&after, before->fd[i])) {
+        if (!ac_fd_list_has(&after, before->fd[i])) {
             ac_fail(r, "%s: descriptor %d of the host was closed", when, before->fd[i]);
             break;
         }
@@ -94,8 +62,8 @@ static void compare_fds(const fd_snap_t *before, const char *when, ac_result_t *
 static void teardown_round(const ac_session_t *s, int with_stop, ac_result_t *r)
 {
     const char *when = with_stop ? "after stop + destroy" : "after destroy of a started instance";
-    fd_snap_t before;
-    snap_fds(&before);
+    ac_fd_list_t before;
+    ac_fd_list_take(&before);
     int threads = ac_count_threads();
     ac_th_rec_t rec;
     ac_th_rec_init(&rec, 0);

@@ -244,7 +244,6 @@ void ac_check_plugin_threads(const ac_ctx_t *ctx, ac_result_t *r)
 /* ---- process-state ---------------------------------------------------- */
 
 #define MAX_SIG 65
-#define MAX_FDS 1024
 
 typedef struct pstate {
     int sa_rc[MAX_SIG];
@@ -255,8 +254,7 @@ typedef struct pstate {
     struct rlimit lim[RLIM_NLIMITS];
     uid_t uid, euid;
     gid_t gid, egid;
-    int nfd;
-    int fd[MAX_FDS];
+    ac_fd_list_t fds;
 } pstate_t;
 
 static void take_pstate(pstate_t *p)
@@ -275,23 +273,7 @@ static void take_pstate(pstate_t *p)
     p->euid = geteuid();
     p->gid = getgid();
     p->egid = getegid();
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return;
-    int self = dirfd(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && p->nfd < MAX_FDS)
-        if (e->d_name[0] != '.' && atoi(e->d_name) != self)
-            p->fd[p->nfd++] = atoi(e->d_name);
-    closedir(d);
-}
-
-static int pstate_has_fd(const pstate_t *p, int fd)
-{
-    for (int i = 0; i < p->nfd; i++)
-        if (p->fd[i] == fd)
-            return 1;
-    return 0;
+    ac_fd_list_take(&p->fds);
 }
 
 static int same_sigset(const sigset_t *a, const sigset_t *b)
@@ -330,17 +312,16 @@ static void compare_pstate(const pstate_t *a, const pstate_t *b, const char *whe
         }
     if (a->uid != b->uid || a->euid != b->euid || a->gid != b->gid || a->egid != b->egid)
         ac_fail(r, "%s: the process's user or group ids changed", when);
-    for (int i = 0; i < b->nfd; i++) {
-        if (pstate_has_fd(a, b->fd[i]))
+    for (int i = 0; i < b->fds.n; i++) {
+        int fd = b->fds.fd[i];
+        if (ac_fd_list_has(&a->fds, fd))
             continue;
-        int flags = fcntl(b->fd[i], F_GETFD);
+        int flags = fcntl(fd, F_GETFD);
         if (flags >= 0 && !(flags & FD_CLOEXEC)) {
-            char link[64], target[200];
-            snprintf(link, sizeof(link), "/proc/self/fd/%d", b->fd[i]);
-            ssize_t k = readlink(link, target, sizeof(target) - 1);
-            target[k > 0 ? k : 0] = '\0';
-            ac_fail(r, "%s: descriptor %d (%s) in the host's table lacks close-on-exec", when,
-                    b->fd[i], target);
+            char target[200];
+            ac_fd_target(fd, target, sizeof(target));
+            ac_fail(r, "%s: descriptor %d (%s) in the host's table lacks close-on-exec", when, fd,
+                    target);
             break;
         }
     }

@@ -191,6 +191,37 @@ int ac_blackhole_open(char *url, size_t size)
     return fd;
 }
 
+void ac_fd_list_take(ac_fd_list_t *l)
+{
+    l->n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return;
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && l->n < AC_MAX_FDS)
+        if (e->d_name[0] != '.' && atoi(e->d_name) != self)
+            l->fd[l->n++] = atoi(e->d_name);
+    closedir(d);
+}
+
+int ac_fd_list_has(const ac_fd_list_t *l, int fd)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->fd[i] == fd)
+            return 1;
+    return 0;
+}
+
+void ac_fd_target(int fd, char *out, size_t size)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t k = size > 0 ? readlink(link, out, size - 1) : -1;
+    if (size > 0)
+        out[k > 0 ? k : 0] = '\0';
+}
+
 int ac_capture_fd(int fd, int *mem)
 {
     *mem = memfd_create("pmd-abi-check-capture", MFD_CLOEXEC);
