@@ -16,6 +16,7 @@
  * A plugin that does not offer handover SKIPs the last three as well.
  */
 #include "abi_check.h"
+#include "checks_spec.h"
 #include "test_host.h"
 
 #include <stdio.h>
@@ -297,22 +298,6 @@ out:
     ac_cp_stop(cp);
 }
 
-/* The instance's own stop bound: pmd.ext.stats/1 stop_timeout_ms when
- * offered, else the descriptor's. */
-static uint32_t stop_bound(const ac_session_t *s, ac_th_rec_t *rec, pmd_instance_t *in,
-                           const char **source)
-{
-    pmd_stats_t st;
-    if (ac_th_stats(rec, s, in, &st) == PMD_OK &&
-        st.struct_size >= MEMBER_END(pmd_stats_t, stop_timeout_ms) && st.stop_timeout_ms > 0 &&
-        st.stop_timeout_ms <= UINT32_MAX) {
-        *source = "pmd.ext.stats/1";
-        return (uint32_t)st.stop_timeout_ms;
-    }
-    *source = "descriptor";
-    return s->p->stop_timeout_ms;
-}
-
 void ac_check_handover_stop_bound(const ac_ctx_t *ctx, ac_result_t *r)
 {
     if (ctx->valgrind_safe) {
@@ -336,7 +321,7 @@ void ac_check_handover_stop_bound(const ac_ctx_t *ctx, ac_result_t *r)
     if (in == NULL)
         goto out;
     const char *source;
-    uint32_t bound = stop_bound(&s, &rec, in, &source);
+    uint32_t bound = ac_instance_stop_bound(&s, &rec, in, &source);
     if (ac_th_start(&rec, s.p, in) != PMD_OK) {
         ac_fail(r, "on_start failed");
         ac_th_destroy(&rec, s.p, in);
