@@ -150,6 +150,9 @@ int ac_guard_map(ac_guard_t *g);
 void *ac_guard_tail(ac_guard_t *g, size_t n);
 /* Makes the whole first page unreadable too. */
 void ac_guard_seal(ac_guard_t *g);
+/* A host struct of size bytes ending at g's guard page: the start of full,
+ * bytes past sizeof(*full) 0xA5, struct_size = size, abi_minor = minor. */
+pmd_host_t *ac_guard_host(ac_guard_t *g, const pmd_host_t *full, uint32_t size, uint32_t minor);
 void ac_guard_unmap(ac_guard_t *g);
 
 /* util.c: what the plugin writes to stdout or stderr. ac_capture_fd points

@@ -102,11 +102,7 @@ static void run_bounds(void *arg, ac_result_t *r)
         full.state_changed = NULL;
         full.get_extension = NULL;
     }
-    unsigned char *h = ac_guard_tail(&hg, sc->size);
-    memcpy(h, &full, sc->size < sizeof(full) ? sc->size : sizeof(full));
-    pmd_host_t *host = (pmd_host_t *)h;
-    host->struct_size = sc->size;
-    host->abi_minor = sc->minor;
+    pmd_host_t *host = ac_guard_host(&hg, &full, sc->size, sc->minor);
     char err[256] = "";
     pmd_instance_t *in = NULL;
     int32_t rc = ac_th_init(&rec, s.p, host, s.config, &in, err, sizeof(err));

@@ -47,12 +47,7 @@ static void run_scenario(void *arg, ac_result_t *r)
     }
     pmd_host_t full;
     ac_th_host_fill(&full, &rec);
-    unsigned char *h = ac_guard_tail(&hg, sc->size);
-    memset(h, 0xA5, sc->size);
-    memcpy(h, &full, sc->size < sizeof(full) ? sc->size : sizeof(full));
-    pmd_host_t *host = (pmd_host_t *)h;
-    host->struct_size = sc->size;
-    host->abi_minor = sc->minor;
+    pmd_host_t *host = ac_guard_host(&hg, &full, sc->size, sc->minor);
 
     char err[256] = "";
     pmd_instance_t *in = NULL;

@@ -141,6 +141,17 @@ void ac_guard_seal(ac_guard_t *g)
         mprotect(g->base, g->page, PROT_NONE);
 }
 
+pmd_host_t *ac_guard_host(ac_guard_t *g, const pmd_host_t *full, uint32_t size, uint32_t minor)
+{
+    unsigned char *h = ac_guard_tail(g, size);
+    memset(h, 0xA5, size);
+    memcpy(h, full, size < sizeof(*full) ? size : sizeof(*full));
+    pmd_host_t *host = (pmd_host_t *)h;
+    host->struct_size = size;
+    host->abi_minor = minor;
+    return host;
+}
+
 void ac_guard_unmap(ac_guard_t *g)
 {
     if (g->base != NULL)
