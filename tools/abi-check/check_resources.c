@@ -66,16 +66,10 @@ static void teardown_round(const ac_session_t *s, int with_stop, ac_result_t *r)
     ac_fd_list_take(&before);
     int threads = ac_count_threads();
     ac_th_rec_t rec;
-    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    ac_th_host_fill(&host, &rec);
-    char err[256] = "";
-    pmd_instance_t *in = NULL;
-    int32_t rc = ac_th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
-    if (rc != PMD_OK || in == NULL) {
-        ac_fail(r, "init returned %d: %s", (int)rc, err);
+    pmd_instance_t *in = ac_th_init_default(&rec, &host, s, NULL, r);
+    if (in == NULL)
         return;
-    }
     if (ac_th_start(&rec, s->p, in) == PMD_OK) {
         for (int i = 0; i < 50; i++) {
             ac_sleep_us(5000);

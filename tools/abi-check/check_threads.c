@@ -166,16 +166,10 @@ static void thread_round(const ac_session_t *s, const char *label, int end, int 
     tasks_t before;
     list_tasks(&before);
     ac_th_rec_t rec;
-    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    ac_th_host_fill(&host, &rec);
-    char err[256] = "";
-    pmd_instance_t *in = NULL;
-    int32_t rc = ac_th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
-    if (rc != PMD_OK || in == NULL) {
-        ac_fail(r, "%s: init returned %d: %s", label, (int)rc, err);
+    pmd_instance_t *in = ac_th_init_default(&rec, &host, s, label, r);
+    if (in == NULL)
         return;
-    }
     if (ac_th_start(&rec, s->p, in) != PMD_OK) {
         ac_fail(r, "%s: on_start failed", label);
         ac_th_destroy(&rec, s->p, in);

@@ -34,14 +34,9 @@ static void tick_run(const ac_ctx_t *ctx, const char *label, const char *url, ui
     if (ac_session_open(ctx, &s, url, r) != 0)
         return;
     ac_th_rec_t rec;
-    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    ac_th_host_fill(&host, &rec);
-    char err[256] = "";
-    pmd_instance_t *in = NULL;
-    int32_t rc = ac_th_init(&rec, s.p, &host, s.config, &in, err, sizeof(err));
-    if (rc != PMD_OK || in == NULL) {
-        ac_fail(r, "%s: init returned %d: %s", label, (int)rc, err);
+    pmd_instance_t *in = ac_th_init_default(&rec, &host, &s, label, r);
+    if (in == NULL) {
         ac_session_close(&s);
         return;
     }
@@ -133,16 +128,10 @@ static double time_end(const ac_session_t *s, int use_stop, unsigned tick_ms, ui
                        const char **source, ac_result_t *r)
 {
     ac_th_rec_t rec;
-    ac_th_rec_init(&rec, 0);
     pmd_host_t host;
-    ac_th_host_fill(&host, &rec);
-    char err[256] = "";
-    pmd_instance_t *in = NULL;
-    int32_t rc = ac_th_init(&rec, s->p, &host, s->config, &in, err, sizeof(err));
-    if (rc != PMD_OK || in == NULL) {
-        ac_fail(r, "init returned %d: %s", (int)rc, err);
+    pmd_instance_t *in = ac_th_init_default(&rec, &host, s, NULL, r);
+    if (in == NULL)
         return -1;
-    }
     if (ac_th_start(&rec, s->p, in) != PMD_OK) {
         ac_fail(r, "start failed");
         ac_th_destroy(&rec, s->p, in);
@@ -153,6 +142,7 @@ static double time_end(const ac_session_t *s, int use_stop, unsigned tick_ms, ui
         ac_th_tick(&rec, s->p, in, ac_now_ns());
     }
     *bound = ac_instance_stop_bound(s, &rec, in, source);
+    int32_t rc;
     uint64_t t0 = ac_now_ns();
     if (use_stop && (rc = ac_th_stop(&rec, s->p, in)) != PMD_OK)
         ac_fail(r, "stop returned %d", (int)rc);

@@ -316,6 +316,20 @@ int32_t ac_th_init(ac_th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h,
     return rc;
 }
 
+pmd_instance_t *ac_th_init_default(ac_th_rec_t *rec, pmd_host_t *host, const ac_session_t *s,
+                                   const char *label, ac_result_t *r)
+{
+    ac_th_rec_init(rec, 0);
+    ac_th_host_fill(host, rec);
+    char err[256] = "";
+    pmd_instance_t *in = NULL;
+    int32_t rc = ac_th_init(rec, s->p, host, s->config, &in, err, sizeof(err));
+    if (rc == PMD_OK && in != NULL)
+        return in;
+    ac_fail(r, "%s%sinit returned %d: %s", label ? label : "", label ? ": " : "", (int)rc, err);
+    return NULL;
+}
+
 int32_t ac_th_start(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in)
 {
     enter_as(rec, TH_PH_START);

@@ -78,6 +78,12 @@ unsigned ac_th_rec_violations(const ac_th_rec_t *rec);
 /* ABI call wrappers: mark the call in progress, then call the plugin. */
 int32_t ac_th_init(ac_th_rec_t *rec, const pmd_plugin_t *p, const pmd_host_t *h, const char *config,
                    pmd_instance_t **out, char *err, uint32_t err_size);
+/* The usual first step of a check: rec made (ac_th_rec_init(rec, 0)), host
+ * filled for it (the caller's: it must outlive the instance), init() of s's
+ * plugin with s's config. NULL when init refuses, with r failed
+ * "[LABEL: ]init returned RC: REASON". */
+pmd_instance_t *ac_th_init_default(ac_th_rec_t *rec, pmd_host_t *host, const ac_session_t *s,
+                                   const char *label, ac_result_t *r);
 int32_t ac_th_start(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
 int32_t ac_th_tick(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in, uint64_t now_ns);
 int32_t ac_th_stop(ac_th_rec_t *rec, const pmd_plugin_t *p, pmd_instance_t *in);
