@@ -5,9 +5,10 @@
  *   - one thread for all nodes, gone with the last stop (and back with the
  *     next start);
  *   - each node keeps its own kept-alive connection;
- *   - a node stuck on a control plane that never answers delays no other
- *     node: their heartbeats go on, their stops stay quick, and its own stop
- *     stays within its deregister_timeout_ms;
+ *   - a node stuck on a control plane that never answers, or in a TLS
+ *     handshake that never completes, delays no other node: their
+ *     heartbeats go on, their stops stay quick, and its own stop stays
+ *     within its deregister_timeout_ms;
  *   - a host whose descriptor table is full gets PMD_ERR_RESOURCE from start
  *     and one error line naming the cause, and a later start works.
  * Each node has its own recording host (test_host), so every callback is
@@ -268,6 +269,37 @@ Test(engine, a_node_stuck_on_a_silent_control_plane_delays_no_other_node)
     cr_assert_lt(stop_ms(1), 1500.0);
     cr_assert_lt(stop_ms(5), 1000.0);
     cr_assert_lt(stop_ms(2), 1500.0);
+}
+
+Test(engine, a_hung_tls_handshake_delays_no_other_node_and_its_stop_stays_bounded)
+{
+    cp = orchd_start(NULL);
+    cr_assert_not_null(cp);
+    /* The listener takes the connection into its backlog and never answers
+     * the ClientHello: the handshake hangs for the whole 20 s connect
+     * timeout unless stop ends it. */
+    char https[80];
+    snprintf(https, sizeof(https), "https://%s", silent_control_plane() + strlen("http://"));
+    start_node(0, https,
+               ",\"connect_timeout_ms\":20000,\"request_timeout_ms\":20000,"
+               "\"deregister_timeout_ms\":1000");
+    start_node(1, orchd_url(cp), ",\"deregister_timeout_ms\":1000");
+    tick_until_all_online(1, 2, 10000);
+    long before = requests_ending("engine-01/heartbeat");
+    tick_all(2, 1000);
+    long beats = requests_ending("engine-01/heartbeat") - before;
+    cr_assert_geq(beats, 5, "the healthy node sent %ld heartbeats in 1 s at 100 ms", beats);
+    cr_assert_neq(test_host_last_state(nodes[0].host), PMD_NODE_REGISTERED);
+    double hung = stop_ms(0);
+    cr_assert_lt(hung, 1500.0, "stop during a hung handshake took %.0f ms (bound 1000)", hung);
+    /* It really was stuck: its register was cut at half the budget and the
+     * DELETE hung on the same listener until the bound. */
+    cr_assert_gt(hung, 400.0, "stop took %.0f ms: nothing was in flight to cut", hung);
+    before = requests_ending("engine-01/heartbeat");
+    tick_all(2, 600);
+    cr_assert_gt(requests_ending("engine-01/heartbeat"), before + 2);
+    cr_assert_lt(stop_ms(1), 1000.0);
+    cr_assert_eq(requests_ending("/v2/nodes/engine-01"), 1, "no DELETE from the healthy node");
 }
 
 /* Fills the host's descriptor table under a lowered limit; returns the
